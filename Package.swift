@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "Caravan",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "caravan", targets: ["caravan"]),
+    .executable(name: "ollama-sim", targets: ["ollama-sim"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+  ],
+  targets: [
+    // Pure model: spec, validation, variants, sharding, records, Modelfiles, sampling. No IO.
+    .target(
+      name: "CaravanCore",
+      dependencies: [.product(name: "Yams", package: "Yams")]
+    ),
+    // Pure text generation: sbatch scripts (and later Apptainer definitions, reports).
+    .target(name: "CaravanRender", dependencies: ["CaravanCore"]),
+    // HTTP client for the Ollama API.
+    .target(
+      name: "CaravanOllama",
+      dependencies: [
+        "CaravanCore",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
+    // Scheduler backends behind one protocol: sbatch/squeue/scancel, and local processes.
+    .target(name: "CaravanSlurm", dependencies: ["CaravanCore", "CaravanRender"]),
+    // The run directory's IO and what runs inside the job: readiness, dispatch, retries,
+    // resume, result writing, collect.
+    .target(
+      name: "CaravanWorker",
+      dependencies: [
+        "CaravanCore", "CaravanRender", "CaravanOllama",
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .executableTarget(
+      name: "caravan",
+      dependencies: [
+        "CaravanCore", "CaravanRender", "CaravanOllama", "CaravanSlurm", "CaravanWorker",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    // A faithful stand-in for `ollama serve`, for tests and CPU rehearsals.
+    .executableTarget(
+      name: "ollama-sim",
+      dependencies: [
+        "CaravanCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore"], path: "Tests/CaravanTestSupport"),
+    .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
+    .testTarget(
+      name: "CaravanRenderTests",
+      dependencies: ["CaravanRender", "CaravanTestSupport"],
+      resources: [.copy("Snapshots")]
+    ),
+    .testTarget(name: "CaravanOllamaTests", dependencies: ["CaravanOllama", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanSlurmTests", dependencies: ["CaravanSlurm", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanWorkerTests", dependencies: ["CaravanWorker", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanIntegrationTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
+  ]
+)

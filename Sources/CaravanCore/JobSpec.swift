@@ -1,0 +1,114 @@
+/// A batch job as the user wrote it: model, prompts, variants, and where and how it runs.
+///
+/// Defaults live here and only here. The same type, encoded as JSON, is the resolved spec that
+/// `caravan submit` writes into the run directory.
+public struct JobSpec: Codable, Sendable, Equatable {
+  public static let schemaVersion = 1
+
+  public var name: String
+  public var model: String
+  /// Prompt file path, relative to the spec file.
+  public var prompts: String
+  public var repeats: Int = 1
+  /// Folder that holds run directories, relative to the spec file.
+  public var output: String = "./runs"
+  /// Where shards run; nil lets `caravan submit` choose (Slurm when a cluster answers, else local).
+  public var executor: Executor?
+  public var engine = Engine()
+  /// Variants as written; `sweep` adds more (see `Planner.variants`).
+  public var variants: [VariantSpec] = []
+  public var sweep: [SweepAxis] = []
+  public var slurm = Slurm()
+  public var container = Container()
+
+  public init(name: String, model: String, prompts: String) {
+    self.name = name
+    self.model = model
+    self.prompts = prompts
+  }
+
+  /// Where the shards run.
+  public enum Executor: String, Codable, Sendable, CaseIterable {
+    case slurm, local
+  }
+
+  /// The inference server started inside each job.
+  public struct Engine: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case ollama, sim }
+    public var kind: Kind = .ollama
+    /// Server command line, run through bash with PORT and OLLAMA_HOST set; nil means the kind's default.
+    public var command: String?
+    /// Requests in flight per server; also OLLAMA_NUM_PARALLEL.
+    public var parallel: Int = 4
+    public var modelsDir: String?
+    public var env: [String: String] = [:]
+    /// Seconds `caravan wait-ready` waits for the server's first HTTP answer.
+    public var readyTimeout: Int = 600
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+      case kind, command, parallel, env
+      case modelsDir = "models_dir"
+      case readyTimeout = "ready_timeout"
+    }
+  }
+
+  /// Scheduler settings; each maps to an `#SBATCH` directive.
+  public struct Slurm: Codable, Sendable, Equatable {
+    public var partition: String?
+    public var account: String?
+    public var qos: String?
+    public var time: String?
+    public var shards: Int = 1
+    public var gpusPerNode: Int = 1
+    public var cpusPerTask: Int?
+    public var mem: String?
+    /// Shell lines run first in the job (`module load apptainer`).
+    public var setup: [String] = []
+    /// Additional `#SBATCH` directives, written as given (`--constraint=a100`).
+    public var extra: [String] = []
+    /// Seconds before the time limit at which Slurm sends TERM to the batch shell.
+    public var grace: Int = 120
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+      case partition, account, qos, time, shards, mem, setup, extra, grace
+      case gpusPerNode = "gpus_per_node"
+      case cpusPerTask = "cpus_per_task"
+    }
+  }
+
+  /// How the server process is wrapped.
+  public struct Container: Codable, Sendable, Equatable {
+    public enum Runtime: String, Codable, Sendable, CaseIterable { case apptainer, none }
+    public var runtime: Runtime = .apptainer
+    public var image: String?
+    public var flags: [String] = ["--nv"]
+    public var binds: [String] = []
+    public init() {}
+  }
+}
+
+/// A variant as written: a name plus either Ollama options or Modelfile text.
+public struct VariantSpec: Codable, Sendable, Equatable {
+  public var name: String
+  public var options: Options
+  public var modelfile: String?
+
+  public init(name: String, options: Options = [:], modelfile: String? = nil) {
+    self.name = name
+    self.options = options
+    self.modelfile = modelfile
+  }
+}
+
+/// One axis of a sweep: an option and the values it takes.
+public struct SweepAxis: Codable, Sendable, Equatable {
+  public var option: String
+  public var values: [JSONValue]
+
+  public init(option: String, values: [JSONValue]) {
+    self.option = option
+    self.values = values
+  }
+}

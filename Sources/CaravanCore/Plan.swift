@@ -1,0 +1,171 @@
+/// A variant ready to run: the model a request names, the options it sends, and what to create first.
+public struct Variant: Sendable, Equatable, Codable {
+  public var name: String
+  /// The model name requests use: the spec's model, or the model a Modelfile variant creates.
+  public var model: String
+  public var options: Options
+  /// System prompt from a Modelfile's SYSTEM line, sent with every request of the variant.
+  public var system: String?
+  /// The `/api/create` body to register before the first request (Modelfile variants only).
+  public var create: JSONValue?
+  /// Base models this variant needs in the store.
+  public var baseModel: String
+
+  public init(name: String, model: String, options: Options, system: String? = nil, create: JSONValue? = nil, baseModel: String) {
+    self.name = name
+    self.model = model
+    self.options = options
+    self.system = system
+    self.create = create
+    self.baseModel = baseModel
+  }
+}
+
+/// What identifies one unit of work everywhere: prompt id, variant, repeat.
+public struct WorkKey: Sendable, Hashable, Codable, CustomStringConvertible {
+  public var id: String
+  public var variant: String
+  public var `repeat`: Int
+
+  public init(id: String, variant: String, repeat: Int) {
+    self.id = id
+    self.variant = variant
+    self.repeat = `repeat`
+  }
+
+  public var description: String { "\(id) / \(variant) / repeat \(`repeat`)" }
+}
+
+/// One request to send, fully resolved at plan time so the worker needs nothing else.
+public struct WorkItem: Sendable, Equatable, Codable {
+  /// Position in plan order (0-based); results are merged in this order.
+  public var seq: Int
+  public var id: String
+  public var variant: String
+  public var `repeat`: Int
+  public var model: String
+  public var input: PromptInput
+  public var options: Options
+
+  public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
+
+  public init(seq: Int, id: String, variant: String, repeat: Int, model: String, input: PromptInput, options: Options) {
+    self.seq = seq
+    self.id = id
+    self.variant = variant
+    self.repeat = `repeat`
+    self.model = model
+    self.input = input
+    self.options = options
+  }
+}
+
+/// The whole batch: items in plan order, cut into contiguous shards.
+public struct Plan: Sendable, Equatable {
+  public var variants: [Variant]
+  public var items: [WorkItem]
+  /// Each shard's items; shard i is Slurm array task i.
+  public var shards: [[WorkItem]]
+  /// Set when the spec asked for more shards than there are items.
+  public var shardsReduced: (requested: Int, used: Int)?
+
+  public static func == (lhs: Plan, rhs: Plan) -> Bool {
+    lhs.variants == rhs.variants && lhs.items == rhs.items && lhs.shards == rhs.shards
+  }
+}
+
+/// Expands prompts × variants × repeats and shards the result.
+public enum Planner {
+  /// The variants a spec runs: listed ones, then the sweep's cartesian product, else `default`.
+  public static func variants(for spec: JobSpec) -> [Variant] {
+    var result: [Variant] = []
+    for listed in spec.variants {
+      if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text) {
+        let base = modelfile.from ?? spec.model
+        let created = "caravan-\(spec.name)-\(listed.name)".lowercased()
+        // PARAMETER and SYSTEM travel with the created model, and are also sent per request so
+        // each record shows them and a request never depends on server-side state alone.
+        result.append(Variant(name: listed.name, model: created, options: modelfile.parameters, system: modelfile.system, create: modelfile.createRequest(name: created), baseModel: base))
+      } else {
+        result.append(Variant(name: listed.name, model: spec.model, options: listed.options, baseModel: spec.model))
+      }
+    }
+    for point in sweepPoints(spec.sweep) {
+      let name = point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",")
+      result.append(Variant(name: name, model: spec.model, options: Dictionary(uniqueKeysWithValues: point), baseModel: spec.model))
+    }
+    if result.isEmpty { result.append(Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)) }
+    return result
+  }
+
+  /// Names of the sweep's variants, in order: `temperature=0.1,top_k=3`.
+  public static func sweepVariantNames(_ sweep: [SweepAxis]) -> [String] {
+    sweepPoints(sweep).map { point in point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",") }
+  }
+
+  private static func sweepPoints(_ sweep: [SweepAxis]) -> [[(String, JSONValue)]] {
+    guard !sweep.isEmpty else { return [] }
+    var points: [[(String, JSONValue)]] = [[]]
+    for axis in sweep {
+      points = points.flatMap { point in axis.values.map { point + [(axis.option, $0)] } }
+    }
+    return points
+  }
+
+  /// Prompt lines that name variants the spec does not define.
+  public static func unknownVariantProblems(spec: JobSpec, prompts: [Prompt], file: String) -> [Problem] {
+    let names = variants(for: spec).map(\.name)
+    var problems: [Problem] = []
+    for prompt in prompts {
+      for name in prompt.variants ?? [] where !names.contains(name) {
+        var message = "variant '\(name)' is not defined in the spec"
+        if let guess = closestMatch(to: name, among: names) { message += "; did you mean '\(guess)'?" }
+        else { message += " (variants: \(names.joined(separator: ", ")))" }
+        problems.append(Problem(file: file, line: prompt.line, keyPath: "variants", message: message))
+      }
+    }
+    return problems
+  }
+
+  /// Plan order is prompt, then variant, then repeat, so a prompt's answers sit together.
+  public static func plan(spec: JobSpec, prompts: [Prompt]) -> Plan {
+    let variants = variants(for: spec)
+    var items: [WorkItem] = []
+    items.reserveCapacity(prompts.count * variants.count * spec.repeats)
+    for prompt in prompts {
+      for variant in variants where prompt.variants?.contains(variant.name) ?? true {
+        var options = variant.options
+        for (name, value) in prompt.options { options[name] = value }
+        let input = variant.system.map(prompt.input.withSystem) ?? prompt.input
+        for r in 1...max(1, spec.repeats) {
+          items.append(WorkItem(seq: items.count, id: prompt.id, variant: variant.name, repeat: r, model: variant.model, input: input, options: options))
+        }
+      }
+    }
+    let shardCount = max(1, min(spec.slurm.shards, items.count))
+    var shards: [[WorkItem]] = []
+    let base = items.count / shardCount, extra = items.count % shardCount
+    var start = 0
+    for index in 0..<shardCount {
+      let size = base + (index < extra ? 1 : 0)
+      shards.append(Array(items[start..<start + size]))
+      start += size
+    }
+    var plan = Plan(variants: variants, items: items, shards: shards)
+    if shardCount < spec.slurm.shards { plan.shardsReduced = (spec.slurm.shards, shardCount) }
+    return plan
+  }
+}
+
+extension PromptInput {
+  /// The input with a system prompt added, unless it already starts with one.
+  func withSystem(_ system: String) -> PromptInput {
+    switch self {
+    case .prompt(let text):
+      return .messages([ChatMessage(role: "system", content: system), ChatMessage(role: "user", content: text)])
+    case .messages(let messages):
+      if messages.first?.role == "system" { return self }
+      return .messages([ChatMessage(role: "system", content: system)] + messages)
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import Foundation
+
+/// One prompt from the prompt file, before variants and repeats multiply it.
+public struct Prompt: Sendable, Equatable, Codable {
+  public var id: String
+  public var input: PromptInput
+  /// Per-line options; they override the variant's.
+  public var options: Options
+  /// Variants this prompt runs under; nil means every variant.
+  public var variants: [String]?
+  /// 1-based line in the prompt file.
+  public var line: Int
+
+  public init(id: String, input: PromptInput, options: Options = [:], variants: [String]? = nil, line: Int) {
+    self.id = id
+    self.input = input
+    self.options = options
+    self.variants = variants
+    self.line = line
+  }
+}
+
+/// What is sent: a bare prompt (`/api/generate`) or a conversation (`/api/chat`).
+public enum PromptInput: Sendable, Equatable, Codable {
+  case prompt(String)
+  case messages([ChatMessage])
+}
+
+/// Reads prompt files in three forms: Caravan JSONL, OpenAI batch JSONL, and plain text.
+public enum PromptFile {
+  /// Parses a prompt file; `file` names it in messages, and its extension picks the form.
+  public static func parse(_ text: String, file: String) throws(InputError) -> [Prompt] {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    var prompts: [Prompt] = []
+    var problems: [Problem] = []
+    var firstLineOfID: [String: Int] = [:]
+    let plainText = file.lowercased().hasSuffix(".txt")
+
+    for (offset, rawLine) in lines.enumerated() {
+      let lineNumber = offset + 1
+      let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
+      if line.trimmingWhitespace().isEmpty { continue }
+      let parsed: Result<Prompt, Problem>
+      if plainText {
+        parsed = .success(Prompt(id: "line-\(lineNumber)", input: .prompt(line), line: lineNumber))
+      } else {
+        parsed = parseJSONLine(line, file: file, line: lineNumber)
+      }
+      switch parsed {
+      case .success(let prompt):
+        if let first = firstLineOfID[prompt.id] {
+          problems.append(Problem(file: file, line: lineNumber, message: "duplicate id '\(prompt.id)' (first used on line \(first)); ids must be unique"))
+        } else {
+          firstLineOfID[prompt.id] = lineNumber
+          prompts.append(prompt)
+        }
+      case .failure(let problem):
+        problems.append(problem)
+      }
+    }
+    if problems.isEmpty && prompts.isEmpty {
+      problems.append(Problem(file: file, line: nil, message: "the prompt file has no prompts"))
+    }
+    guard problems.isEmpty else { throw InputError(problems) }
+    return prompts
+  }
+
+  private static func parseJSONLine(_ line: String, file: String, line lineNumber: Int) -> Result<Prompt, Problem> {
+    func fail(_ message: String) -> Result<Prompt, Problem> {
+      .failure(Problem(file: file, line: lineNumber, message: message))
+    }
+    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), let object = value.objectValue else {
+      return fail("not a JSON object; each line must be {\"id\": ..., \"prompt\": ...} (or use a .txt file for plain prompts)")
+    }
+    if object["custom_id"] != nil { return parseOpenAILine(object, file: file, line: lineNumber) }
+
+    let allowed = ["id", "prompt", "messages", "options", "system", "variants"]
+    for key in object.keys.sorted() where !allowed.contains(key) {
+      var message = "unknown key '\(key)'"
+      if let guess = closestMatch(to: key, among: allowed) { message += "; did you mean '\(guess)'?" }
+      return fail(message + " (allowed: \(allowed.joined(separator: ", ")))")
+    }
+    guard let id = identifier(object["id"]) else { return fail("every line needs an \"id\" (text or number)") }
+    var options: Options = [:]
+    if let given = object["options"] {
+      guard let map = given.objectValue else { return fail("\"options\" must be an object of Ollama options") }
+      for name in map.keys.sorted() {
+        if let message = OllamaOptions.problems(name: name, value: map[name]!).first { return fail("options.\(name): \(message)") }
+        options[name] = OllamaOptions.normalized(name: name, value: map[name]!)
+      }
+    }
+    var variants: [String]?
+    if let given = object["variants"] {
+      guard let list = given.arrayValue?.compactMap(\.stringValue), list.count == given.arrayValue?.count, !list.isEmpty else {
+        return fail("\"variants\" must be a non-empty list of variant names")
+      }
+      variants = list
+    }
+    switch (object["prompt"], object["messages"]) {
+    case (let prompt?, nil):
+      guard let text = prompt.stringValue else { return fail("\"prompt\" must be text") }
+      if let system = object["system"]?.stringValue {
+        return .success(Prompt(id: id, input: .prompt(text).withSystem(system), options: options, variants: variants, line: lineNumber))
+      }
+      return .success(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber))
+    case (nil, let messages?):
+      switch parseMessages(messages) {
+      case .success(let list): return .success(Prompt(id: id, input: .messages(list), options: options, variants: variants, line: lineNumber))
+      case .failure(let problem): return fail(problem.message)
+      }
+    case (.some, .some): return fail("give either \"prompt\" or \"messages\", not both")
+    case (nil, nil): return fail("line \(lineNumber) with id '\(id)' has neither \"prompt\" nor \"messages\"")
+    }
+  }
+
+  /// OpenAI Batch API input: {"custom_id", "method", "url", "body": {"messages", sampling fields}}.
+  private static func parseOpenAILine(_ object: [String: JSONValue], file: String, line lineNumber: Int) -> Result<Prompt, Problem> {
+    func fail(_ message: String) -> Result<Prompt, Problem> {
+      .failure(Problem(file: file, line: lineNumber, message: message))
+    }
+    guard let id = identifier(object["custom_id"]) else { return fail("\"custom_id\" must be text") }
+    guard let body = object["body"]?.objectValue else { return fail("OpenAI batch lines need a \"body\" object") }
+    // OpenAI's names and the Ollama options they become; `model` is ignored: the spec's model runs.
+    let mapping: [String: String] = [
+      "temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop",
+      "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
+      "max_tokens": "num_predict", "max_completion_tokens": "num_predict",
+      "top_k": "top_k", "min_p": "min_p", "repeat_penalty": "repeat_penalty",
+    ]
+    var options: Options = [:]
+    for key in body.keys.sorted() where !["messages", "model", "prompt"].contains(key) {
+      guard let option = mapping[key] else {
+        return fail("body.\(key) has no Ollama equivalent; supported: \(mapping.keys.sorted().joined(separator: ", "))")
+      }
+      let value = body[key]!
+      if value == .null { continue }
+      if let message = OllamaOptions.problems(name: option, value: value).first { return fail("body.\(key): \(message)") }
+      options[option] = OllamaOptions.normalized(name: option, value: value)
+    }
+    if let messages = body["messages"] {
+      switch parseMessages(messages) {
+      case .success(let list): return .success(Prompt(id: id, input: .messages(list), options: options, line: lineNumber))
+      case .failure(let problem): return fail("body." + problem.message)
+      }
+    }
+    if let prompt = body["prompt"]?.stringValue {
+      return .success(Prompt(id: id, input: .prompt(prompt), options: options, line: lineNumber))
+    }
+    return fail("body needs \"messages\" (chat) or \"prompt\" (completion)")
+  }
+
+  private static func parseMessages(_ value: JSONValue) -> Result<[ChatMessage], Problem> {
+    func fail(_ message: String) -> Result<[ChatMessage], Problem> { .failure(Problem(file: "", line: nil, message: message)) }
+    guard let items = value.arrayValue, !items.isEmpty else { return fail("messages must be a non-empty list") }
+    var messages: [ChatMessage] = []
+    for (index, item) in items.enumerated() {
+      guard let role = item["role"]?.stringValue, ["system", "user", "assistant", "tool"].contains(role) else {
+        return fail("messages[\(index)].role must be system, user, assistant or tool")
+      }
+      guard let content = item["content"]?.stringValue else {
+        return fail("messages[\(index)].content must be text")
+      }
+      messages.append(ChatMessage(role: role, content: content))
+    }
+    return .success(messages)
+  }
+
+  private static func identifier(_ value: JSONValue?) -> String? {
+    switch value {
+    case .string(let text)? where !text.isEmpty: return text
+    case .int(let number)?: return String(number)
+    default: return nil
+    }
+  }
+}

@@ -1,0 +1,308 @@
+import Yams
+
+/// Reads a job spec (YAML, or JSON, which YAML also reads) and checks it, collecting every problem.
+public enum SpecParser {
+  /// Parses and validates `text`; `file` is the name used in messages.
+  public static func parse(_ text: String, file: String) throws(InputError) -> JobSpec {
+    let root: Node?
+    do {
+      root = try Yams.compose(yaml: text)
+    } catch {
+      throw InputError([Problem(file: file, line: yamlErrorLine(error), message: "not valid YAML or JSON: \(yamlErrorSummary(error))")])
+    }
+    guard let root else {
+      throw InputError([Problem(file: file, line: 1, message: "the spec is empty; it needs at least name, model and prompts")])
+    }
+    var reader = NodeReader(file: file)
+    let spec = reader.readSpec(root)
+    if let spec, reader.problems.isEmpty {
+      reader.problems += SpecValidator.problems(in: spec, locations: reader.locations, file: file)
+    }
+    guard reader.problems.isEmpty, let spec else { throw InputError(reader.problems) }
+    return spec
+  }
+
+  private static func yamlErrorLine(_ error: any Error) -> Int? {
+    if case YamlError.scanner(_, _, let mark, _) = error { return mark.line }
+    if case YamlError.parser(_, _, let mark, _) = error { return mark.line }
+    if case YamlError.composer(_, _, let mark, _) = error { return mark.line }
+    return nil
+  }
+
+  private static func yamlErrorSummary(_ error: any Error) -> String {
+    if case YamlError.scanner(_, let problem, _, _) = error { return problem }
+    if case YamlError.parser(_, let problem, _, _) = error { return problem }
+    if case YamlError.composer(_, let problem, _, _) = error { return problem }
+    return "\(error)"
+  }
+}
+
+/// Walks the YAML tree, converting nodes to the spec's types and recording where each key was.
+struct NodeReader {
+  let file: String
+  var problems: [Problem] = []
+  /// Line of every key path read, for the semantic checks that run afterwards.
+  var locations: [String: Int] = [:]
+
+  init(file: String) { self.file = file }
+
+  mutating func report(_ node: Node?, _ path: String, _ message: String) {
+    problems.append(Problem(file: file, line: node?.mark?.line ?? locations[path], keyPath: path, message: message))
+  }
+
+  /// The mapping's entries in order, after reporting keys not in `allowed` (with a suggestion).
+  mutating func entries(_ node: Node, _ path: String, allowed: [String]) -> [(key: String, node: Node)]? {
+    guard let mapping = node.mapping else {
+      report(node, path, "expected a mapping of keys (\(allowed.joined(separator: ", "))), found \(kindName(node))")
+      return nil
+    }
+    var seen: Set<String> = []
+    var result: [(key: String, node: Node)] = []
+    for (keyNode, value) in mapping {
+      let key = keyNode.string ?? ""
+      let keyPath = path.isEmpty ? key : "\(path).\(key)"
+      if !seen.insert(key).inserted {
+        report(keyNode, keyPath, "key '\(key)' appears twice; keep one")
+        continue
+      }
+      guard allowed.contains(key) else {
+        var message = "unknown key '\(key)'"
+        if let guess = closestMatch(to: key, among: allowed) { message += "; did you mean '\(guess)'?" }
+        else { message += "; known keys here: \(allowed.joined(separator: ", "))" }
+        report(keyNode, keyPath, message)
+        continue
+      }
+      locations[keyPath] = keyNode.mark?.line
+      result.append((key, value))
+    }
+    return result
+  }
+
+  mutating func string(_ node: Node, _ path: String) -> String? {
+    guard let scalar = node.scalar else {
+      report(node, path, "expected text, found \(kindName(node))")
+      return nil
+    }
+    return scalar.string
+  }
+
+  mutating func int(_ node: Node, _ path: String) -> Int? {
+    if case .int(let value) = jsonValue(node) { return value }
+    report(node, path, "expected a whole number, found \(describe(node))")
+    return nil
+  }
+
+  mutating func strings(_ node: Node, _ path: String) -> [String]? {
+    if node.scalar != nil { return string(node, path).map { [$0] } }
+    guard let sequence = node.sequence else {
+      report(node, path, "expected a list of text lines, found \(kindName(node))")
+      return nil
+    }
+    return sequence.enumerated().compactMap { index, item in string(item, "\(path)[\(index)]") }
+  }
+
+  mutating func stringMap(_ node: Node, _ path: String) -> [String: String]? {
+    guard let mapping = node.mapping else {
+      report(node, path, "expected a mapping of NAME: value, found \(kindName(node))")
+      return nil
+    }
+    var result: [String: String] = [:]
+    for (key, value) in mapping {
+      guard let name = key.string, let text = string(value, "\(path).\(key.string ?? "?")") else { continue }
+      result[name] = text
+    }
+    return result
+  }
+
+  mutating func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _: T.Type) -> T?
+  where T.RawValue == String {
+    guard let text = string(node, path) else { return nil }
+    if let value = T(rawValue: text) { return value }
+    let names = T.allCases.map(\.rawValue)
+    report(node, path, "'\(text)' is not one of: \(names.joined(separator: ", "))")
+    return nil
+  }
+
+  /// Ollama options: names and values are checked here, with the line of each key.
+  mutating func options(_ node: Node, _ path: String) -> Options? {
+    guard let mapping = node.mapping else {
+      report(node, path, "expected a mapping of Ollama options (temperature: 0.7), found \(kindName(node))")
+      return nil
+    }
+    var result: Options = [:]
+    for (keyNode, valueNode) in mapping {
+      let name = keyNode.string ?? ""
+      let value = jsonValue(valueNode)
+      let problems = OllamaOptions.problems(name: name, value: value)
+      for message in problems { report(keyNode, "\(path).\(name)", message) }
+      if problems.isEmpty { result[name] = OllamaOptions.normalized(name: name, value: value) }
+    }
+    return result
+  }
+
+  mutating func readSpec(_ root: Node) -> JobSpec? {
+    let keys = ["name", "model", "prompts", "repeats", "output", "executor", "engine", "variants", "sweep", "slurm", "container"]
+    guard let entries = entries(root, "", allowed: keys) else { return nil }
+    var spec = JobSpec(name: "", model: "", prompts: "")
+    var present: Set<String> = []
+    for (key, node) in entries {
+      present.insert(key)
+      switch key {
+      case "name": spec.name = string(node, key) ?? ""
+      case "model": spec.model = string(node, key) ?? ""
+      case "prompts": spec.prompts = string(node, key) ?? ""
+      case "repeats": spec.repeats = int(node, key) ?? spec.repeats
+      case "output": spec.output = string(node, key) ?? spec.output
+      case "executor": spec.executor = choice(node, key, JobSpec.Executor.self)
+      case "engine": readEngine(node, into: &spec.engine)
+      case "variants": spec.variants = readVariants(node)
+      case "sweep": spec.sweep = readSweep(node)
+      case "slurm": readSlurm(node, into: &spec.slurm)
+      case "container": readContainer(node, into: &spec.container)
+      default: break
+      }
+    }
+    for required in ["name", "model", "prompts"] where !present.contains(required) {
+      problems.append(Problem(file: file, line: nil, keyPath: required, message: "required key '\(required)' is missing"))
+    }
+    return spec
+  }
+
+  mutating func readEngine(_ node: Node, into engine: inout JobSpec.Engine) {
+    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout"]
+    for (key, value) in entries(node, "engine", allowed: keys) ?? [] {
+      let path = "engine.\(key)"
+      switch key {
+      case "kind": engine.kind = choice(value, path, JobSpec.Engine.Kind.self) ?? engine.kind
+      case "command": engine.command = string(value, path)
+      case "parallel": engine.parallel = int(value, path) ?? engine.parallel
+      case "models_dir": engine.modelsDir = string(value, path)
+      case "env": engine.env = stringMap(value, path) ?? [:]
+      case "ready_timeout": engine.readyTimeout = int(value, path) ?? engine.readyTimeout
+      default: break
+      }
+    }
+  }
+
+  mutating func readVariants(_ node: Node) -> [VariantSpec] {
+    guard let sequence = node.sequence else {
+      report(node, "variants", "expected a list of {name, options} or {name, modelfile}, found \(kindName(node))")
+      return []
+    }
+    var result: [VariantSpec] = []
+    for (index, item) in sequence.enumerated() {
+      let path = "variants[\(index)]"
+      var variant = VariantSpec(name: "")
+      var hasName = false
+      for (key, value) in entries(item, path, allowed: ["name", "options", "modelfile"]) ?? [] {
+        switch key {
+        case "name":
+          variant.name = string(value, "\(path).name") ?? ""
+          hasName = true
+        case "options": variant.options = options(value, "\(path).options") ?? [:]
+        case "modelfile":
+          variant.modelfile = string(value, "\(path).modelfile")
+          // Block scalars (`|`) start on the line after the key.
+          locations["\(path).modelfile.body"] = (value.mark?.line ?? 0) + (value.scalar?.style == .literal || value.scalar?.style == .folded ? 1 : 0)
+        default: break
+        }
+      }
+      if !hasName, item.mapping != nil { report(item, "\(path).name", "every variant needs a name") }
+      result.append(variant)
+    }
+    return result
+  }
+
+  mutating func readSweep(_ node: Node) -> [SweepAxis] {
+    guard let mapping = node.mapping else {
+      report(node, "sweep", "expected a mapping from option name to a list of values, found \(kindName(node))")
+      return []
+    }
+    var axes: [SweepAxis] = []
+    for (keyNode, valueNode) in mapping {
+      let option = keyNode.string ?? ""
+      let path = "sweep.\(option)"
+      locations[path] = keyNode.mark?.line
+      let items = valueNode.sequence.map(Array.init) ?? [valueNode]
+      var values: [JSONValue] = []
+      for (index, item) in items.enumerated() {
+        let value = jsonValue(item)
+        let found = OllamaOptions.problems(name: option, value: value)
+        for message in found { report(items.count > 1 ? item : keyNode, items.count > 1 ? "\(path)[\(index)]" : path, message) }
+        if !found.isEmpty { break }
+        values.append(OllamaOptions.normalized(name: option, value: value))
+      }
+      if items.isEmpty { report(keyNode, path, "give at least one value") }
+      axes.append(SweepAxis(option: option, values: values))
+    }
+    return axes
+  }
+
+  mutating func readSlurm(_ node: Node, into slurm: inout JobSpec.Slurm) {
+    let keys = ["partition", "account", "qos", "time", "shards", "gpus_per_node", "cpus_per_task", "mem", "setup", "extra", "grace"]
+    for (key, value) in entries(node, "slurm", allowed: keys) ?? [] {
+      let path = "slurm.\(key)"
+      switch key {
+      case "partition": slurm.partition = string(value, path)
+      case "account": slurm.account = string(value, path)
+      case "qos": slurm.qos = string(value, path)
+      case "time": slurm.time = string(value, path)
+      case "shards": slurm.shards = int(value, path) ?? slurm.shards
+      case "gpus_per_node": slurm.gpusPerNode = int(value, path) ?? slurm.gpusPerNode
+      case "cpus_per_task": slurm.cpusPerTask = int(value, path)
+      case "mem": slurm.mem = string(value, path)
+      case "setup": slurm.setup = strings(value, path) ?? []
+      case "extra": slurm.extra = strings(value, path) ?? []
+      case "grace": slurm.grace = int(value, path) ?? slurm.grace
+      default: break
+      }
+    }
+  }
+
+  mutating func readContainer(_ node: Node, into container: inout JobSpec.Container) {
+    for (key, value) in entries(node, "container", allowed: ["runtime", "image", "flags", "binds"]) ?? [] {
+      let path = "container.\(key)"
+      switch key {
+      case "runtime": container.runtime = choice(value, path, JobSpec.Container.Runtime.self) ?? container.runtime
+      case "image": container.image = string(value, path)
+      case "flags": container.flags = strings(value, path) ?? []
+      case "binds": container.binds = strings(value, path) ?? []
+      default: break
+      }
+    }
+  }
+
+  private func kindName(_ node: Node) -> String {
+    switch node {
+    case .scalar: return "'\(node.string ?? "")'"
+    case .mapping: return "a mapping"
+    case .sequence: return "a list"
+    case .alias: return "an alias"
+    }
+  }
+
+  private func describe(_ node: Node) -> String { kindName(node) }
+}
+
+/// Converts a YAML node to JSON, typing plain scalars (`3`, `0.1`, `true`) and keeping quoted ones as text.
+func jsonValue(_ node: Node) -> JSONValue {
+  switch node {
+  case .scalar(let scalar):
+    let text = scalar.string
+    guard scalar.style == .plain || scalar.style == .any else { return .string(text) }
+    if text == "null" || text == "~" || text.isEmpty { return .null }
+    if text == "true" || text == "True" || text == "TRUE" { return .bool(true) }
+    if text == "false" || text == "False" || text == "FALSE" { return .bool(false) }
+    if let value = Int(text) { return .int(value) }
+    if let value = Double(text), text.allSatisfy({ "0123456789+-.eE_".contains($0) }) {
+      return .double(value)
+    }
+    return .string(text)
+  case .sequence(let sequence): return .array(sequence.map(jsonValue))
+  case .mapping(let mapping):
+    var object: [String: JSONValue] = [:]
+    for (key, value) in mapping { object[key.string ?? ""] = jsonValue(value) }
+    return .object(object)
+  case .alias: return .null
+  }
+}

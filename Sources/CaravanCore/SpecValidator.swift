@@ -1,0 +1,124 @@
+/// Checks that need the whole spec: names, ranges, combinations, and Modelfile text.
+enum SpecValidator {
+  static func problems(in spec: JobSpec, locations: [String: Int], file: String) -> [Problem] {
+    var problems: [Problem] = []
+    func add(_ path: String, _ message: String, line: Int? = nil) {
+      problems.append(Problem(file: file, line: line ?? locations[path], keyPath: path, message: message))
+    }
+
+    if !isSafeName(spec.name) {
+      add("name", "'\(spec.name)' may only use letters, digits, '-' and '_' (it names the Slurm job and the run directory)")
+    }
+    if spec.model.trimmingWhitespace().isEmpty { add("model", "give the Ollama model to run, e.g. gemma:7b") }
+    if spec.prompts.trimmingWhitespace().isEmpty { add("prompts", "give the path of the prompt file (.jsonl or .txt)") }
+    if spec.repeats < 1 { add("repeats", "must be at least 1, got \(spec.repeats)") }
+    if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1, got \(spec.engine.parallel)") }
+    if spec.engine.readyTimeout < 1 { add("engine.ready_timeout", "must be at least 1 second") }
+    for name in spec.engine.env.keys.sorted() where !isEnvName(name) {
+      add("engine.env.\(name)", "'\(name)' is not a valid environment variable name")
+    }
+    if spec.slurm.shards < 1 { add("slurm.shards", "must be at least 1, got \(spec.slurm.shards)") }
+    if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }
+    if let cpus = spec.slurm.cpusPerTask, cpus < 1 { add("slurm.cpus_per_task", "must be at least 1, got \(cpus)") }
+    if spec.slurm.grace < 10 { add("slurm.grace", "must be at least 10 seconds, so in-flight requests can finish") }
+    if let time = spec.slurm.time, SlurmTime.minutes(time) == nil {
+      add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
+    }
+    if let mem = spec.slurm.mem, !isSlurmMemory(mem) {
+      add("slurm.mem", "'\(mem)' is not a Slurm memory size; use a number with an optional K, M, G or T suffix (e.g. 32G)")
+    }
+    for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || line.contains("\n") {
+      add("slurm.extra[\(index)]", "'\(line)' should be one sbatch option such as --constraint=a100 (without '#SBATCH')")
+    }
+    if spec.container.runtime == .apptainer, (spec.container.image ?? "").isEmpty {
+      add("container.image", "runtime apptainer needs the path of the .sif image (build one with `caravan container build`), or set container.runtime: none")
+    }
+
+    var names: Set<String> = []
+    for (index, variant) in spec.variants.enumerated() {
+      let path = "variants[\(index)]"
+      if !isVariantName(variant.name) {
+        add("\(path).name", "'\(variant.name)' may only use letters, digits, '-', '_', '.', '=' and ','")
+      } else if !names.insert(variant.name).inserted {
+        add("\(path).name", "variant name '\(variant.name)' is used twice; names must be unique")
+      }
+      if let text = variant.modelfile {
+        if !variant.options.isEmpty {
+          add(path, "give either options or modelfile, not both (put the options in the Modelfile as PARAMETER lines)")
+        }
+        let firstLine = locations["\(path).modelfile.body"] ?? locations["\(path).modelfile"]
+        switch Modelfile.parse(text) {
+        case .success(let modelfile):
+          if modelfile.from == nil { add("\(path).modelfile", "the Modelfile needs a FROM line naming the base model", line: firstLine) }
+        case .failure(let found):
+          for problem in found.problems {
+            add("\(path).modelfile", problem.message, line: firstLine.map { $0 + (problem.line ?? 1) - 1 })
+          }
+        }
+      }
+    }
+    for axis in spec.sweep where axis.values.isEmpty == false {
+      for name in Planner.sweepVariantNames(spec.sweep) where names.contains(name) {
+        add("sweep.\(axis.option)", "sweep variant '\(name)' has the same name as a listed variant")
+      }
+      break
+    }
+    return problems
+  }
+
+  static func isSafeName(_ name: String) -> Bool {
+    !name.isEmpty && name.count <= 64 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+  }
+
+  static func isVariantName(_ name: String) -> Bool {
+    !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.=,".contains($0)) }
+  }
+
+  static func isEnvName(_ name: String) -> Bool {
+    guard let first = name.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+    return name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+  }
+
+  static func isSlurmMemory(_ text: String) -> Bool {
+    var digits = Substring(text)
+    if let last = digits.last, "KMGTkmgt".contains(last) { digits = digits.dropLast() }
+    return !digits.isEmpty && digits.allSatisfy(\.isNumber)
+  }
+}
+
+extension String {
+  func trimmingWhitespace() -> String {
+    String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+  }
+}
+
+/// Slurm's time strings, converted to minutes as libslurm's `time_limit` wants them.
+public enum SlurmTime {
+  /// Minutes (rounded up) for "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"; nil if malformed.
+  public static func minutes(_ text: String) -> Int? {
+    if text == "infinite" || text == "UNLIMITED" { return nil }
+    var days = 0
+    var rest = Substring(text)
+    if let dash = rest.firstIndex(of: "-") {
+      guard let value = Int(rest[..<dash]), value >= 0 else { return nil }
+      days = value
+      rest = rest[rest.index(after: dash)...]
+    }
+    let parts = rest.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+    guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+    let numbers = parts.map { $0! }
+    var seconds: Int
+    switch (text.contains("-"), numbers.count) {
+    case (false, 1): seconds = numbers[0] * 60
+    case (false, 2): seconds = numbers[0] * 60 + numbers[1]
+    case (false, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+    case (true, 1): seconds = numbers[0] * 3600
+    case (true, 2): seconds = numbers[0] * 3600 + numbers[1] * 60
+    case (true, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+    default: return nil
+    }
+    seconds += days * 86400
+    guard seconds > 0 else { return nil }
+    return (seconds + 59) / 60
+  }
+}
