@@ -1,0 +1,146 @@
+import AsyncHTTPClient
+import CaravanCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A client for Ollama's native API (`/api/*`), which carries options and nanosecond timings.
+public struct OllamaClient: Sendable {
+  public let baseURL: String
+  private let http: HTTPClient
+  /// Longest one request may take, generation included.
+  public var requestTimeout: TimeAmount = .seconds(3600)
+
+  public init(baseURL: String, http: HTTPClient = .shared) {
+    self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    self.http = http
+  }
+
+  /// `GET /`: Ollama answers 200 "Ollama is running" once it serves requests.
+  public func isRunning(timeout: TimeAmount = .seconds(2)) async -> Bool {
+    do {
+      let response = try await http.execute(HTTPClientRequest(url: baseURL + "/"), timeout: timeout)
+      let body = try await response.body.collect(upTo: 1 << 16)
+      return response.status == .ok && String(buffer: body).contains("Ollama is running")
+    } catch {
+      return false
+    }
+  }
+
+  /// `GET /api/version`.
+  public func version() async throws(OllamaError) -> String {
+    let object = try await call("GET", "/api/version", body: nil)
+    return object["version"]?.stringValue ?? "unknown"
+  }
+
+  /// `POST /api/create` in its current form (`model`, `from`, `parameters`, ...), not streamed.
+  public func create(_ body: JSONValue) async throws(OllamaError) {
+    let object = try await call("POST", "/api/create", body: body)
+    if let status = object["status"]?.stringValue, status != "success" {
+      throw .server(status: 200, message: "create ended with status '\(status)'")
+    }
+  }
+
+  /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), not streamed.
+  public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
+    var body: [String: JSONValue] = ["model": .string(item.model), "stream": .bool(false)]
+    if !item.options.isEmpty { body["options"] = .object(item.options) }
+    let path: String
+    switch item.input {
+    case .prompt(let prompt):
+      path = "/api/generate"
+      body["prompt"] = .string(prompt)
+    case .messages(let messages):
+      path = "/api/chat"
+      body["messages"] = .array(messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
+    }
+    let object = try await call("POST", path, body: .object(body))
+    return Completion(object)
+  }
+
+  /// One request/response round trip; Ollama's `{"error": ...}` bodies become `OllamaError.server`.
+  func call(_ method: String, _ path: String, body: JSONValue?) async throws(OllamaError) -> JSONValue {
+    var request = HTTPClientRequest(url: baseURL + path)
+    request.method = HTTPMethod(rawValue: method)
+    if let body {
+      let data: Data
+      do { data = try JSONEncoder().encode(body) } catch { throw .decoding("could not encode the request: \(error)") }
+      request.headers.add(name: "Content-Type", value: "application/json")
+      request.body = .bytes(ByteBuffer(bytes: data))
+    }
+    let status: Int
+    let bytes: ByteBuffer
+    do {
+      let response = try await http.execute(request, timeout: requestTimeout)
+      status = Int(response.status.code)
+      bytes = try await response.body.collect(upTo: 64 << 20)
+    } catch {
+      throw .transport(String(describing: error))
+    }
+    let text = String(buffer: bytes)
+    let object = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    if let message = object?["error"]?.stringValue { throw .server(status: status, message: message) }
+    guard (200..<300).contains(status) else {
+      throw .server(status: status, message: text.isEmpty ? "HTTP \(status)" : String(text.prefix(500)))
+    }
+    guard let object else { throw .decoding("not JSON from \(path): \(text.prefix(200))") }
+    return object
+  }
+}
+
+/// The final answer to one request, with Ollama's timings (nanoseconds).
+public struct Completion: Sendable, Equatable {
+  public var response: String
+  public var doneReason: String?
+  public var totalDuration: Int?
+  public var loadDuration: Int?
+  public var promptEvalCount: Int?
+  public var promptEvalDuration: Int?
+  public var evalCount: Int?
+  public var evalDuration: Int?
+
+  /// Reads a `/api/chat` (`message.content`) or `/api/generate` (`response`) final object.
+  public init(_ object: JSONValue) {
+    response = object["message"]?["content"]?.stringValue ?? object["response"]?.stringValue ?? ""
+    doneReason = object["done_reason"]?.stringValue
+    totalDuration = object["total_duration"]?.intValue
+    loadDuration = object["load_duration"]?.intValue
+    promptEvalCount = object["prompt_eval_count"]?.intValue
+    promptEvalDuration = object["prompt_eval_duration"]?.intValue
+    evalCount = object["eval_count"]?.intValue
+    evalDuration = object["eval_duration"]?.intValue
+  }
+}
+
+/// What can go wrong talking to Ollama, split by what the caller should do about it.
+public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// Connection refused or reset, timeout: the server may come back.
+  case transport(String)
+  /// An HTTP error with Ollama's message.
+  case server(status: Int, message: String)
+  /// A response that is not the documented shape.
+  case decoding(String)
+
+  /// Worth another try: transport failures, 503 (queue full) and other 5xx.
+  public var isRetryable: Bool {
+    switch self {
+    case .transport: return true
+    case .server(let status, _): return status >= 500
+    case .decoding: return false
+    }
+  }
+
+  /// 404 `model "x" not found`: no retry helps, and every other request will fail the same way.
+  public var isMissingModel: Bool {
+    if case .server(404, let message) = self { return message.contains("not found") }
+    return false
+  }
+
+  public var description: String {
+    switch self {
+    case .transport(let message): return "cannot reach the server: \(message)"
+    case .server(let status, let message): return "HTTP \(status): \(message)"
+    case .decoding(let message): return message
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import CaravanRender
+import Foundation
+
+/// Runs every shard of a job as a local process with the same script Slurm would run.
+///
+/// For laptops and login-node rehearsals without a cluster. `submit` returns when all shards
+/// have finished; each shard's output goes where Slurm's would (`logs/slurm-local_N.out`).
+public struct LocalExecutor: Scheduler {
+  public var name: String { "local" }
+  /// Shards run at the same time (each starts its own server).
+  public var concurrency: Int
+
+  public init(concurrency: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+    self.concurrency = max(1, concurrency)
+  }
+
+  public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
+    let jobID = "local-\(getpid())"
+    let failures = try await withThrowingTaskGroup(of: (Int, Int32).self) { group in
+      var next = 0, running = 0
+      var failed: [(Int, Int32)] = []
+      while next < job.shardCount || running > 0 {
+        while running < concurrency, next < job.shardCount {
+          let shard = next
+          group.addTask { (shard, try await runShard(shard, job: job, scriptPath: scriptPath, jobID: jobID)) }
+          next += 1
+          running += 1
+        }
+        if let (shard, status) = try await group.next() {
+          running -= 1
+          if status != 0 { failed.append((shard, status)) }
+        }
+      }
+      return failed
+    }
+    guard failures.isEmpty else {
+      let list = failures.sorted { $0.0 < $1.0 }.map { "shard \($0.0) exited \($0.1) (see \(job.runDir)/logs/slurm-local_\($0.0).out)" }
+      throw SchedulerError("local run \(jobID) failed: " + list.joined(separator: "; "))
+    }
+    return jobID
+  }
+
+  private func runShard(_ shard: Int, job: BatchJob, scriptPath: String, jobID: String) async throws -> Int32 {
+    let log = "\(job.runDir)/logs/slurm-local_\(shard).out"
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    defer { try? handle.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = [scriptPath]
+    process.currentDirectoryURL = URL(fileURLWithPath: job.runDir)
+    var environment = ProcessInfo.processInfo.environment
+    environment["SLURM_ARRAY_TASK_ID"] = String(shard)
+    environment["SLURM_ARRAY_JOB_ID"] = jobID
+    environment["CARAVAN_EXECUTOR"] = "local"
+    process.environment = environment
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+        DispatchQueue.global().async {
+          process.waitUntilExit()
+          continuation.resume(returning: process.terminationStatus)
+        }
+      }
+    } onCancel: {
+      process.terminate()
+    }
+  }
+}

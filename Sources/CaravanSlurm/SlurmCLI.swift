@@ -1,0 +1,50 @@
+import CaravanRender
+import Foundation
+
+/// Slurm through its command-line tools: `sbatch --parsable`, `squeue`, `scancel`.
+///
+/// sbatch reads the script's own `#SBATCH` lines, so the script is the single source of truth here.
+public struct SlurmCLI: Scheduler {
+  public var name: String { "sbatch" }
+  private let runner = ProcessRunner()
+
+  public init() {}
+
+  public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
+    let output = try await runner.run("sbatch", ["--parsable", scriptPath])
+    guard output.status == 0 else {
+      throw SchedulerError("sbatch refused the job (exit \(output.status)): \(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+    }
+    // --parsable prints "jobid" or "jobid;cluster".
+    let id = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+    guard !id.isEmpty, id.allSatisfy(\.isNumber) else {
+      throw SchedulerError("sbatch printed no job id: \(output.stdout)")
+    }
+    return id
+  }
+
+  /// `sbatch --test-only`: asks slurmctld whether it would accept the script, submitting nothing.
+  public func testOnly(scriptPath: String) async throws -> ProcessRunner.Output {
+    try await runner.run("sbatch", ["--test-only", scriptPath])
+  }
+
+  public func cancel(jobID: String) async throws {
+    let output = try await runner.run("scancel", [jobID])
+    guard output.status == 0 else { throw SchedulerError("scancel \(jobID) failed: \(output.stderr)") }
+  }
+
+  /// True while squeue still lists any task of the job.
+  public func isQueued(jobID: String) async throws -> Bool {
+    let output = try await runner.run("squeue", ["-h", "-j", jobID, "-o", "%i"])
+    // A purged job id makes squeue fail with "Invalid job id": it is not queued.
+    if output.status != 0 { return false }
+    return !output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+  }
+
+  /// True when slurm's client tools are installed and a controller answers.
+  public static func isAvailable() async -> Bool {
+    guard ProcessRunner.onPath("sbatch") else { return false }
+    let output = try? await ProcessRunner().run("sinfo", ["-h", "-o", "%P"])
+    return output?.status == 0
+  }
+}

@@ -1,0 +1,66 @@
+import CaravanOllama
+import Foundation
+
+/// Waits until a freshly started server answers HTTP, or explains why it never will.
+public struct Readiness: Sendable {
+  public var client: OllamaClient
+  /// The server's process id: if it exits, waiting longer is pointless.
+  public var serverPID: Int32?
+  /// The server's log, whose tail is shown on failure.
+  public var logPath: String?
+  public var timeout: Duration
+  public var pollInterval: Duration = .milliseconds(200)
+
+  public init(client: OllamaClient, serverPID: Int32?, logPath: String?, timeout: Duration) {
+    self.client = client
+    self.serverPID = serverPID
+    self.logPath = logPath
+    self.timeout = timeout
+  }
+
+  /// Returns how long it took; throws `ReadinessError` when the server exits or time runs out.
+  @discardableResult
+  public func wait() async throws -> Duration {
+    let clock = ContinuousClock()
+    let start = clock.now
+    while true {
+      if await client.isRunning() { return clock.now - start }
+      if let pid = serverPID, !processIsAlive(pid) {
+        throw ReadinessError(reason: "the server (pid \(pid)) exited before it answered", url: client.baseURL, logTail: logTail())
+      }
+      if clock.now - start > timeout {
+        throw ReadinessError(reason: "the server did not answer within \(timeout)", url: client.baseURL, logTail: logTail())
+      }
+      try await Task.sleep(for: pollInterval)
+    }
+  }
+
+  private func logTail(lines: Int = 20) -> String {
+    guard let logPath, let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+  }
+}
+
+/// True while `pid` exists and is not a zombie (an exited child its parent has not reaped yet).
+func processIsAlive(_ pid: Int32) -> Bool {
+  guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+  if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+    let close = stat.lastIndex(of: ")")
+  {
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+  }
+  return true
+}
+
+/// The server never became ready.
+public struct ReadinessError: Error, CustomStringConvertible {
+  public var reason: String
+  public var url: String
+  public var logTail: String
+  public var description: String {
+    var text = "\(reason) (\(url))."
+    if !logTail.isEmpty { text += "\nLast lines of the server log:\n" + logTail }
+    return text
+  }
+}

@@ -1,0 +1,82 @@
+import CaravanCore
+import Foundation
+
+/// Reads and writes a run directory on shared storage (layout: `RunLayout`).
+public struct RunDirectory: Sendable {
+  public let layout: RunLayout
+
+  public init(path: String) { layout = RunLayout(root: path) }
+
+  public var path: String { layout.root }
+
+  public func manifest() throws -> Manifest {
+    do {
+      return try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: layout.manifest)))
+    } catch CocoaError.fileReadNoSuchFile {
+      throw RunDirectoryError("\(layout.root) is not a Caravan run directory (no manifest.json)")
+    } catch {
+      throw RunDirectoryError("cannot read \(layout.manifest): \(error)")
+    }
+  }
+
+  public func shardItems(_ index: Int) throws -> [WorkItem] {
+    let path = layout.shardFile(index)
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw RunDirectoryError("shard \(index) does not exist in \(layout.root) (no \(path))")
+    }
+    return try JSONLines.read(WorkItem.self, from: path).values
+  }
+
+  /// Every result record of a shard, in the order written (a torn last line is dropped).
+  public func results(_ index: Int) throws -> [ResultRecord] {
+    try JSONLines.read(ResultRecord.self, from: layout.resultFile(index)).values
+  }
+
+  /// Writes a new run directory atomically: everything goes into a hidden sibling that is
+  /// renamed into place last, so a half-written run directory is never seen.
+  public static func create(at path: String, files: [String: Data], directories: [String] = ["shards", "results", "logs"]) throws -> RunDirectory {
+    let fm = FileManager.default
+    let url = URL(fileURLWithPath: path)
+    let parent = url.deletingLastPathComponent()
+    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    guard !fm.fileExists(atPath: path) else { throw RunDirectoryError("\(path) already exists; choose another --run-dir") }
+    let staging = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
+    try? fm.removeItem(at: staging)
+    try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+    do {
+      for directory in directories {
+        try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      }
+      for (relative, data) in files.sorted(by: { $0.key < $1.key }) {
+        let target = staging.appendingPathComponent(relative)
+        try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: target)
+      }
+      try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: staging.path)
+      guard rename(staging.path, path) == 0 else {
+        throw RunDirectoryError("cannot move the run directory into place at \(path): \(String(cString: strerror(errno)))")
+      }
+    } catch {
+      try? fm.removeItem(at: staging)
+      throw error
+    }
+    return RunDirectory(path: path)
+  }
+}
+
+/// A run directory that is missing, incomplete, or not Caravan's.
+public struct RunDirectoryError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+extension RunDirectory {
+  /// The resolved spec `caravan submit` wrote.
+  public func spec() throws -> JobSpec {
+    do {
+      return try JSONDecoder().decode(JobSpec.self, from: Data(contentsOf: URL(fileURLWithPath: layout.resolvedSpec)))
+    } catch {
+      throw RunDirectoryError("cannot read \(layout.resolvedSpec): \(error)")
+    }
+  }
+}
