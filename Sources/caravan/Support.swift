@@ -1,0 +1,36 @@
+import ArgumentParser
+import CaravanCore
+import Foundation
+
+/// Paths of the running executable and its sibling tools.
+enum Executables {
+  /// Absolute path of this `caravan` binary (jobs run the same one).
+  static var caravan: String {
+    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+    return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+  }
+
+  /// `ollama-sim` next to this binary, else the one on PATH.
+  static var simulator: String {
+    let sibling = URL(fileURLWithPath: caravan).deletingLastPathComponent().appendingPathComponent("ollama-sim").path
+    return FileManager.default.isExecutableFile(atPath: sibling) ? sibling : "ollama-sim"
+  }
+}
+
+/// Prints input problems and exits 64 (EX_USAGE), the code for bad input.
+func failInput(_ error: InputError) -> ExitCode {
+  FileHandle.standardError.write(Data(("error: " + error.description + "\n").utf8))
+  return ExitCode(64)
+}
+
+/// Prints a failure the user can act on and exits 1.
+func fail(_ message: String) -> ExitCode {
+  FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+  return ExitCode.failure
+}
+
+func printJSON(_ object: [String: Any]) {
+  if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+    print(String(decoding: data, as: UTF8.self))
+  }
+}

@@ -1,0 +1,94 @@
+import CaravanCore
+import Foundation
+
+/// The models the simulator serves: base models (given, or found in / pulled into the store)
+/// and models registered through `/api/create`.
+actor ModelRegistry {
+  struct Created: Sendable {
+    var from: String
+    var parameters: Options
+    var system: String?
+  }
+
+  /// When true (no models named and no store), any model name is served.
+  let servesAnyModel: Bool
+  private var base: Set<String>
+  private var created: [String: Created] = [:]
+  private var loaded: Set<String> = []
+  let store: String?
+
+  init(models: [String], store: String?) {
+    self.store = store
+    var found = Set(models.map(ModelRegistry.normalize))
+    if let store { found.formUnion(ModelRegistry.modelsInStore(store)) }
+    base = found
+    servesAnyModel = models.isEmpty && store == nil
+  }
+
+  /// `gemma` means `gemma:latest`, as in Ollama.
+  static func normalize(_ name: String) -> String {
+    name.contains(":") ? name : name + ":latest"
+  }
+
+  enum Resolution: Sendable {
+    case base(String)
+    case created(Created)
+    case missing
+  }
+
+  func resolve(_ name: String) -> Resolution {
+    let key = Self.normalize(name)
+    if let model = created[key] { return .created(model) }
+    if servesAnyModel || base.contains(key) { return .base(key) }
+    return .missing
+  }
+
+  /// Marks a model loaded; true the first time (that request pays the load time).
+  func load(_ name: String) -> Bool {
+    loaded.insert(Self.normalize(name)).inserted
+  }
+
+  func create(name: String, model: Created) {
+    created[Self.normalize(name)] = model
+  }
+
+  func all() -> [String] {
+    (base.union(created.keys)).sorted()
+  }
+
+  /// Records a pulled model, writing Ollama's store layout when a store is set.
+  func addPulled(_ name: String, blob: Data) throws {
+    let key = Self.normalize(name)
+    base.insert(key)
+    guard let store else { return }
+    let digest = "sha256-" + String(format: "%016llx%016llx", stableHash(key), stableHash(key + "#"))
+    let blobs = URL(fileURLWithPath: store).appendingPathComponent("blobs")
+    try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+    try blob.write(to: blobs.appendingPathComponent(digest))
+    let (repository, tag) = Self.split(key)
+    let manifestDir = URL(fileURLWithPath: store).appendingPathComponent("manifests/registry.ollama.ai/library/\(repository)")
+    try FileManager.default.createDirectory(at: manifestDir, withIntermediateDirectories: true)
+    let manifest = """
+      {"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"\(digest.replacingOccurrences(of: "-", with: ":"))","size":\(blob.count)}]}
+      """
+    try Data(manifest.utf8).write(to: manifestDir.appendingPathComponent(tag))
+  }
+
+  static func split(_ key: String) -> (String, String) {
+    let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+    return (parts[0], parts.count > 1 ? parts[1] : "latest")
+  }
+
+  /// Models present in an Ollama store: manifests/registry.ollama.ai/library/NAME/TAG.
+  static func modelsInStore(_ store: String) -> Set<String> {
+    let library = URL(fileURLWithPath: store).appendingPathComponent("manifests/registry.ollama.ai/library")
+    var found: Set<String> = []
+    let fm = FileManager.default
+    for name in (try? fm.contentsOfDirectory(atPath: library.path)) ?? [] {
+      for tag in (try? fm.contentsOfDirectory(atPath: library.appendingPathComponent(name).path)) ?? [] {
+        found.insert("\(name):\(tag)")
+      }
+    }
+    return found
+  }
+}

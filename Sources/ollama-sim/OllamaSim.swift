@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+
+/// `ollama-sim`: a stand-in for `ollama serve` that speaks the documented API, for tests and
+/// CPU rehearsals. It binds OLLAMA_HOST (default 127.0.0.1:11434), like Ollama.
+@main
+struct OllamaSim: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ollama-sim",
+    abstract: "Simulate an Ollama server: /, /api/version, /api/tags, /api/chat, /api/generate, /api/create, /api/pull.",
+    version: "0.1.0"
+  )
+
+  @Option(help: "Address to bind (default: OLLAMA_HOST, else 127.0.0.1:11434).")
+  var host: String?
+
+  @Option(help: "Comma-separated models to serve (plus any in --store). With neither, every model name is served.")
+  var models: String?
+
+  @Option(help: "Model store in Ollama's layout (default: OLLAMA_MODELS when set); pulls write here.")
+  var store: String?
+
+  @Option(help: "Requests decoded at once (default: OLLAMA_NUM_PARALLEL, else 1).")
+  var slots: Int?
+
+  @Option(help: "Requests allowed to wait for a slot before 503 (default: OLLAMA_MAX_QUEUE, else 512).")
+  var queue: Int?
+
+  @Option(help: "Milliseconds per generated token.")
+  var tokenMs: Double = 2
+
+  @Option(help: "Microseconds per prompt token (prefill).")
+  var promptTokenUs: Double = 50
+
+  @Option(help: "Milliseconds to 'load' a model on its first request.")
+  var loadMs: Double = 20
+
+  @Option(help: "Append every received request, as JSON, to this file.")
+  var requestLog: String?
+
+  func run() async throws {
+    let environment = ProcessInfo.processInfo.environment
+    let address = host ?? environment["OLLAMA_HOST"] ?? "127.0.0.1:11434"
+    let (hostname, port) = try Self.split(address)
+    let modelList = (models ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let storePath = store ?? environment["OLLAMA_MODELS"]
+    let slotCount = slots ?? environment["OLLAMA_NUM_PARALLEL"].flatMap(Int.init) ?? 1
+    let queueLimit = queue ?? environment["OLLAMA_MAX_QUEUE"].flatMap(Int.init) ?? 512
+    let settings = SimSettings(
+      tokenDelay: .microseconds(Int(tokenMs * 1000)),
+      promptTokenDelay: .microseconds(Int(promptTokenUs)),
+      loadDelay: .microseconds(Int(loadMs * 1000)),
+      requestLog: requestLog
+    )
+    let server = SimServer(
+      registry: ModelRegistry(models: modelList, store: storePath),
+      slots: SlotPool(slots: slotCount, queueLimit: queueLimit),
+      settings: settings,
+      log: requestLog.flatMap(RequestLog.init(path:))
+    )
+    var logger = Logger(label: "ollama-sim")
+    logger.logLevel = .warning
+    let app = Application(
+      router: server.router(),
+      configuration: .init(address: .hostname(hostname, port: port), serverName: "ollama-sim"),
+      onServerRunning: { _ in
+        FileHandle.standardError.write(Data("ollama-sim: listening on \(hostname):\(port) (slots \(slotCount), queue \(queueLimit), models \(modelList.isEmpty ? "any" : modelList.joined(separator: ",")))\n".utf8))
+      },
+      logger: logger
+    )
+    try await app.runService()
+  }
+
+  static func split(_ address: String) throws -> (String, Int) {
+    var text = address
+    if let range = text.range(of: "://") { text = String(text[range.upperBound...]) }
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+      throw ValidationError("cannot read host:port from '\(address)'")
+    }
+    let host = String(text[..<colon])
+    return (host.isEmpty ? "127.0.0.1" : host, port)
+  }
+}

@@ -1,0 +1,253 @@
+import CaravanCore
+import Foundation
+import Hummingbird
+
+/// Timing and capacity settings of one simulator process.
+struct SimSettings: Sendable {
+  var tokenDelay: Duration
+  var promptTokenDelay: Duration
+  var loadDelay: Duration
+  var requestLog: String?
+}
+
+/// Routes of the Ollama API, answered as the documentation describes them.
+struct SimServer: Sendable {
+  let registry: ModelRegistry
+  let slots: SlotPool
+  let settings: SimSettings
+  let log: RequestLog?
+
+  func router() -> Router<BasicRequestContext> {
+    let router = Router()
+    router.get("/") { _, _ in "Ollama is running" }
+    router.head("/") { _, _ in Response(status: .ok) }
+    router.get("/api/version") { _, _ in json(["version": .string("0.0.0-caravan-sim")]) }
+    router.get("/api/tags") { _, _ in
+      let models = await registry.all().map { name -> JSONValue in
+        .object(["name": .string(name), "model": .string(name), "size": .int(0), "details": .object(["format": .string("gguf")])])
+      }
+      return json(["models": .array(models)])
+    }
+    router.get("/sim/stats") { _, _ in
+      let stats = await slots.stats
+      let inFlight = await slots.inFlight, queued = await slots.queued
+      var histogram: [String: JSONValue] = [:]
+      for (count, seconds) in stats.secondsAtInFlight { histogram[String(count)] = .double(seconds) }
+      return json([
+        "requests": .int(stats.requests), "rejected": .int(stats.rejected), "in_flight": .int(inFlight),
+        "queued": .int(queued), "max_in_flight": .int(stats.maxInFlight), "seconds_at_in_flight": .object(histogram),
+        "slots": .int(slots.slots),
+      ])
+    }
+    router.post("/api/chat") { request, _ in try await complete(request, chat: true) }
+    router.post("/api/generate") { request, _ in try await complete(request, chat: false) }
+    router.post("/api/create") { request, _ in try await create(request) }
+    router.post("/api/pull") { request, _ in try await pull(request) }
+    return router
+  }
+
+  private func complete(_ request: Request, chat: Bool) async throws -> Response {
+    guard let body = try await readJSON(request) else { return error(.badRequest, "invalid JSON body") }
+    guard let name = body["model"]?.stringValue, !name.isEmpty else { return error(.badRequest, "model is required") }
+    let requestOptions = body["options"]?.objectValue ?? [:]
+    var options: Options = [:]
+    var system: String? = body["system"]?.stringValue
+    switch await registry.resolve(name) {
+    case .missing:
+      return error(.notFound, "model \"\(name)\" not found, try pulling it first")
+    case .created(let model):
+      options = model.parameters
+      system = system ?? model.system
+    case .base:
+      break
+    }
+    for (key, value) in requestOptions { options[key] = value }
+    let stream = body["stream"]?.boolValue ?? true
+    let text: String
+    if chat {
+      guard let messages = body["messages"]?.arrayValue else { return error(.badRequest, "messages is required") }
+      if messages.isEmpty { return json(loadResponse(name)) }
+      var parts = messages.map { "\($0["role"]?.stringValue ?? ""): \($0["content"]?.stringValue ?? "")" }
+      if let system, messages.first?["role"]?.stringValue != "system" { parts.insert("system: \(system)", at: 0) }
+      text = parts.joined(separator: "\n")
+    } else {
+      text = (system.map { "system: \($0)\n" } ?? "") + (body["prompt"]?.stringValue ?? "")
+    }
+    await log?.append(["endpoint": .string(chat ? "/api/chat" : "/api/generate"), "model": .string(name), "options": .object(requestOptions), "effective_options": .object(options), "stream": .bool(stream)])
+
+    guard await slots.acquire() else {
+      return error(.serviceUnavailable, "server busy, please try again.  maximum pending requests exceeded")
+    }
+    let started = ContinuousClock.now
+    let output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: UInt64.random(in: 0...UInt64.max))
+    let promptTokens = max(1, text.split(whereSeparator: \.isWhitespace).count)
+    let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, firstLoad: await registry.load(name), streaming: stream)
+
+    let slots = self.slots
+    if !stream {
+      do {
+        let final = try await generation.run { _ in }
+        await slots.release()
+        return json(final)
+      } catch {
+        await slots.release()
+        throw error
+      }
+    }
+    return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+      do {
+        let final = try await generation.run { chunk in try await writer.write(line(chunk)) }
+        try await writer.write(line(final))
+        await slots.release()
+        try await writer.finish(nil)
+      } catch {
+        await slots.release()
+        throw error
+      }
+    })
+  }
+
+  private func create(_ request: Request) async throws -> Response {
+    guard let body = try await readJSON(request) else { return error(.badRequest, "invalid JSON body") }
+    guard let name = (body["model"] ?? body["name"])?.stringValue, !name.isEmpty else { return error(.badRequest, "model is required") }
+    guard let from = body["from"]?.stringValue else {
+      // The removed form (`modelfile`) and any body without `from` or `files` get Ollama's answer.
+      return error(.badRequest, "neither 'from' or 'files' was specified")
+    }
+    var base = from
+    var parameters = body["parameters"]?.objectValue ?? [:]
+    var system = body["system"]?.stringValue
+    switch await registry.resolve(from) {
+    case .missing: return error(.notFound, "model \"\(from)\" not found, try pulling it first")
+    case .created(let parent):
+      base = parent.from
+      for (key, value) in parent.parameters where parameters[key] == nil { parameters[key] = value }
+      system = system ?? parent.system
+    case .base: break
+    }
+    await registry.create(name: name, model: .init(from: base, parameters: parameters, system: system))
+    await log?.append(["endpoint": .string("/api/create"), "model": .string(name), "body": body])
+    let statuses = ["reading model metadata", "using existing layer sha256:\(String(format: "%016llx", stableHash(base)))", "writing manifest", "success"]
+    if body["stream"]?.boolValue == false { return json(["status": .string("success")]) }
+    return ndjson(statuses.map { .object(["status": .string($0)]) })
+  }
+
+  private func pull(_ request: Request) async throws -> Response {
+    guard let body = try await readJSON(request) else { return error(.badRequest, "invalid JSON body") }
+    guard let name = (body["model"] ?? body["name"])?.stringValue, !name.isEmpty else { return error(.badRequest, "model is required") }
+    let blob = Data((0..<4096).map { UInt8(truncatingIfNeeded: stableHash(name) &+ UInt64($0)) })
+    let digest = "sha256:" + String(format: "%016llx", stableHash(name))
+    var lines: [JSONValue] = [.object(["status": .string("pulling manifest")])]
+    for completed in stride(from: 1024, through: blob.count, by: 1024) {
+      lines.append(.object(["status": .string("pulling \(digest.dropFirst(7).prefix(12))"), "digest": .string(digest), "total": .int(blob.count), "completed": .int(completed)]))
+    }
+    try await registry.addPulled(name, blob: blob)
+    lines += ["verifying sha256 digest", "writing manifest", "success"].map { .object(["status": .string($0)]) }
+    if body["stream"]?.boolValue == false { return json(["status": .string("success")]) }
+    return ndjson(lines)
+  }
+
+  private func loadResponse(_ model: String) -> [String: JSONValue] {
+    ["model": .string(model), "created_at": .string(Date().ISO8601Format()), "message": .object(["role": .string("assistant"), "content": .string("")]), "done_reason": .string("load"), "done": .bool(true)]
+  }
+
+  private func readJSON(_ request: Request) async throws -> JSONValue? {
+    let buffer = try await request.body.collect(upTo: 16 << 20)
+    return try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+  }
+}
+
+/// One generation in progress: paces tokens like a real server and produces Ollama's final object.
+struct Generation: Sendable {
+  var model: String
+  var chat: Bool
+  var tokens: [String]
+  var doneReason: String
+  var promptTokens: Int
+  var started: ContinuousClock.Instant
+  var settings: SimSettings
+  var firstLoad: Bool
+  var streaming: Bool
+
+  /// Emits one chunk object per token, then returns the final (done) object with timings.
+  func run(_ emit: (JSONValue) async throws -> Void) async throws -> JSONValue {
+    let loadStart = ContinuousClock.now
+    if firstLoad { try await Task.sleep(for: settings.loadDelay) }
+    let loadTime = ContinuousClock.now - loadStart
+    let promptStart = ContinuousClock.now
+    try await Task.sleep(for: settings.promptTokenDelay * promptTokens)
+    let promptTime = ContinuousClock.now - promptStart
+    let evalStart = ContinuousClock.now
+    for token in tokens {
+      try await Task.sleep(for: settings.tokenDelay)
+      try await emit(.object(chunk(token)))
+    }
+    let evalTime = ContinuousClock.now - evalStart
+    // Non-streamed answers carry the whole text in the final object; streamed ones carry "".
+    var final = chunk(streaming ? "" : tokens.joined())
+    final["done"] = .bool(true)
+    final["done_reason"] = .string(doneReason)
+    final["total_duration"] = .int(nanoseconds(ContinuousClock.now - started))
+    final["load_duration"] = .int(nanoseconds(loadTime))
+    final["prompt_eval_count"] = .int(promptTokens)
+    final["prompt_eval_duration"] = .int(nanoseconds(promptTime))
+    final["eval_count"] = .int(tokens.count)
+    final["eval_duration"] = .int(nanoseconds(evalTime))
+    return .object(final)
+  }
+
+
+  private func chunk(_ text: String) -> [String: JSONValue] {
+    var object: [String: JSONValue] = ["model": .string(model), "created_at": .string(Date().ISO8601Format()), "done": .bool(false)]
+    if chat {
+      object["message"] = .object(["role": .string("assistant"), "content": .string(text)])
+    } else {
+      object["response"] = .string(text)
+    }
+    return object
+  }
+}
+
+func nanoseconds(_ duration: Duration) -> Int {
+  Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+}
+
+/// Appends every received request to a JSON Lines file, so tests can see what reached the server.
+actor RequestLog {
+  private let handle: FileHandle
+  init?(path: String) {
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
+    guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
+    handle.seekToEndOfFile()
+    self.handle = handle
+  }
+  func append(_ object: [String: JSONValue]) {
+    guard var data = try? JSONEncoder().encode(JSONValue.object(object)) else { return }
+    data.append(UInt8(ascii: "\n"))
+    handle.write(data)
+  }
+}
+
+func json(_ object: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
+  json(.object(object), status: status)
+}
+
+func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+  let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+  return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+func ndjson(_ lines: [JSONValue]) -> Response {
+  Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody(contentsOf: lines.map(line)))
+}
+
+func line(_ value: JSONValue) -> ByteBuffer {
+  var data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+  data.append(UInt8(ascii: "\n"))
+  return ByteBuffer(bytes: data)
+}
+
+/// Ollama's error body: `{"error": "..."}` with the HTTP status.
+func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+  json(["error": .string(message)], status: status)
+}
