@@ -1,6 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// CI sets CARAVAN_STRICT=1: Caravan's own targets then treat warnings as errors.
+let strict: [SwiftSetting] = Context.environment["CARAVAN_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
 let package = Package(
   name: "Caravan",
   platforms: [.macOS(.v14)],
@@ -60,16 +63,31 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
-    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore"], path: "Tests/CaravanTestSupport"),
+    // Helpers shared by the test targets: paths, processes, a simulator on a free port, goldens.
+    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanSlurm"], path: "Tests/CaravanTestSupport"),
     .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
     .testTarget(
       name: "CaravanRenderTests",
       dependencies: ["CaravanRender", "CaravanTestSupport"],
-      resources: [.copy("Snapshots")]
+      exclude: ["Snapshots"]
     ),
-    .testTarget(name: "CaravanOllamaTests", dependencies: ["CaravanOllama", "CaravanTestSupport"]),
+    .testTarget(
+      name: "CaravanOllamaTests",
+      dependencies: [
+        "CaravanOllama", "CaravanTestSupport",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
     .testTarget(name: "CaravanSlurmTests", dependencies: ["CaravanSlurm", "CaravanTestSupport"]),
-    .testTarget(name: "CaravanWorkerTests", dependencies: ["CaravanWorker", "CaravanTestSupport"]),
+    .testTarget(
+      name: "CaravanWorkerTests",
+      dependencies: ["CaravanWorker", "CaravanTestSupport", .product(name: "Logging", package: "swift-log")]
+    ),
+    // End to end through the built executables and the local Slurm cluster (SLURM_CONF).
     .testTarget(name: "CaravanIntegrationTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
   ]
 )
+
+for target in package.targets {
+  target.swiftSettings = (target.swiftSettings ?? []) + strict
+}

@@ -17,7 +17,7 @@ public struct Modelfile: Sendable, Equatable, Codable {
     var modelfile = Modelfile()
     var problems: [Problem] = []
     var stopWords: [JSONValue] = []
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(String.init)
     var index = 0
     func problem(_ line: Int, _ message: String) {
       problems.append(Problem(file: "Modelfile", line: line, message: message))

@@ -96,8 +96,13 @@ public enum OllamaOptions {
   }
 
   private static func describe(_ range: ClosedRange<Double>) -> String {
-    if range.upperBound == .greatestFiniteMagnitude { return ">= \(formatNumber(range.lowerBound))" }
-    return "between \(formatNumber(range.lowerBound)) and \(formatNumber(range.upperBound))"
+    if range.upperBound == .greatestFiniteMagnitude { return ">= \(plain(range.lowerBound))" }
+    return "between \(plain(range.lowerBound)) and \(plain(range.upperBound))"
+  }
+
+  /// `0`, `1`, `0.5`: how a person writes a bound.
+  private static func plain(_ value: Double) -> String {
+    value.rounded() == value ? String(Int(value)) : "\(value)"
   }
 
   private static func describe(_ range: ClosedRange<Int>) -> String {

@@ -82,7 +82,7 @@ public enum Planner {
     for listed in spec.variants {
       if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text) {
         let base = modelfile.from ?? spec.model
-        let created = "caravan-\(spec.name)-\(listed.name)".lowercased()
+        let created = createdModelName(job: spec.name, variant: listed.name)
         // PARAMETER and SYSTEM travel with the created model, and are also sent per request so
         // each record shows them and a request never depends on server-side state alone.
         result.append(Variant(name: listed.name, model: created, options: modelfile.parameters, system: modelfile.system, create: modelfile.createRequest(name: created), baseModel: base))
@@ -91,11 +91,20 @@ public enum Planner {
       }
     }
     for point in sweepPoints(spec.sweep) {
+      // The name keeps the value as written (`temperature=1.0`); the option is normalised.
       let name = point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",")
-      result.append(Variant(name: name, model: spec.model, options: Dictionary(uniqueKeysWithValues: point), baseModel: spec.model))
+      let options = Dictionary(uniqueKeysWithValues: point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) })
+      result.append(Variant(name: name, model: spec.model, options: options, baseModel: spec.model))
     }
     if result.isEmpty { result.append(Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)) }
     return result
+  }
+
+  /// The Ollama model a Modelfile variant is registered as: lowercase letters, digits, `.`, `_`
+  /// and `-` only, since Ollama rejects other characters in model names.
+  public static func createdModelName(job: String, variant: String) -> String {
+    let allowed = "abcdefghijklmnopqrstuvwxyz0123456789._-"
+    return String("caravan-\(job)-\(variant)".lowercased().map { allowed.contains($0) ? $0 : "-" })
   }
 
   /// Names of the sweep's variants, in order: `temperature=0.1,top_k=3`.

@@ -30,7 +30,8 @@ public enum PromptInput: Sendable, Equatable, Codable {
 public enum PromptFile {
   /// Parses a prompt file; `file` names it in messages, and its extension picks the form.
   public static func parse(_ text: String, file: String) throws(InputError) -> [Prompt] {
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    // "\r\n" is one Character in Swift, so split on either form of line end.
+    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
     var prompts: [Prompt] = []
     var problems: [Problem] = []
     var firstLineOfID: [String: Int] = [:]
@@ -105,7 +106,9 @@ public enum PromptFile {
       return .success(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber))
     case (nil, let messages?):
       switch parseMessages(messages) {
-      case .success(let list): return .success(Prompt(id: id, input: .messages(list), options: options, variants: variants, line: lineNumber))
+      case .success(let list):
+        let input = object["system"]?.stringValue.map { PromptInput.messages(list).withSystem($0) } ?? .messages(list)
+        return .success(Prompt(id: id, input: input, options: options, variants: variants, line: lineNumber))
       case .failure(let problem): return fail(problem.message)
       }
     case (.some, .some): return fail("give either \"prompt\" or \"messages\", not both")

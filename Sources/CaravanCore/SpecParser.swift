@@ -7,6 +7,12 @@ public enum SpecParser {
     let root: Node?
     do {
       root = try Yams.compose(yaml: text)
+    } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+      throw InputError(duplicates.map { key in
+        let first = context.mark.line
+        let second = secondOccurrence(of: key, in: text, after: first, column: context.mark.column) ?? first
+        return Problem(file: file, line: second, keyPath: key, message: "key '\(key)' appears more than once (first on line \(first)); keep one")
+      })
     } catch {
       throw InputError([Problem(file: file, line: yamlErrorLine(error), message: "not valid YAML or JSON: \(yamlErrorSummary(error))")])
     }
@@ -15,11 +21,25 @@ public enum SpecParser {
     }
     var reader = NodeReader(file: file)
     let spec = reader.readSpec(root)
-    if let spec, reader.problems.isEmpty {
-      reader.problems += SpecValidator.problems(in: spec, locations: reader.locations, file: file)
+    if let spec {
+      // Semantic checks run even after reading problems, so one run shows everything; a key
+      // that already has a problem (it kept its default) is not reported twice.
+      let reported = Set(reader.problems.map(\.keyPath))
+      reader.problems += SpecValidator.problems(in: spec, locations: reader.locations, file: file).filter { !reported.contains($0.keyPath) }
     }
     guard reader.problems.isEmpty, let spec else { throw InputError(reader.problems) }
     return spec
+  }
+
+  /// The line of the second `key:` at the same column after line `first` (1-based).
+  private static func secondOccurrence(of key: String, in text: String, after first: Int, column: Int) -> Int? {
+    let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    for index in first..<lines.count {
+      let line = lines[index]
+      let indent = line.prefix { $0 == " " }.count
+      if indent == column - 1, line.dropFirst(indent).hasPrefix(key + ":") { return index + 1 }
+    }
+    return nil
   }
 
   private static func yamlErrorLine(_ error: any Error) -> Int? {
@@ -98,7 +118,10 @@ struct NodeReader {
       report(node, path, "expected a list of text lines, found \(kindName(node))")
       return nil
     }
-    return sequence.enumerated().compactMap { index, item in string(item, "\(path)[\(index)]") }
+    return sequence.enumerated().compactMap { index, item in
+      locations["\(path)[\(index)]"] = item.mark?.line
+      return string(item, "\(path)[\(index)]")
+    }
   }
 
   mutating func stringMap(_ node: Node, _ path: String) -> [String: String]? {
@@ -108,6 +131,7 @@ struct NodeReader {
     }
     var result: [String: String] = [:]
     for (key, value) in mapping {
+      locations["\(path).\(key.string ?? "?")"] = key.mark?.line
       guard let name = key.string, let text = string(value, "\(path).\(key.string ?? "?")") else { continue }
       result[name] = text
     }
@@ -192,6 +216,7 @@ struct NodeReader {
     var result: [VariantSpec] = []
     for (index, item) in sequence.enumerated() {
       let path = "variants[\(index)]"
+      locations[path] = item.mark?.line
       var variant = VariantSpec(name: "")
       var hasName = false
       for (key, value) in entries(item, path, allowed: ["name", "options", "modelfile"]) ?? [] {
@@ -230,7 +255,7 @@ struct NodeReader {
         let found = OllamaOptions.problems(name: option, value: value)
         for message in found { report(items.count > 1 ? item : keyNode, items.count > 1 ? "\(path)[\(index)]" : path, message) }
         if !found.isEmpty { break }
-        values.append(OllamaOptions.normalized(name: option, value: value))
+        values.append(value)
       }
       if items.isEmpty { report(keyNode, path, "give at least one value") }
       axes.append(SweepAxis(option: option, values: values))

@@ -3,7 +3,7 @@ enum SpecValidator {
   static func problems(in spec: JobSpec, locations: [String: Int], file: String) -> [Problem] {
     var problems: [Problem] = []
     func add(_ path: String, _ message: String, line: Int? = nil) {
-      problems.append(Problem(file: file, line: line ?? locations[path], keyPath: path, message: message))
+      problems.append(Problem(file: file, line: line ?? nearestLocation(path, locations), keyPath: path, message: message))
     }
 
     if !isSafeName(spec.name) {
@@ -21,7 +21,7 @@ enum SpecValidator {
     if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }
     if let cpus = spec.slurm.cpusPerTask, cpus < 1 { add("slurm.cpus_per_task", "must be at least 1, got \(cpus)") }
     if spec.slurm.grace < 10 { add("slurm.grace", "must be at least 10 seconds, so in-flight requests can finish") }
-    if let time = spec.slurm.time, SlurmTime.minutes(time) == nil {
+    if let time = spec.slurm.time, !SlurmTime.isUnlimited(time), SlurmTime.minutes(time) == nil {
       add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
     }
     if let mem = spec.slurm.mem, !isSlurmMemory(mem) {
@@ -35,6 +35,7 @@ enum SpecValidator {
     }
 
     var names: Set<String> = []
+    var createdModels: [String: String] = [:]
     for (index, variant) in spec.variants.enumerated() {
       let path = "variants[\(index)]"
       if !isVariantName(variant.name) {
@@ -43,6 +44,11 @@ enum SpecValidator {
         add("\(path).name", "variant name '\(variant.name)' is used twice; names must be unique")
       }
       if let text = variant.modelfile {
+        let created = Planner.createdModelName(job: spec.name, variant: variant.name)
+        if let other = createdModels[created], other != variant.name {
+          add("\(path).name", "variants '\(other)' and '\(variant.name)' would both create the Ollama model '\(created)' (names differ only in case or punctuation); rename one")
+        }
+        createdModels[created] = variant.name
         if !variant.options.isEmpty {
           add(path, "give either options or modelfile, not both (put the options in the Modelfile as PARAMETER lines)")
         }
@@ -64,6 +70,18 @@ enum SpecValidator {
       break
     }
     return problems
+  }
+
+  /// The line of `path`, or of the closest enclosing key that was written (`container` for a
+  /// missing `container.image`).
+  static func nearestLocation(_ path: String, _ locations: [String: Int]) -> Int? {
+    var current = Substring(path)
+    while !current.isEmpty {
+      if let line = locations[String(current)] { return line }
+      guard let cut = current.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
+      current = current[..<cut]
+    }
+    return nil
   }
 
   static func isSafeName(_ name: String) -> Bool {
@@ -94,6 +112,11 @@ extension String {
 
 /// Slurm's time strings, converted to minutes as libslurm's `time_limit` wants them.
 public enum SlurmTime {
+  /// `infinite` or `UNLIMITED`: no time limit (the partition's maximum applies).
+  public static func isUnlimited(_ text: String) -> Bool {
+    ["infinite", "unlimited"].contains(text.lowercased())
+  }
+
   /// Minutes (rounded up) for "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"; nil if malformed.
   public static func minutes(_ text: String) -> Int? {
     if text == "infinite" || text == "UNLIMITED" { return nil }

@@ -42,31 +42,18 @@ public struct LocalExecutor: Scheduler {
 
   private func runShard(_ shard: Int, job: BatchJob, scriptPath: String, jobID: String) async throws -> Int32 {
     let log = "\(job.runDir)/logs/slurm-local_\(shard).out"
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    defer { try? handle.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [scriptPath]
-    process.currentDirectoryURL = URL(fileURLWithPath: job.runDir)
+    let fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    guard fd >= 0 else { throw SchedulerError("cannot write \(log): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
     var environment = ProcessInfo.processInfo.environment
     environment["SLURM_ARRAY_TASK_ID"] = String(shard)
     environment["SLURM_ARRAY_JOB_ID"] = jobID
     environment["CARAVAN_EXECUTOR"] = "local"
-    process.environment = environment
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
+    let pid = try Spawn.start(["/bin/bash", scriptPath], environment: environment, directory: job.runDir, stdout: fd, stderr: fd)
     return await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-        DispatchQueue.global().async {
-          process.waitUntilExit()
-          continuation.resume(returning: process.terminationStatus)
-        }
-      }
+      await Spawn.wait(pid)
     } onCancel: {
-      process.terminate()
+      kill(pid, SIGTERM)
     }
   }
 }

@@ -41,3 +41,4 @@ public struct ProcessRunner: Sendable {
     return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
   }
 }
+

@@ -1,1 +1,192 @@
 import CaravanCore
+import CaravanSlurm
+import Foundation
+
+/// Where things are when tests run from this package.
+public enum TestPaths {
+  /// The package root (the folder with Package.swift).
+  public static let packageRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+      url.deleteLastPathComponent()
+      if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    fatalError("Package.swift not found above \(#filePath)")
+  }()
+
+  /// `../shared` beside the checkout (Ollama wire fixtures live there).
+  public static var shared: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared") }
+
+  /// A built executable of this package (`caravan`, `ollama-sim`); `swift build` makes them.
+  public static func binary(_ name: String) throws -> String {
+    let environment = ProcessInfo.processInfo.environment
+    if let folder = environment["CARAVAN_BIN_DIR"] {
+      return URL(fileURLWithPath: folder).appendingPathComponent(name).path
+    }
+    for configuration in ["debug", "release"] {
+      let path = packageRoot.appendingPathComponent(".build/\(configuration)/\(name)").path
+      if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw TestSupportError("\(name) is not built; run `swift build` first (or set CARAVAN_BIN_DIR)")
+  }
+
+  /// A new empty folder for one test.
+  public static func temporaryDirectory(_ label: String = "caravan-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Runs a command to completion, capturing its output.
+public struct CommandResult: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
+}
+
+public func runCommand(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+  let path = executable.hasPrefix("/") ? executable : try which(executable)
+  let out = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-out-\(UUID().uuidString)")
+  let err = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-err-\(UUID().uuidString)")
+  let outFD = open(out.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+  let errFD = open(err.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+  defer {
+    try? FileManager.default.removeItem(at: out)
+    try? FileManager.default.removeItem(at: err)
+  }
+  // Files, not pipes: a server the command leaves behind cannot hold the test up.
+  let pid = try Spawn.start([path] + arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory?.path, stdout: outFD, stderr: errFD)
+  close(outFD)
+  close(errFD)
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+  let signal = status & 0x7f
+  return CommandResult(
+    status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
+    stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+    stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+}
+
+/// The absolute path of a program on PATH.
+public func which(_ name: String) throws -> String {
+  let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+  for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+    return "\(folder)/\(name)"
+  }
+  throw TestSupportError("\(name) is not on PATH")
+}
+
+/// An `ollama-sim` process on a free loopback port, stopped when the value is dropped.
+public final class SimulatorProcess: @unchecked Sendable {
+  public let port: Int
+  public let process: Process
+  public var url: String { "http://127.0.0.1:\(port)" }
+
+  /// Starts the simulator with extra arguments and waits until `GET /` answers.
+  public init(arguments: [String] = [], log: URL? = nil) throws {
+    let binary = try TestPaths.binary("ollama-sim")
+    port = try freePort()
+    process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["--host", "127.0.0.1:\(port)"] + arguments
+    if let log {
+      FileManager.default.createFile(atPath: log.path, contents: nil)
+      let handle = try FileHandle(forWritingTo: log)
+      process.standardOutput = handle
+      process.standardError = handle
+    } else {
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    let deadline = Date().addingTimeInterval(15)
+    while Date() < deadline {
+      if httpGet(port: port, path: "/").contains("Ollama is running") { return }
+      guard process.isRunning else { break }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    process.terminate()
+    throw TestSupportError("ollama-sim did not become ready on port \(port)")
+  }
+
+  public func stop() {
+    if process.isRunning {
+      process.terminate()
+      process.waitUntilExit()
+    }
+  }
+
+  deinit { stop() }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+public func freePort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+  guard bound == 0 else { throw TestSupportError("bind failed") }
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+  return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Compares text with a golden file; `CARAVAN_RECORD_SNAPSHOTS=1` rewrites the file instead.
+/// Returns nil when they match, else a readable line diff.
+public func goldenMismatch(_ actual: String, golden: URL) throws -> String? {
+  if ProcessInfo.processInfo.environment["CARAVAN_RECORD_SNAPSHOTS"] == "1" {
+    try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try actual.write(to: golden, atomically: true, encoding: .utf8)
+    return nil
+  }
+  guard let expected = try? String(contentsOf: golden, encoding: .utf8) else {
+    return "golden file \(golden.path) is missing; record it with CARAVAN_RECORD_SNAPSHOTS=1"
+  }
+  if expected == actual { return nil }
+  let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
+  let b = actual.split(separator: "\n", omittingEmptySubsequences: false)
+  var diff = ["\(golden.lastPathComponent) differs (- golden, + actual); re-record with CARAVAN_RECORD_SNAPSHOTS=1 if intended:"]
+  for index in 0..<max(a.count, b.count) {
+    let left = index < a.count ? String(a[index]) : nil
+    let right = index < b.count ? String(b[index]) : nil
+    if left != right {
+      if let left { diff.append("-\(index + 1): \(left)") }
+      if let right { diff.append("+\(index + 1): \(right)") }
+    }
+  }
+  return diff.joined(separator: "\n")
+}
+
+/// A minimal blocking HTTP/1.0 GET on 127.0.0.1, for readiness checks from synchronous code.
+public func httpGet(port: Int, path: String) -> String {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return "" }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = in_port_t(UInt16(port).bigEndian)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+  guard connected == 0 else { return "" }
+  // Never wait long: a server that keeps the connection open must not hang the caller.
+  var timeout = timeval(tv_sec: 2, tv_usec: 0)
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+  _ = request.withCString { send(fd, $0, strlen($0), 0) }
+  var response = [UInt8]()
+  var buffer = [UInt8](repeating: 0, count: 4096)
+  while true {
+    let count = recv(fd, &buffer, buffer.count, 0)
+    if count <= 0 { break }
+    response += buffer[0..<count]
+  }
+  return String(decoding: response, as: UTF8.self)
+}

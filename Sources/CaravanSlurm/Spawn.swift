@@ -1,0 +1,68 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Starts child processes with a clean signal state.
+///
+/// A child inherits the signal mask of the thread that spawns it, and the threads behind Swift
+/// concurrency block most signals; Foundation's `Process` passes that mask on. A job script
+/// started that way never sees the TERM that asks it to stop, and neither does its server.
+/// `posix_spawn` with an empty mask and default dispositions gives the child what a shell would.
+public enum Spawn {
+  /// Starts `arguments[0]` (an absolute path) with the given environment and standard streams.
+  /// File descriptors not named here are not inherited.
+  public static func start(
+    _ arguments: [String], environment: [String: String], directory: String? = nil,
+    stdout: Int32? = nil, stderr: Int32? = nil
+  ) throws -> pid_t {
+    var command = arguments
+    if let directory {
+      // posix_spawn has no portable chdir; a tiny shell does it before exec.
+      command = ["/bin/sh", "-c", "cd -- \"$0\" && exec \"$@\"", directory] + arguments
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
+    if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
+
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+    let argv = command.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      argv.forEach { free($0) }
+      envp.forEach { free($0) }
+    }
+    var pid = pid_t()
+    let result = posix_spawn(&pid, command[0], &actions, &attributes, argv, envp)
+    guard result == 0 else {
+      throw SchedulerError("cannot start \(command[0]): \(String(cString: strerror(result)))")
+    }
+    return pid
+  }
+
+  /// Waits for `pid` off the cooperative pool; returns its exit code (128 + signal if killed).
+  public static func wait(_ pid: pid_t) async -> Int32 {
+    await withCheckedContinuation { continuation in
+      Thread.detachNewThread {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let signal = status & 0x7f
+        continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+      }
+    }
+  }
+}

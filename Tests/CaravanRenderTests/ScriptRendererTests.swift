@@ -1,0 +1,127 @@
+import CaravanCore
+import CaravanTestSupport
+import Foundation
+import Testing
+
+@testable import CaravanRender
+
+/// Fixed inputs so the goldens do not depend on the machine.
+enum Fixtures {
+  static func simJob() -> BatchJob {
+    var slurm = JobSpec.Slurm()
+    slurm.partition = "debug"
+    slurm.time = "00:10:00"
+    slurm.shards = 3
+    slurm.gpusPerNode = 1
+    slurm.cpusPerTask = 2
+    slurm.mem = "1G"
+    slurm.setup = ["module load apptainer", "export TMPDIR=/tmp"]
+    let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "exec /opt/caravan/bin/ollama-sim --models gemma:7b", modelsDir: nil, parallel: 4, env: [:])
+    return BatchJob(name: "e2e", runDir: "/scratch/runs/e2e-1", shardCount: 3, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, readyTimeout: 300, origin: "0.1.0 from job.yaml (run e2e-1)")
+  }
+
+  static func apptainerJob() -> BatchJob {
+    var slurm = JobSpec.Slurm()
+    slurm.account = "proj-42"
+    slurm.qos = "normal"
+    slurm.time = "1-00:00:00"
+    slurm.gpusPerNode = 2
+    slurm.extra = ["--mail-type=END", "--exclusive"]
+    let server = ServerLaunch(runtime: .apptainer, image: "/project/images/ollama 0.6.sif", flags: ["--nv"], binds: ["/project/data:/data:ro"], command: "ollama serve", modelsDir: "/scratch/shared models", parallel: 8, env: ["OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_LOAD_TIMEOUT": "15m"])
+    return BatchJob(name: "tutorial", runDir: "/scratch/my runs/tutorial-1", shardCount: 1, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, readyTimeout: 900, origin: "0.1.0 from jobs/tutorial.yaml (run tutorial-1)")
+  }
+}
+
+@Suite struct ScriptRendererTests {
+  static let snapshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")
+
+  @Test(arguments: [("sim-none", Fixtures.simJob()), ("apptainer-nv", Fixtures.apptainerJob())])
+  func matchesGolden(name: String, job: BatchJob) throws {
+    let script = ScriptRenderer.render(job)
+    let mismatch = try goldenMismatch(script, golden: Self.snapshots.appendingPathComponent("\(name).sbatch.golden"))
+    #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+
+  @Test(arguments: [Fixtures.simJob(), Fixtures.apptainerJob()])
+  func passesBashSyntaxCheck(job: BatchJob) throws {
+    let file = try TestPaths.temporaryDirectory().appendingPathComponent("job.sbatch")
+    try ScriptRenderer.render(job).write(to: file, atomically: true, encoding: .utf8)
+    let result = try runCommand("/bin/bash", ["-n", file.path])
+    #expect(result.status == 0, "bash -n: \(result.stderr)")
+  }
+
+  @Test func directivesCarryEverySchedulerSetting() {
+    let lines = ScriptRenderer.render(Fixtures.simJob()).split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }
+    #expect(lines.contains("#SBATCH --array=0-2"))
+    #expect(lines.contains("#SBATCH --gres=gpu:1"))
+    #expect(lines.contains("#SBATCH --signal=B:TERM@120"))
+    #expect(lines.contains("#SBATCH --requeue"))
+    #expect(lines.contains("#SBATCH --open-mode=append"))
+    #expect(lines.contains("#SBATCH --output=/scratch/runs/e2e-1/logs/slurm-%A_%a.out"))
+    #expect(lines.contains("#SBATCH --partition=debug"))
+    #expect(lines.contains("#SBATCH --cpus-per-task=2"))
+    #expect(lines.contains("#SBATCH --mem=1G"))
+  }
+
+  @Test func apptainerServerBindsLoopbackAndKeepsModelsOutOfHome() {
+    let script = ScriptRenderer.render(Fixtures.apptainerJob())
+    // The image's ENV OLLAMA_HOST=0.0.0.0 wins over host variables, so it must be passed with --env.
+    #expect(script.contains("--env \"OLLAMA_HOST=127.0.0.1:$PORT\""))
+    #expect(script.contains("--env 'OLLAMA_MODELS=/scratch/shared models'"))
+    #expect(script.contains("--bind '/scratch/shared models'"))
+    #expect(script.contains("'/project/images/ollama 0.6.sif' ollama serve"))
+    #expect(!script.contains("0.0.0.0"))
+  }
+
+  @Test func shellQuotingKeepsValuesIntact() throws {
+    for value in ["plain", "with space", "it's", "$HOME", "a\"b", "`date`", "semi;colon", ""] {
+      let result = try runCommand("/bin/bash", ["-c", "printf %s \(shellQuote(value))"])
+      #expect(result.stdout == value)
+    }
+  }
+
+  /// Runs the rendered script for real with a stand-in `caravan` and server, as a job would.
+  @Test func scriptStartsServerRunsWorkerAndStopsServer() throws {
+    let dir = try TestPaths.temporaryDirectory("render-run")
+    let runDir = dir.appendingPathComponent("run dir's")
+    try FileManager.default.createDirectory(at: runDir.appendingPathComponent("logs"), withIntermediateDirectories: true)
+    let fake = dir.appendingPathComponent("caravan")
+    try """
+      #!/bin/bash
+      case "$1" in
+        free-port) echo 45678 ;;
+        wait-ready) for _ in $(seq 200); do [ -s "$(dirname "$0")/server-pid" ] && break; sleep 0.05; done ;;
+        worker) printf '%s\\n' "$@" > "$(dirname "$0")/worker-args" ;;
+      esac
+      """.write(to: fake, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+    let envDump = dir.appendingPathComponent("server-env")
+    var job = Fixtures.simJob()
+    job.runDir = runDir.path
+    job.caravan = fake.path
+    job.slurm.setup = []
+    job.server.modelsDir = "/models/with space/it's $HOME"
+    job.server.command = "env > \(shellQuote(envDump.path)); echo $$ > \(shellQuote(dir.appendingPathComponent("server-pid").path)); exec sleep 30"
+    let script = dir.appendingPathComponent("job.sbatch")
+    try ScriptRenderer.render(job).write(to: script, atomically: true, encoding: .utf8)
+
+    let result = try runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2"])
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+
+    let workerArgs = try String(contentsOf: dir.appendingPathComponent("worker-args"), encoding: .utf8)
+    #expect(workerArgs == "worker\n--run-dir\n\(runDir.path)\n--shard\n2\n--url\nhttp://127.0.0.1:45678\n")
+    let env = try String(contentsOf: envDump, encoding: .utf8).split(separator: "\n")
+    #expect(env.contains("OLLAMA_HOST=127.0.0.1:45678"))
+    #expect(env.contains("OLLAMA_MODELS=/models/with space/it's $HOME"))
+    #expect(env.contains("OLLAMA_NUM_PARALLEL=4"))
+    #expect(env.contains("OLLAMA_KEEP_ALIVE=-1"))
+    // The server (sleep 30) must be gone once the script returns.
+    let pid = try String(contentsOf: dir.appendingPathComponent("server-pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    var stopped = false
+    for _ in 0..<50 {
+      if kill(Int32(pid)!, 0) != 0 { stopped = true; break }
+      Thread.sleep(forTimeInterval: 0.1)
+    }
+    #expect(stopped, "server pid \(pid) still running after the script exited")
+  }
+}
