@@ -96,7 +96,7 @@ public final class SimulatorProcess: @unchecked Sendable {
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["--host", "127.0.0.1:\(port)"] + arguments
     if let log {
-      FileManager.default.createFile(atPath: log.path, contents: nil)
+      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
       let handle = try FileHandle(forWritingTo: log)
       process.standardOutput = handle
       process.standardError = handle
