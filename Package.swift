@@ -41,7 +41,7 @@ let package = Package(
     .target(
       name: "CaravanWorker",
       dependencies: [
-        "CaravanCore", "CaravanRender", "CaravanOllama",
+        "CaravanCore", "CaravanRender", "CaravanOllama", "CaravanSlurm",
         .product(name: "Logging", package: "swift-log"),
       ]
     ),

@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# Leave a cluster that was already running (a developer's) as it was; stop one started here.
+if ! scripts/local-cluster.sh status >/dev/null 2>&1; then
+  trap 'scripts/local-cluster.sh stop || true' EXIT
+fi
 eval "$(scripts/local-cluster.sh start)"
-trap 'scripts/local-cluster.sh stop || true' EXIT
 echo "test: Slurm cluster up (SLURM_CONF=$SLURM_CONF)" >&2
 
 swift build

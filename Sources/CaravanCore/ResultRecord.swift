@@ -21,6 +21,8 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var evalDuration: Int?
   /// Wall time of the last attempt as the worker saw it.
   public var wallMs: Double
+  /// Time to the first generated text of the last attempt.
+  public var ttftMs: Double?
   public var node: String
   public var shard: Int
   /// Tries it took (1 when the first one settled it).
@@ -56,6 +58,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     case evalCount = "eval_count"
     case evalDuration = "eval_duration"
     case wallMs = "wall_ms"
+    case ttftMs = "ttft_ms"
     case jobId = "job_id"
     case finishedAt = "finished_at"
   }
@@ -80,6 +83,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     try c.encode(evalCount, forKey: .evalCount)
     try c.encode(evalDuration, forKey: .evalDuration)
     try c.encode(wallMs, forKey: .wallMs)
+    try c.encode(ttftMs, forKey: .ttftMs)
     try c.encode(node, forKey: .node)
     try c.encode(shard, forKey: .shard)
     try c.encode(attempts, forKey: .attempts)

@@ -7,19 +7,19 @@ import NIOHTTP1
 /// A client for Ollama's native API (`/api/*`), which carries options and nanosecond timings.
 public struct OllamaClient: Sendable {
   public let baseURL: String
-  private let http: HTTPClient
+  let httpClient: HTTPClient
   /// Longest one request may take, generation included.
   public var requestTimeout: TimeAmount = .seconds(3600)
 
   public init(baseURL: String, http: HTTPClient = .shared) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-    self.http = http
+    self.httpClient = http
   }
 
   /// `GET /`: Ollama answers 200 "Ollama is running" once it serves requests.
   public func isRunning(timeout: TimeAmount = .seconds(2)) async -> Bool {
     do {
-      let response = try await http.execute(HTTPClientRequest(url: baseURL + "/"), timeout: timeout)
+      let response = try await httpClient.execute(HTTPClientRequest(url: baseURL + "/"), timeout: timeout)
       let body = try await response.body.collect(upTo: 1 << 16)
       return response.status == .ok && String(buffer: body).contains("Ollama is running")
     } catch {
@@ -41,9 +41,58 @@ public struct OllamaClient: Sendable {
     }
   }
 
-  /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), not streamed.
+  /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
+  /// long generation shows progress and the time to the first token is measured. A failure in
+  /// the middle of the stream (HTTP 200, then an `{"error": ...}` line) throws `.midStream`.
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
-    var body: [String: JSONValue] = ["model": .string(item.model), "stream": .bool(false)]
+    let (path, body) = Self.requestBody(item, stream: true)
+    var request = HTTPClientRequest(url: baseURL + path)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    let started = ContinuousClock.now
+    var firstToken: Duration?
+    var text = ""
+    do {
+      let response = try await httpClient.execute(request, timeout: requestTimeout)
+      guard response.status == .ok else {
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView)))?["error"]?.stringValue
+        throw OllamaError.server(status: Int(response.status.code), message: message ?? String(buffer: bytes))
+      }
+      var pending = Data()
+      for try await chunk in response.body {
+        pending.append(contentsOf: chunk.readableBytesView)
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+          let line = pending[pending.startIndex..<newline]
+          pending = Data(pending[pending.index(after: newline)...])
+          if line.isEmpty { continue }
+          guard let object = try? JSONDecoder().decode(JSONValue.self, from: line) else {
+            throw OllamaError.decoding("not JSON in the \(path) stream: \(String(decoding: line.prefix(200), as: UTF8.self))")
+          }
+          if let message = object["error"]?.stringValue { throw OllamaError.midStream(message) }
+          let piece = object["message"]?["content"]?.stringValue ?? object["response"]?.stringValue ?? ""
+          if firstToken == nil, !piece.isEmpty { firstToken = ContinuousClock.now - started }
+          text += piece
+          if object["done"]?.boolValue == true {
+            var completion = Completion(object)
+            completion.response = text
+            completion.timeToFirstToken = firstToken
+            return completion
+          }
+        }
+      }
+      throw OllamaError.midStream("the stream ended before its final (done) line")
+    } catch let error as OllamaError {
+      throw error
+    } catch {
+      throw .transport(String(describing: error))
+    }
+  }
+
+  /// The endpoint and body for an item: `/api/generate` for a prompt, `/api/chat` for messages.
+  static func requestBody(_ item: WorkItem, stream: Bool) -> (String, JSONValue) {
+    var body: [String: JSONValue] = ["model": .string(item.model), "stream": .bool(stream)]
     if !item.options.isEmpty { body["options"] = .object(item.options) }
     let path: String
     switch item.input {
@@ -54,8 +103,7 @@ public struct OllamaClient: Sendable {
       path = "/api/chat"
       body["messages"] = .array(messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) })
     }
-    let object = try await call("POST", path, body: .object(body))
-    return Completion(object)
+    return (path, .object(body))
   }
 
   /// One request/response round trip; Ollama's `{"error": ...}` bodies become `OllamaError.server`.
@@ -71,7 +119,7 @@ public struct OllamaClient: Sendable {
     let status: Int
     let bytes: ByteBuffer
     do {
-      let response = try await http.execute(request, timeout: requestTimeout)
+      let response = try await httpClient.execute(request, timeout: requestTimeout)
       status = Int(response.status.code)
       bytes = try await response.body.collect(upTo: 64 << 20)
     } catch {
@@ -98,6 +146,8 @@ public struct Completion: Sendable, Equatable {
   public var promptEvalDuration: Int?
   public var evalCount: Int?
   public var evalDuration: Int?
+  /// From sending the request to the first non-empty piece of text (streamed requests only).
+  public var timeToFirstToken: Duration?
 
   /// Reads a `/api/chat` (`message.content`) or `/api/generate` (`response`) final object.
   public init(_ object: JSONValue) {
@@ -120,11 +170,13 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
   case server(status: Int, message: String)
   /// A response that is not the documented shape.
   case decoding(String)
+  /// An `{"error": ...}` line inside a 200 stream, or a stream cut before its final line.
+  case midStream(String)
 
   /// Worth another try: transport failures, 503 (queue full) and other 5xx.
   public var isRetryable: Bool {
     switch self {
-    case .transport: return true
+    case .transport, .midStream: return true
     case .server(let status, _): return status >= 500
     case .decoding: return false
     }
@@ -141,6 +193,7 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .transport(let message): return "cannot reach the server: \(message)"
     case .server(let status, let message): return "HTTP \(status): \(message)"
     case .decoding(let message): return message
+    case .midStream(let message): return "failed mid-stream: \(message)"
     }
   }
 }

@@ -73,39 +73,3 @@ public struct BatchJob: Sendable, Equatable {
     return list
   }
 }
-
-/// How the inference server is started on the node.
-public struct ServerLaunch: Sendable, Equatable {
-  public var runtime: JobSpec.Container.Runtime
-  public var image: String
-  public var flags: [String]
-  public var binds: [String]
-  /// The engine command line (`ollama serve`, or the simulator).
-  public var command: String
-  public var modelsDir: String?
-  public var parallel: Int
-  public var env: [String: String]
-
-  public init(runtime: JobSpec.Container.Runtime, image: String, flags: [String], binds: [String], command: String, modelsDir: String?, parallel: Int, env: [String: String]) {
-    self.runtime = runtime
-    self.image = image
-    self.flags = flags
-    self.binds = binds
-    self.command = command
-    self.modelsDir = modelsDir
-    self.parallel = parallel
-    self.env = env
-  }
-
-  /// Server environment, in a stable order. OLLAMA_HOST is not here: it needs $PORT and is
-  /// passed explicitly, because Apptainer lets an image's ENV beat the host's variables.
-  public var environment: [(String, String)] {
-    var list: [(String, String)] = [
-      ("OLLAMA_NUM_PARALLEL", String(parallel)),
-      ("OLLAMA_KEEP_ALIVE", "-1"),
-    ]
-    if let modelsDir { list.append(("OLLAMA_MODELS", modelsDir)) }
-    for name in env.keys.sorted() { list.append((name, env[name]!)) }
-    return list
-  }
-}

@@ -24,6 +24,9 @@ public enum ScriptRenderer {
     out.append("CARAVAN=\(shellQuote(job.caravan))")
     out.append("SHARD=\"${SLURM_ARRAY_TASK_ID:-0}\"")
     out.append("SERVER_LOG=\"$RUN_DIR/logs/server-$(printf 'shard-%04d' \"$SHARD\").log\"")
+    out.append("# Ollama writes $HOME/.ollama before it listens: give it a private, writable, node-local HOME.")
+    out.append("SERVER_HOME=\"${TMPDIR:-/tmp}/caravan-home-${SLURM_JOB_ID:-$$}-$SHARD\"")
+    out.append("mkdir -p -m 700 \"$SERVER_HOME\"")
     if !job.slurm.setup.isEmpty {
       out.append("")
       out.append("# --- setup lines from the spec (slurm.setup) ---")
@@ -56,7 +59,7 @@ public enum ScriptRenderer {
     out.append("trap forward_term TERM INT")
     out.append("")
     out.append("# --- the inference server, bound to loopback only ---")
-    out.append(contentsOf: serverLines(job.server))
+    out.append(contentsOf: job.server.commandLines())
     out.append("server_pid=$!")
     out.append("")
     out.append("# --- readiness: an HTTP answer, not a TCP connect or a sleep ---")
@@ -71,26 +74,6 @@ public enum ScriptRenderer {
     out.append("while kill -0 \"$worker_pid\" 2>/dev/null; do wait \"$worker_pid\" || status=$?; done")
     out.append("exit \"$status\"")
     return out.joined(separator: "\n") + "\n"
-  }
-
-  /// The command lines that start the server in the background, output into $SERVER_LOG.
-  static func serverLines(_ server: ServerLaunch) -> [String] {
-    switch server.runtime {
-    case .none:
-      var lines = ["env \\"]
-      for (name, value) in server.environment { lines.append("  \(shellQuote("\(name)=\(value)")) \\") }
-      lines.append("  setsid bash -c \(shellQuote(server.command)) >>\"$SERVER_LOG\" 2>&1 &")
-      return lines
-    case .apptainer:
-      var lines = ["setsid apptainer exec \(server.flags.map(shellQuote).joined(separator: " ")) \\"]
-      lines.append("  --env \"OLLAMA_HOST=127.0.0.1:$PORT\" \\")
-      for (name, value) in server.environment { lines.append("  --env \(shellQuote("\(name)=\(value)")) \\") }
-      if let modelsDir = server.modelsDir { lines.append("  --bind \(shellQuote(modelsDir)) \\") }
-      for bind in server.binds { lines.append("  --bind \(shellQuote(bind)) \\") }
-      let command = server.command == "ollama serve" ? "ollama serve" : "bash -c \(shellQuote(server.command))"
-      lines.append("  \(shellQuote(server.image)) \(command) >>\"$SERVER_LOG\" 2>&1 &")
-      return lines
-    }
   }
 
   /// sbatch reads `#SBATCH` values up to whitespace unless they are double-quoted.

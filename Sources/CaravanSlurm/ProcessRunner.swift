@@ -35,6 +35,15 @@ public struct ProcessRunner: Sendable {
     return Output(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
 
+  /// The absolute path of `name` on PATH.
+  public static func path(of name: String) throws -> String {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+      return "\(folder)/\(name)"
+    }
+    throw SchedulerError("\(name) is not on PATH")
+  }
+
   /// True when `name` is an executable on PATH.
   public static func onPath(_ name: String) -> Bool {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

@@ -39,8 +39,20 @@ public struct RunPreparer: Sendable {
     return (spec, specText, Planner.plan(spec: spec, prompts: prompts))
   }
 
-  public func prepare(specPath: String, runDir: String?, now: Date = Date()) throws -> Prepared {
+  /// Base models (the spec's, and Modelfile FROM lines) missing from `engine.models_dir`.
+  public func missingModels(_ spec: JobSpec, plan: Plan) -> MissingModelsError? {
+    guard let store = spec.engine.modelsDir else { return nil }
+    let needed = Set(plan.variants.map(\.baseModel)).sorted()
+    let missing = needed.filter { !ModelStore(path: store).contains($0) }
+    return missing.isEmpty ? nil : MissingModelsError(models: missing, store: store)
+  }
+
+  /// With `checkModels`, a job whose models are not in `engine.models_dir` is refused before
+  /// anything is written (a dry run passes false and reports it as a note instead).
+  public func prepare(specPath: String, runDir: String?, checkModels: Bool = true, now: Date = Date()) throws -> Prepared {
     let (spec, specText, plan) = try load(specPath: specPath)
+    let missing = missingModels(spec, plan: plan)
+    if checkModels, let missing { throw missing }
     let runID = "\(spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     let root = absolute(runDir ?? resolve(spec.output, relativeTo: specPath) + "/" + runID)
     let layout = RunLayout(root: root)
@@ -67,6 +79,7 @@ public struct RunPreparer: Sendable {
     let run = try RunDirectory.create(at: layout.root, files: files)
     try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: layout.script)
     var notes: [String] = []
+    if let missing { notes.append("submit would refuse this job: " + missing.description) }
     if let reduced = plan.shardsReduced {
       notes.append("slurm.shards is \(reduced.requested) but there are only \(plan.items.count) work items; using \(reduced.used) shards")
     }

@@ -100,6 +100,7 @@ public struct ShardWorker: Sendable {
         record.promptEvalDuration = completion.promptEvalDuration
         record.evalCount = completion.evalCount
         record.evalDuration = completion.evalDuration
+        record.ttftMs = completion.timeToFirstToken.map(milliseconds)
         return record
       } catch {
         if error.isMissingModel {
@@ -118,9 +119,7 @@ public struct ShardWorker: Sendable {
   }
 
   private func makeRecord(_ item: WorkItem, _ status: ResultRecord.Status, attempts: Int, since start: ContinuousClock.Instant) -> ResultRecord {
-    let elapsed = ContinuousClock.now - start
-    let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: (ms * 1000).rounded() / 1000, finishedAt: Date().ISO8601Format())
+    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: milliseconds(ContinuousClock.now - start), finishedAt: Date().ISO8601Format())
     record.jobId = jobID
     return record
   }
@@ -156,4 +155,10 @@ public enum WorkerError: Error, CustomStringConvertible {
     case .fatal(let message): return message
     }
   }
+}
+
+/// A duration in milliseconds, to the microsecond.
+func milliseconds(_ duration: Duration) -> Double {
+  let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+  return (ms * 1000).rounded() / 1000
 }

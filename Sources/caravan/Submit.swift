@@ -35,7 +35,7 @@ extension Caravan {
       let preparer = RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version)
       let prepared: RunPreparer.Prepared
       do {
-        prepared = try preparer.prepare(specPath: spec, runDir: runDir)
+        prepared = try preparer.prepare(specPath: spec, runDir: runDir, checkModels: !dryRun)
       } catch let error as InputError {
         throw failInput(error)
       } catch {

@@ -10,6 +10,12 @@ enum Executables {
     return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
   }
 
+  /// The absolute path of `name` on PATH, if any.
+  static func onPath(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
   /// `ollama-sim` next to this binary, else the one on PATH.
   static var simulator: String {
     let sibling = URL(fileURLWithPath: caravan).deletingLastPathComponent().appendingPathComponent("ollama-sim").path
@@ -19,7 +25,11 @@ enum Executables {
 
 /// Prints input problems and exits 64 (EX_USAGE), the code for bad input.
 func failInput(_ error: InputError) -> ExitCode {
-  FileHandle.standardError.write(Data(("error: " + error.description + "\n").utf8))
+  failInput(error.description)
+}
+
+func failInput(_ message: String) -> ExitCode {
+  FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
   return ExitCode(64)
 }
 

@@ -40,6 +40,9 @@ struct OllamaSim: AsyncParsableCommand {
   @Option(help: "Append every received request, as JSON, to this file.")
   var requestLog: String?
 
+  @Option(help: "Fail every Nth streamed generation after its first token with an error line (0: never).")
+  var midStreamErrorEvery: Int = 0
+
   func run() async throws {
     let environment = ProcessInfo.processInfo.environment
     let address = host ?? environment["OLLAMA_HOST"] ?? "127.0.0.1:11434"
@@ -52,7 +55,8 @@ struct OllamaSim: AsyncParsableCommand {
       tokenDelay: .microseconds(Int(tokenMs * 1000)),
       promptTokenDelay: .microseconds(Int(promptTokenUs)),
       loadDelay: .microseconds(Int(loadMs * 1000)),
-      requestLog: requestLog
+      requestLog: requestLog,
+      midStreamErrorEvery: midStreamErrorEvery
     )
     let server = SimServer(
       registry: ModelRegistry(models: modelList, store: storePath),

@@ -8,6 +8,18 @@ struct SimSettings: Sendable {
   var promptTokenDelay: Duration
   var loadDelay: Duration
   var requestLog: String?
+  /// Every Nth streamed generation fails after its first token with an error line (HTTP 200), as
+  /// Ollama does when the runner crashes; 0 never.
+  var midStreamErrorEvery: Int = 0
+}
+
+/// Counts streamed generations, to decide which ones fail (see `SimSettings.midStreamErrorEvery`).
+actor FaultCounter {
+  private var streamed = 0
+  func nextFails(every: Int) -> Bool {
+    streamed += 1
+    return every > 0 && streamed % every == 0
+  }
 }
 
 /// Routes of the Ollama API, answered as the documentation describes them.
@@ -16,6 +28,7 @@ struct SimServer: Sendable {
   let slots: SlotPool
   let settings: SimSettings
   let log: RequestLog?
+  let faults = FaultCounter()
 
   func router() -> Router<BasicRequestContext> {
     let router = Router()
@@ -84,6 +97,7 @@ struct SimServer: Sendable {
     let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, firstLoad: await registry.load(name), streaming: stream)
 
     let slots = self.slots
+    let failMidStream = stream ? await faults.nextFails(every: settings.midStreamErrorEvery) : false
     if !stream {
       do {
         let final = try await generation.run { _ in }
@@ -96,6 +110,14 @@ struct SimServer: Sendable {
     }
     return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
       do {
+        if failMidStream {
+          // The documented shape: a 200 stream with a token, then an error line, then the end.
+          if let first = generation.tokens.first { try await writer.write(line(.object(generation.chunk(first)))) }
+          try await writer.write(line(.object(["error": .string("an error was encountered while running the model: unexpected EOF")])))
+          await slots.release()
+          try await writer.finish(nil)
+          return
+        }
         let final = try await generation.run { chunk in try await writer.write(line(chunk)) }
         try await writer.write(line(final))
         await slots.release()
@@ -197,7 +219,7 @@ struct Generation: Sendable {
   }
 
 
-  private func chunk(_ text: String) -> [String: JSONValue] {
+  func chunk(_ text: String) -> [String: JSONValue] {
     var object: [String: JSONValue] = ["model": .string(model), "created_at": .string(Date().ISO8601Format()), "done": .bool(false)]
     if chat {
       object["message"] = .object(["role": .string("assistant"), "content": .string(text)])

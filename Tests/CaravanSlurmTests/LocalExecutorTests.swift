@@ -23,7 +23,8 @@ import Testing
   @Test func runsEveryShardOnceAsAnArrayTaskWithSignalsDeliverable() async throws {
     let dir = try TestPaths.temporaryDirectory("local-exec")
     let script = try writeScript("""
-      grep -E '^SigBlk' /proc/$$/status > "shard-$SLURM_ARRAY_TASK_ID.sig"
+      # /proc/self is grep's own status: bash hands every child the mask bash itself was started with.
+      grep -E '^SigBlk' /proc/self/status > "shard-$SLURM_ARRAY_TASK_ID.sig"
       echo "$SLURM_ARRAY_JOB_ID" > "shard-$SLURM_ARRAY_TASK_ID.job"
       """, in: dir)
     let id = try await LocalExecutor(concurrency: 2).submit(job(runDir: dir, shards: 3), scriptPath: script)

@@ -119,6 +119,24 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     #expect(try prepared.run.results(0).isEmpty)
   }
 
+  @Test func errorsInTheMiddleOfAStreamAreRetriedAndNeverKeptAsPartialText() async throws {
+    let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
+    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--mid-stream-error-every", "3"])
+    var w = worker(prepared.run, url: sim.url)
+    // One stream in three fails whoever sends it, so an item can be unlucky several times running.
+    w.retry.maxAttempts = 30
+    let outcome = try await w.run(stop: StopFlag())
+    #expect(outcome.written == 20 && outcome.errors == 0)
+    let records = try prepared.run.results(0)
+    #expect(records.contains { $0.attempts > 1 }, "every third stream failed, so some items needed another try")
+    for record in records {
+      // The response is the whole answer: as many words as the server says it generated.
+      #expect(record.response?.split(separator: " ").count == record.evalCount, "\(record.key): \(record.response ?? "")")
+      let ttft = try #require(record.ttftMs)
+      #expect(ttft > 0 && ttft <= record.wallMs)
+    }
+  }
+
   @Test func queueFullAnswersAreRetriedAndCounted() async throws {
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "parallel: 3", with: "parallel: 6"), prompts: smallPrompts)
     // One slot and no queue: most concurrent requests get 503 and must be retried.

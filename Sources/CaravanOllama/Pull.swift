@@ -1,0 +1,60 @@
+import AsyncHTTPClient
+import CaravanCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// One line of `/api/pull` progress.
+public struct PullProgress: Sendable, Equatable {
+  public var status: String
+  public var digest: String?
+  public var total: Int?
+  public var completed: Int?
+
+  public init(_ object: JSONValue) {
+    status = object["status"]?.stringValue ?? ""
+    digest = object["digest"]?.stringValue
+    total = object["total"]?.intValue
+    completed = object["completed"]?.intValue
+  }
+}
+
+extension OllamaClient {
+  /// `POST /api/pull`, streamed: calls `progress` for every NDJSON line until `success`.
+  /// An `{"error": ...}` line, even inside a 200 stream, throws.
+  public func pull(_ model: String, progress: @Sendable (PullProgress) -> Void) async throws(OllamaError) {
+    var request = HTTPClientRequest(url: baseURL + "/api/pull")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.body = .bytes(ByteBuffer(string: #"{"model":\#(jsonString(model)),"stream":true}"#))
+    var succeeded = false
+    do {
+      let response = try await httpClient.execute(request, timeout: .hours(24))
+      var pending = Data()
+      for try await chunk in response.body {
+        pending.append(contentsOf: chunk.readableBytesView)
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+          let line = pending[pending.startIndex..<newline]
+          pending = Data(pending[pending.index(after: newline)...])
+          guard let object = try? JSONDecoder().decode(JSONValue.self, from: line) else { continue }
+          if let message = object["error"]?.stringValue {
+            throw OllamaError.server(status: Int(response.status.code), message: message)
+          }
+          let step = PullProgress(object)
+          progress(step)
+          if step.status == "success" { succeeded = true }
+        }
+      }
+      guard response.status == .ok else { throw OllamaError.server(status: Int(response.status.code), message: "pull failed") }
+    } catch let error as OllamaError {
+      throw error
+    } catch {
+      throw .transport(String(describing: error))
+    }
+    guard succeeded else { throw .decoding("the pull stream ended without 'success'; run the pull again to resume it") }
+  }
+}
+
+func jsonString(_ text: String) -> String {
+  String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// `apptainer build` for Caravan's image, run here or submitted as a Slurm job.
+public struct ContainerBuild: Sendable {
+  public var definition: String
+  public var image: String
+  /// Where Apptainer keeps its layer cache and temporary files (not HOME: quotas).
+  public var scratch: String
+  /// Source commit recorded in the image's labels.
+  public var commit: String
+
+  public init(definition: String, image: String, scratch: String, commit: String) {
+    self.definition = definition
+    self.image = image
+    self.scratch = scratch
+    self.commit = commit.isEmpty ? "unknown" : commit
+  }
+
+  /// Unprivileged builds from a definition need --fakeroot (user namespaces); root needs none.
+  public var command: [String] {
+    var command = ["apptainer", "build"]
+    if getuid() != 0 { command.append("--fakeroot") }
+    command += ["--build-arg", "commit=\(commit)", image, definition]
+    return command
+  }
+
+  public var environment: [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    environment["APPTAINER_CACHEDIR"] = scratch + "/apptainer-cache"
+    environment["APPTAINER_TMPDIR"] = scratch + "/apptainer-tmp"
+    return environment
+  }
+
+  /// Explains what is missing before anything runs.
+  public func checkPrerequisites() throws {
+    guard ProcessRunner.onPath("apptainer") else {
+      throw SchedulerError("apptainer is not on PATH. On most clusters: `module load apptainer` (or singularity); it cannot be installed from Debian 12's archive.")
+    }
+    guard FileManager.default.fileExists(atPath: definition) else {
+      throw SchedulerError("\(definition) does not exist; write it with `caravan container def --out \(definition)`")
+    }
+    if getuid() != 0, let text = try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8),
+      Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) == 0
+    {
+      throw SchedulerError("user namespaces are disabled here (/proc/sys/user/max_user_namespaces is 0), so --fakeroot builds cannot run; build on a machine where you are root, or ask your admins for a build node")
+    }
+  }
+
+  public func run() async throws {
+    for folder in [scratch + "/apptainer-cache", scratch + "/apptainer-tmp"] {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+    let apptainer = try ProcessRunner.path(of: "apptainer")
+    let pid = try Spawn.start([apptainer] + command.dropFirst(), environment: environment, stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
+    let status = await Spawn.wait(pid)
+    guard status == 0 else { throw SchedulerError("apptainer build exited \(status)") }
+  }
+
+  /// Submits the build with `sbatch --wrap`; returns the job id.
+  public func submit() async throws -> String {
+    let exports = "APPTAINER_CACHEDIR=\(environment["APPTAINER_CACHEDIR"]!) APPTAINER_TMPDIR=\(environment["APPTAINER_TMPDIR"]!)"
+    let wrap = "mkdir -p \(environment["APPTAINER_CACHEDIR"]!) \(environment["APPTAINER_TMPDIR"]!) && \(exports) " + command.map { "'\($0)'" }.joined(separator: " ")
+    let output = try await ProcessRunner().run("sbatch", ["--parsable", "--job-name=caravan-image", "--time=02:00:00", "--cpus-per-task=4", "--mem=16G", "--output=caravan-image-%j.out", "--wrap", wrap])
+    guard output.status == 0 else { throw SchedulerError("sbatch refused the build job: \(output.stderr)") }
+    return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
+  }
+}

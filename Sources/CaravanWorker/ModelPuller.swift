@@ -1,0 +1,82 @@
+import CaravanCore
+import CaravanOllama
+import CaravanSlurm
+import Foundation
+
+/// `caravan models pull`: a temporary server on the login node pulls into the shared store.
+///
+/// Compute nodes rarely reach the internet, so models are pulled beforehand. The server is the
+/// same Ollama the jobs run (from the image, or one on PATH), or the simulator in tests; it
+/// writes Ollama's own store layout.
+public struct ModelPuller: Sendable {
+  /// What serves the pull.
+  public enum Engine: Sendable, Equatable {
+    case ollama(executable: String)
+    case apptainer(image: String)
+    case simulator(executable: String)
+  }
+
+  public var store: String
+  public var engine: Engine
+  public var readyTimeout: Duration = .seconds(120)
+
+  public init(store: String, engine: Engine) {
+    self.store = store
+    self.engine = engine
+  }
+
+  /// Pulls `model`, reporting progress, then checks that the store has its manifest.
+  public func pull(_ model: String, progress: @escaping @Sendable (PullProgress) -> Void) async throws {
+    try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-pull-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let log = scratch.appendingPathComponent("server.log").path
+    let port = try freeLoopbackPort()
+    let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    defer { close(logFD) }
+
+    var environment = ProcessInfo.processInfo.environment
+    environment["OLLAMA_HOST"] = "127.0.0.1:\(port)"
+    environment["OLLAMA_MODELS"] = store
+    environment["HOME"] = scratch.path
+    let command: [String]
+    switch engine {
+    case .ollama(let executable): command = [executable, "serve"]
+    case .simulator(let executable): command = [executable, "--store", store]
+    case .apptainer(let image):
+      command = ["/usr/bin/env", "apptainer", "exec", "--home", scratch.path, "--env", "OLLAMA_HOST=127.0.0.1:\(port)", "--env", "OLLAMA_MODELS=\(store)", "--bind", store, image, "ollama", "serve"]
+    }
+    let pid = try Spawn.start(command, environment: environment, stdout: logFD, stderr: logFD)
+    defer {
+      kill(pid, SIGTERM)
+      // Reap it so no zombie is left; the server stops within a second or two.
+      _ = waitpid(pid, nil, 0)
+    }
+    let client = OllamaClient(baseURL: "http://127.0.0.1:\(port)")
+    try await Readiness(client: client, serverPID: pid, logPath: log, timeout: readyTimeout).wait()
+    try await client.pull(model, progress: progress)
+    guard ModelStore(path: store).contains(model) else {
+      throw RunDirectoryError("the server reported success but \(store)/\(ModelName(model).manifestPath) does not exist; is OLLAMA_MODELS honoured by this server?")
+    }
+  }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+public func freeLoopbackPort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { throw RunDirectoryError("socket() failed: \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let bound = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+  }
+  guard bound == 0 else { throw RunDirectoryError("bind() failed: \(String(cString: strerror(errno)))") }
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  _ = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+  }
+  return Int(UInt16(bigEndian: address.sin_port))
+}

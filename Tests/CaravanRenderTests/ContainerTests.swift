@@ -1,0 +1,143 @@
+import CaravanCore
+import CaravanTestSupport
+import Foundation
+import Testing
+
+@testable import CaravanRender
+
+@Suite struct ApptainerDefinitionTests {
+  @Test func checkedInDefinitionIsWhatTheCommandGenerates() throws {
+    let checkedIn = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("apptainer/ollama.def"), encoding: .utf8)
+    let generated = ApptainerDefinition(caravanVersion: "0.1.0").render()
+    #expect(checkedIn == generated, "apptainer/ollama.def is stale: run `caravan container def --out apptainer/ollama.def`")
+  }
+
+  @Test func definitionMatchesGolden() throws {
+    let text = ApptainerDefinition(ollamaVersion: "0.12.11", caravanVersion: "9.9.9").render()
+    let mismatch = try goldenMismatch(text, golden: ScriptRendererTests.snapshots.appendingPathComponent("ollama.def.golden"))
+    #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+
+  @Test func definitionIsStructurallyValidAndPinsOllama() {
+    let text = ApptainerDefinition(ollamaVersion: "0.12.11", caravanVersion: "1.2.3").render()
+    #expect(DefinitionLint.problems(in: text).isEmpty, "\(DefinitionLint.problems(in: text))")
+    #expect(text.hasPrefix("Bootstrap: docker\nFrom: swift:"))
+    #expect(text.contains("From: ollama/ollama:0.12.11\n"))
+    #expect(text.contains("%files from build\n    /src/caravan/.build/release/caravan /usr/local/bin/caravan"))
+    #expect(text.contains("--static-swift-stdlib"))
+    #expect(text.contains("export OLLAMA_HOST=127.0.0.1:11434"))
+    #expect(text.contains("org.caravan.version 1.2.3") && text.contains("org.ollama.version 0.12.11") && text.contains("org.caravan.commit {{ commit }}"))
+    #expect(text.contains("%test\n    ollama --version\n    caravan --version"))
+    #expect(text.contains("%help"))
+  }
+
+  @Test func linterFindsStructuralMistakes() {
+    let bad = """
+      From: ollama/ollama:1
+      Bootstrap: docker
+      %post
+          echo hi
+      %environment
+      %post
+      %postt
+      """
+    let found = DefinitionLint.problems(in: bad)
+    #expect(found.contains { $0.line == 6 && $0.message.contains("%post appears twice") })
+    #expect(found.contains { $0.line == 7 && $0.message.contains("unknown section %postt") })
+    #expect(DefinitionLint.problems(in: "%post\n  true\n").contains { $0.message.contains("header") })
+    #expect(DefinitionLint.problems(in: "Bootstrap: docker\n%post\n").contains { $0.message.contains("no From:") })
+    // Each stage of a multi-stage file has its own sections.
+    #expect(DefinitionLint.problems(in: "Bootstrap: docker\nFrom: a\nStage: one\n%post\nBootstrap: docker\nFrom: b\n%files from one\n%post\n").isEmpty)
+  }
+}
+
+@Suite struct ServerLaunchTests {
+  static func launch(_ runtime: JobSpec.Container.Runtime, flags: [String]) -> ServerLaunch {
+    ServerLaunch(runtime: runtime, image: "/images/my ollama.sif", flags: flags, binds: ["/data:/data:ro"], command: runtime == .none ? "ollama serve" : "ollama serve", modelsDir: "/scratch/shared models", parallel: 4, env: ["OLLAMA_LOAD_TIMEOUT": "45m"])
+  }
+
+  @Test(arguments: [
+    ("server-apptainer-nv", JobSpec.Container.Runtime.apptainer, ["--nv"]),
+    ("server-apptainer-nvccli", .apptainer, ["--nvccli"]),
+    ("server-apptainer-containall", .apptainer, ["--nv", "--containall"]),
+    ("server-none", .none, []),
+  ])
+  func containerInvocationMatchesGolden(name: String, runtime: JobSpec.Container.Runtime, flags: [String]) throws {
+    let text = Self.launch(runtime, flags: flags).commandLines().joined(separator: "\n") + "\n"
+    let mismatch = try goldenMismatch(text, golden: ScriptRendererTests.snapshots.appendingPathComponent("\(name).golden"))
+    #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+
+  @Test func batchDefaultsAreSetAndUserEnvWins() {
+    let environment = Dictionary(uniqueKeysWithValues: Self.launch(.apptainer, flags: ["--nv"]).environment)
+    #expect(environment["OLLAMA_NUM_PARALLEL"] == "4")
+    #expect(environment["OLLAMA_KEEP_ALIVE"] == "-1")
+    #expect(environment["OLLAMA_NOPRUNE"] == "1")
+    #expect(environment["OLLAMA_LOAD_TIMEOUT"] == "45m")
+    #expect(environment["OLLAMA_MODELS"] == "/scratch/shared models")
+  }
+
+  /// Runs the container part for real against a stand-in `apptainer` that applies Apptainer's
+  /// environment rules: host variables, then the image's ENV (OLLAMA_HOST=0.0.0.0:11434), then
+  /// --env, which wins; --containall/--cleanenv drop host variables.
+  @Test(arguments: [["--nv"], ["--nvccli"], ["--nv", "--containall"]])
+  func serverSeesOnlyLoopbackAndTheSpecsPaths(flags: [String]) throws {
+    let dir = try TestPaths.temporaryDirectory("fake-apptainer")
+    let bin = dir.appendingPathComponent("bin")
+    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+    try """
+      #!/bin/bash
+      # Stand-in for `apptainer exec`: prints the environment the server would get.
+      shift  # exec
+      declare -A env=()
+      clean=0; home=""; binds=()
+      while [ $# -gt 0 ]; do
+        case "$1" in
+          --nv|--nvccli) shift ;;
+          --containall|--cleanenv|-C|-e) clean=1; shift ;;
+          --home) home="$2"; shift 2 ;;
+          --bind) binds+=("$2"); shift 2 ;;
+          --env) env["${2%%=*}"]="${2#*=}"; shift 2 ;;
+          -*) echo "unknown flag $1" >&2; exit 9 ;;
+          *) break ;;
+        esac
+      done
+      image="$1"; shift
+      {
+        if [ "$clean" = 0 ]; then echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"; fi
+        host="0.0.0.0:11434"  # the image's ENV beats host variables
+        [ -n "${env[OLLAMA_HOST]:-}" ] && host="${env[OLLAMA_HOST]}"
+        echo "OLLAMA_HOST=$host"
+        for k in "${!env[@]}"; do [ "$k" = OLLAMA_HOST ] || echo "$k=${env[$k]}"; done
+        echo "HOME=${home:-$HOME}"
+        for b in "${binds[@]}"; do echo "BIND=$b"; done
+        echo "IMAGE=$image"
+        echo "COMMAND=$*"
+      } > "$FAKE_OUT"
+      """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
+    let out = dir.appendingPathComponent("seen")
+    let script = """
+      set -euo pipefail
+      PORT=41234
+      RUN_DIR='\(dir.path)/run dir'
+      SERVER_HOME='\(dir.path)/home dir'
+      SERVER_LOG='\(dir.path)/server.log'
+      \(Self.launch(.apptainer, flags: flags).commandLines().joined(separator: "\n"))
+      wait $!
+      """
+    let result = try runCommand("/bin/bash", ["-c", script], environment: ["PATH": bin.path + ":/usr/bin:/bin", "FAKE_OUT": out.path, "CUDA_VISIBLE_DEVICES": "1", "OLLAMA_HOST": "0.0.0.0:9999"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let seen = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map(String.init)
+    #expect(seen.contains("OLLAMA_HOST=127.0.0.1:41234"))
+    #expect(seen.filter { $0.hasPrefix("OLLAMA_HOST=") }.count == 1)
+    #expect(seen.contains("HOME=\(dir.path)/home dir"))
+    #expect(seen.contains("OLLAMA_MODELS=/scratch/shared models"))
+    #expect(seen.contains("BIND=/scratch/shared models"))
+    #expect(seen.contains("BIND=\(dir.path)/run dir"))
+    #expect(seen.contains("IMAGE=/images/my ollama.sif"))
+    #expect(seen.contains("COMMAND=ollama serve"))
+    // Slurm's GPU choice reaches the server even when host variables are dropped.
+    #expect(seen.contains("CUDA_VISIBLE_DEVICES=1"), "\(seen)")
+  }
+}
