@@ -1,8 +1,21 @@
 import CaravanCore
+import CaravanRender
 import Foundation
 
-/// `caravan collect`: merges shard results into `results.jsonl` (plan order) and `summary.json`.
+/// `caravan collect`: merges shard results into one file in plan order, plus summaries.
+///
+/// The merge streams: a shard's results file is scanned once to note where the last record of
+/// each item starts, then the records are copied out in plan order. Memory per shard is two
+/// integers per item, whatever the size of the records.
 public enum Collector {
+  /// Output line format of `results.jsonl`.
+  public enum Format: String, Sendable, CaseIterable {
+    /// Caravan's own records.
+    case caravan
+    /// OpenAI Batch API output lines: `custom_id`, `response.body`, `error`.
+    case openai
+  }
+
   /// What the merge found.
   public struct Report: Sendable, Codable, Equatable {
     public var runID: String
@@ -11,11 +24,15 @@ public enum Collector {
     public var recorded: Int
     public var ok: Int
     public var errors: Int
+    public var missingCount: Int
+    /// The first missing keys in plan order (at most 1000; `missingCount` has them all).
     public var missing: [WorkKey]
     /// Keys with more than one record; the last one was kept.
     public var repeated: [RepeatedKey]
+    /// Records whose key is not in the plan (a damaged or foreign results file).
+    public var unexpected: Int
     public var variants: [VariantSummary]
-    public var complete: Bool { missing.isEmpty }
+    public var complete: Bool { missingCount == 0 }
 
     public struct RepeatedKey: Sendable, Codable, Equatable {
       public var key: WorkKey
@@ -23,8 +40,9 @@ public enum Collector {
     }
 
     enum CodingKeys: String, CodingKey {
-      case name, total, recorded, ok, errors, missing, repeated, variants
+      case name, total, recorded, ok, errors, missing, repeated, unexpected, variants
       case runID = "run_id"
+      case missingCount = "missing_count"
     }
   }
 
@@ -44,41 +62,219 @@ public enum Collector {
     }
   }
 
-  public static func collect(_ run: RunDirectory) throws -> Report {
+  public static func collect(_ run: RunDirectory, format: Format = .caravan) throws -> Report {
     let manifest = try run.manifest()
-    var expected: [WorkKey] = []
-    expected.reserveCapacity(manifest.totalItems)
-    for shard in manifest.shards {
-      expected += try run.shardItems(shard.index).map(\.key)
-    }
-    var merger = ResultMerger(expected: expected)
-    for shard in manifest.shards {
-      for record in try run.results(shard.index) { merger.add(record) }
-    }
-    let records = merger.records
-    try JSONLines.write(records, to: run.layout.mergedResults)
-
+    let layout = run.layout
+    let output = try OutputFile(path: layout.mergedResults)
+    let errorsOutput = try OutputFile(path: layout.root + "/errors.jsonl")
+    var statistics = RunStatistics(variants: manifest.variants)
+    var report = Report(runID: manifest.runID, name: manifest.name, total: manifest.totalItems, recorded: 0, ok: 0, errors: 0, missingCount: 0, missing: [], repeated: [], unexpected: 0, variants: [])
     var byVariant: [String: (ok: Int, errors: Int, tokens: Int, ns: Int)] = [:]
-    for record in records {
-      var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
-      if record.status == .ok { entry.ok += 1 } else { entry.errors += 1 }
-      entry.tokens += record.evalCount ?? 0
-      entry.ns += record.evalDuration ?? 0
-      byVariant[record.variant] = entry
+    let decoder = JSONDecoder()
+    let encoder = JSONLines.lineEncoder()
+    let singleKey = manifest.variants.count == 1 && (try? run.spec().repeats) == 1
+    var firstSeq = 0
+
+    for shard in manifest.shards {
+      // Pass 1: where does the latest record of each item of this shard start?
+      var offsets = [Int](repeating: -1, count: shard.items)
+      var lengths = [Int32](repeating: 0, count: shard.items)
+      var counts = [UInt16](repeating: 0, count: shard.items)
+      let resultsPath = layout.resultFile(shard.index)
+      for (offset, line) in LineReader(path: resultsPath) {
+        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq < firstSeq + shard.items else {
+          report.unexpected += 1
+          continue
+        }
+        offsets[seq - firstSeq] = offset
+        lengths[seq - firstSeq] = Int32(line.count)
+        counts[seq - firstSeq] &+= 1
+      }
+      // Pass 2: the plan's items in order, each with its latest record.
+      let results = LineAt(path: resultsPath)
+      var position = 0
+      for (_, line) in LineReader(path: layout.shardFile(shard.index)) {
+        defer { position += 1 }
+        guard position < shard.items else { break }
+        let item = try decoder.decode(WorkItem.self, from: line)
+        guard offsets[position] >= 0, let results else {
+          report.missingCount += 1
+          if report.missing.count < 1000 { report.missing.append(item.key) }
+          continue
+        }
+        let data = try results.read(offset: offsets[position], length: Int(lengths[position]))
+        let record = try decoder.decode(ResultRecord.self, from: data)
+        guard record.key == item.key else {
+          report.unexpected += 1
+          report.missingCount += 1
+          if report.missing.count < 1000 { report.missing.append(item.key) }
+          continue
+        }
+        if counts[position] > 1 { report.repeated.append(.init(key: item.key, records: Int(counts[position]))) }
+        report.recorded += 1
+        var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
+        if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
+        entry.tokens += record.evalCount ?? 0
+        entry.ns += record.evalDuration ?? 0
+        byVariant[record.variant] = entry
+        statistics.add(record)
+        switch format {
+        case .caravan: try output.write(line: data)
+        case .openai: try output.write(line: encoder.encode(OpenAIOutputLine(record, singleKey: singleKey)))
+        }
+        if record.status == .error { try errorsOutput.write(line: data) }
+      }
+      firstSeq += shard.items
     }
-    let variants = manifest.variants.map { variant -> VariantSummary in
+    statistics.finish()
+    try output.close()
+    try errorsOutput.close()
+
+    report.variants = manifest.variants.map { variant in
       let entry = byVariant[variant.name] ?? (0, 0, 0, 0)
       let rate = entry.ns > 0 ? Double(entry.tokens) / Double(entry.ns) * 1e9 : nil
       return VariantSummary(variant: variant.name, ok: entry.ok, errors: entry.errors, evalTokens: entry.tokens, decodeTokensPerSecond: rate.map { ($0 * 10).rounded() / 10 })
     }
-    let report = Report(
-      runID: manifest.runID, name: manifest.name, total: expected.count, recorded: records.count,
-      ok: records.count { $0.status == .ok }, errors: records.count { $0.status == .error },
-      missing: merger.missing, repeated: merger.repeated.map { Report.RepeatedKey(key: $0.key, records: $0.count) },
-      variants: variants)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try encoder.encode(report).write(to: URL(fileURLWithPath: run.layout.summary), options: .atomic)
+    let pretty = JSONEncoder()
+    pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try pretty.encode(report).write(to: URL(fileURLWithPath: layout.summary), options: .atomic)
+    try Data(ReportRenderer.timingCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/timing.csv"), options: .atomic)
+    try Data(ReportRenderer.sweepCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/sweep.csv"), options: .atomic)
+    let markdown = ReportRenderer.markdown(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
+    try Data(markdown.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.md"), options: .atomic)
     return report
+  }
+
+  /// The `seq` of a record line without decoding it: records are written with sorted keys and
+  /// a quote inside any string value is escaped, so `"seq":` only ever appears as the key.
+  static func sequenceNumber(in line: Data) -> Int? {
+    let key = Array("\"seq\":".utf8)
+    return line.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Int? in
+      guard bytes.count > key.count else { return nil }
+      var i = 0
+      while i <= bytes.count - key.count {
+        if bytes[i] == key[0], bytes[i + 1] == key[1], bytes[i + 2] == key[2], bytes[i + 3] == key[3], bytes[i + 4] == key[4], bytes[i + 5] == key[5] {
+          var j = i + key.count, value = 0, digits = 0
+          while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+            value = value * 10 + Int(bytes[j] - 48)
+            j += 1
+            digits += 1
+          }
+          return digits > 0 ? value : nil
+        }
+        i += 1
+      }
+      return nil
+    }
+  }
+}
+
+/// One output line in the OpenAI Batch API's shape.
+struct OpenAIOutputLine: Encodable {
+  var id: String
+  var customID: String
+  var response: Response?
+  var error: ErrorBody?
+
+  struct Response: Encodable {
+    var statusCode: Int
+    var body: Body
+    enum CodingKeys: String, CodingKey {
+      case body
+      case statusCode = "status_code"
+    }
+  }
+
+  struct Body: Encodable {
+    var object = "chat.completion"
+    var model: String
+    var choices: [Choice]
+    var usage: Usage
+  }
+
+  struct Choice: Encodable {
+    var index = 0
+    var message: ChatMessage
+    var finishReason: String?
+    enum CodingKeys: String, CodingKey {
+      case index, message
+      case finishReason = "finish_reason"
+    }
+  }
+
+  struct Usage: Encodable {
+    var promptTokens: Int
+    var completionTokens: Int
+    var totalTokens: Int
+    enum CodingKeys: String, CodingKey {
+      case promptTokens = "prompt_tokens"
+      case completionTokens = "completion_tokens"
+      case totalTokens = "total_tokens"
+    }
+  }
+
+  struct ErrorBody: Encodable {
+    var code = "caravan_error"
+    var message: String
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case id, response, error
+    case customID = "custom_id"
+  }
+
+  /// `custom_id` is the prompt id when each prompt ran once; otherwise `id::variant::repeat`,
+  /// since OpenAI's format needs one id per line.
+  init(_ record: ResultRecord, singleKey: Bool) {
+    id = "caravan-\(record.seq)"
+    customID = singleKey ? record.id : "\(record.id)::\(record.variant)::\(record.repeat)"
+    if record.status == .ok {
+      let prompt = record.promptEvalCount ?? 0, completion = record.evalCount ?? 0
+      let reason = record.doneReason == "length" ? "length" : "stop"
+      response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)))
+    } else {
+      error = ErrorBody(message: record.error ?? "unknown error")
+    }
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(id, forKey: .id)
+    try c.encode(customID, forKey: .customID)
+    try c.encode(response, forKey: .response)
+    try c.encode(error, forKey: .error)
+  }
+}
+
+/// A file written through a buffer, replaced atomically when closed.
+final class OutputFile {
+  private let path: String
+  private let partial: String
+  private let handle: FileHandle
+  private var buffer = Data()
+
+  init(path: String) throws {
+    self.path = path
+    partial = path + ".partial"
+    _ = FileManager.default.createFile(atPath: partial, contents: nil)
+    guard let handle = FileHandle(forWritingAtPath: partial) else { throw RunDirectoryError("cannot write \(partial)") }
+    self.handle = handle
+  }
+
+  func write(line: Data) throws {
+    buffer.append(line)
+    buffer.append(UInt8(ascii: "\n"))
+    if buffer.count > 1 << 20 { try flush() }
+  }
+
+  private func flush() throws {
+    try handle.write(contentsOf: buffer)
+    buffer.removeAll(keepingCapacity: true)
+  }
+
+  func close() throws {
+    try flush()
+    try handle.close()
+    guard rename(partial, path) == 0 else { throw RunDirectoryError("cannot move \(partial) to \(path)") }
   }
 }

@@ -1,16 +1,28 @@
 import ArgumentParser
 import CaravanWorker
 
+extension Collector.Format: ExpressibleByArgument {}
+
 extension Caravan {
   /// `caravan collect`: merge shard results into one file, in plan order.
   struct Collect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Merge a run's shard results into results.jsonl and summary.json.",
-      discussion: "Exits 2 and lists the missing keys when the run is not complete."
+      abstract: "Merge a run's shard results into results.jsonl, with summaries and reports.",
+      discussion: """
+        Writes results.jsonl (plan order, one line per key, the last record winning), errors.jsonl,
+        summary.json, timing.csv (per node), sweep.csv (per variant) and report.md. Exits 2 and
+        lists the missing keys when the run is not complete, unless --partial is given.
+        """
     )
 
     @Argument(help: "The run directory.")
     var runDir: String
+
+    @Flag(help: "Exit 0 even when some work items have no record yet.")
+    var partial = false
+
+    @Option(help: "Line format of results.jsonl: caravan or openai (OpenAI Batch API output lines).")
+    var format: Collector.Format = .caravan
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -18,7 +30,7 @@ extension Caravan {
     func run() async throws {
       let report: Collector.Report
       do {
-        report = try Collector.collect(RunDirectory(path: runDir))
+        report = try Collector.collect(RunDirectory(path: runDir), format: format)
       } catch {
         throw fail("\(error)")
       }
@@ -34,15 +46,16 @@ extension Caravan {
         for repeated in report.repeated.prefix(20) {
           print("warning: \(repeated.key) has \(repeated.records) records; the last one was kept")
         }
-        print("Wrote \(run.layout.mergedResults) and \(run.layout.summary).")
+        if report.unexpected > 0 { print("warning: \(report.unexpected) records do not belong to this run's plan and were left out") }
+        print("Wrote \(run.layout.mergedResults), errors.jsonl, summary.json, timing.csv, sweep.csv and report.md.")
       }
       if !report.complete {
-        var message = "\(report.missing.count) of \(report.total) work items have no record yet:"
+        var message = "\(report.missingCount) of \(report.total) work items have no record yet:"
         for key in report.missing.prefix(20) { message += "\n  \(key)" }
-        if report.missing.count > 20 { message += "\n  ... and \(report.missing.count - 20) more (see summary.json)" }
-        message += "\nResubmit or wait for the job, then collect again."
+        if report.missingCount > 20 { message += "\n  ... and \(report.missingCount - 20) more (see summary.json)" }
+        message += "\nResubmit or wait for the job, then collect again (or pass --partial)."
         _ = fail(message)
-        throw ExitCode(2)
+        if !partial { throw ExitCode(2) }
       }
     }
   }

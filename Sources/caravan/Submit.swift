@@ -74,9 +74,9 @@ extension Caravan {
         let report = try Collector.collect(run)
         output["ok"] = report.ok
         output["errors"] = report.errors
-        output["missing"] = report.missing.count
+        output["missing"] = report.missingCount
         if !json {
-          print("Finished: \(report.ok) ok, \(report.errors) errors, \(report.missing.count) missing.")
+          print("Finished: \(report.ok) ok, \(report.errors) errors, \(report.missingCount) missing.")
           print("Results:  \(run.layout.mergedResults)")
         }
       } else if !json {
