@@ -1,5 +1,11 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+/// Whether libslurm's header is installed (Debian's libslurm-dev puts it in /usr/include).
+let slurmHeaderInstalled = ["/usr/include/slurm/slurm.h", "/usr/local/include/slurm/slurm.h"].contains {
+  FileManager.default.fileExists(atPath: $0)
+}
 
 // CI sets CARAVAN_STRICT=1: Caravan's own targets then treat warnings as errors.
 let strict: [SwiftSetting] = Context.environment["CARAVAN_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
@@ -10,6 +16,13 @@ let package = Package(
   products: [
     .executable(name: "caravan", targets: ["caravan"]),
     .executable(name: "ollama-sim", targets: ["ollama-sim"]),
+  ],
+  // LibSlurm: submit, query and cancel through libslurm (Debian's libslurm-dev). On by default
+  // where slurm/slurm.h is installed, so a plain `swift build` works on any machine;
+  // `--disable-default-traits` leaves it out, `--traits LibSlurm` asks for it.
+  traits: [
+    .trait(name: "LibSlurm", description: "Talk to slurmctld through libslurm (needs libslurm-dev)."),
+    .default(enabledTraits: slurmHeaderInstalled ? ["LibSlurm"] : []),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,8 +47,16 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),
-    // Scheduler backends behind one protocol: sbatch/squeue/scancel, and local processes.
-    .target(name: "CaravanSlurm", dependencies: ["CaravanCore", "CaravanRender"]),
+    // libslurm's C API: module.modulemap + shim.h. Only CaravanSlurm imports it.
+    .systemLibrary(name: "CSlurm"),
+    // Scheduler backends behind one protocol: libslurm, sbatch/squeue/scancel, and local processes.
+    .target(
+      name: "CaravanSlurm",
+      dependencies: [
+        "CaravanCore", "CaravanRender",
+        .target(name: "CSlurm", condition: .when(traits: ["LibSlurm"])),
+      ]
+    ),
     // The run directory's IO and what runs inside the job: readiness, dispatch, retries,
     // resume, result writing, collect.
     .target(
@@ -88,6 +109,6 @@ let package = Package(
   ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
   target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

@@ -25,11 +25,18 @@ extension Caravan {
     @Option(help: "Where to run: slurm or local (overrides the spec's executor).")
     var executor: JobSpec.Executor?
 
+    @Option(name: .customLong("scheduler"), help: "How to reach Slurm: libslurm or sbatch (default: libslurm when this build has it and slurm.conf is readable, else sbatch).")
+    var schedulerKind: SchedulerKind?
+
     @Option(help: "Run directory to create (default: <output>/<name>-<time>-<id>).")
     var runDir: String?
 
     @Flag(help: "Print {\"run_dir\": ..., \"job_id\": ...} instead of text.")
     var json = false
+
+    func validate() throws {
+      if schedulerKind != nil, executor == .local { throw ValidationError("--scheduler chooses how to reach Slurm; it cannot be combined with --executor local") }
+    }
 
     func run() async throws {
       let preparer = RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version)
@@ -57,7 +64,18 @@ extension Caravan {
 
       let choice = await chooseExecutor(prepared.spec)
       if let note = choice.note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-      let scheduler: any Scheduler = choice.executor == .local ? LocalExecutor() : SlurmCLI()
+      let scheduler: any Scheduler
+      if choice.executor == .local {
+        scheduler = LocalExecutor()
+      } else {
+        do {
+          let picked = try Schedulers.choose(schedulerKind)
+          if let note = picked.note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+          scheduler = picked.scheduler
+        } catch {
+          throw fail("\(error)")
+        }
+      }
       if !json { print("Run directory: \(run.path)") }
       if choice.executor == .local, !json { print("Running \(summary) locally...") }
       let jobID: String
@@ -89,6 +107,7 @@ extension Caravan {
     /// Flag, then spec, then what this machine offers.
     func chooseExecutor(_ spec: JobSpec) async -> (executor: JobSpec.Executor, note: String?) {
       if let executor { return (executor, nil) }
+      if schedulerKind != nil { return (.slurm, nil) }
       if let chosen = spec.executor { return (chosen, nil) }
       if await SlurmCLI.isAvailable() { return (.slurm, nil) }
       return (.local, "no Slurm cluster answers here (sinfo failed), so the shards run as local processes")
@@ -97,3 +116,4 @@ extension Caravan {
 }
 
 extension JobSpec.Executor: ExpressibleByArgument {}
+extension SchedulerKind: ExpressibleByArgument {}
