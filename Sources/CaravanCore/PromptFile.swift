@@ -21,9 +21,29 @@ public struct Prompt: Sendable, Equatable, Codable {
 }
 
 /// What is sent: a bare prompt (`/api/generate`) or a conversation (`/api/chat`).
+/// Encoded as `{"prompt": "..."}` or `{"messages": [...]}`, as in the prompt file.
 public enum PromptInput: Sendable, Equatable, Codable {
   case prompt(String)
   case messages([ChatMessage])
+
+  enum CodingKeys: String, CodingKey { case prompt, messages }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    if let prompt = try container.decodeIfPresent(String.self, forKey: .prompt) {
+      self = .prompt(prompt)
+    } else {
+      self = .messages(try container.decode([ChatMessage].self, forKey: .messages))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    switch self {
+    case .prompt(let prompt): try container.encode(prompt, forKey: .prompt)
+    case .messages(let messages): try container.encode(messages, forKey: .messages)
+    }
+  }
 }
 
 /// Reads prompt files in three forms: Caravan JSONL, OpenAI batch JSONL, and plain text.

@@ -155,6 +155,7 @@ public enum Collector {
       while i <= bytes.count - key.count {
         if bytes[i] == key[0], bytes[i + 1] == key[1], bytes[i + 2] == key[2], bytes[i + 3] == key[3], bytes[i + 4] == key[4], bytes[i + 5] == key[5] {
           var j = i + key.count, value = 0, digits = 0
+          while j < bytes.count, bytes[j] == 32 { j += 1 }
           while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
             value = value * 10 + Int(bytes[j] - 48)
             j += 1

@@ -1,0 +1,101 @@
+import ArgumentParser
+import CaravanSlurm
+import CaravanWorker
+import Foundation
+
+extension Caravan {
+  /// `caravan status`: where each shard stands, from Slurm and from the run's own records.
+  struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Show each array task's Slurm state with its progress (done/total, errors, tokens/s, ETA).",
+      discussion: "Once slurmctld has forgotten a finished job, states come from sacct or the jobcomp log, then from the run's own records."
+    )
+
+    @Argument(help: "The run directory.")
+    var runDir: String
+
+    @Flag(help: "Refresh every few seconds until every shard has finished.")
+    var watch = false
+
+    @Option(help: "Seconds between refreshes with --watch.")
+    var interval: Double = 2
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+      let run = RunDirectory(path: runDir)
+      let query = Schedulers.query(recorded: RunStatus.submission(run)?.scheduler)
+      let terminal = isatty(STDOUT_FILENO) == 1
+      var previous = ""
+      while true {
+        let status: RunStatus
+        do { status = try await RunStatus.read(run, query: query) } catch { throw fail("\(error)") }
+        let text = json ? Self.json(status) : Self.table(status)
+        if terminal && watch && !json {
+          print("\u{1B}[H\u{1B}[2J" + text, terminator: "")
+        } else if text != previous {
+          print(text, terminator: "")
+        }
+        previous = text
+        if !watch || status.isFinished { return }
+        try await Task.sleep(for: .seconds(interval))
+      }
+    }
+
+    static func json(_ status: RunStatus) -> String {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      return String(decoding: (try? encoder.encode(status)) ?? Data(), as: UTF8.self) + "\n"
+    }
+
+    static func table(_ status: RunStatus) -> String {
+      var lines = ["\(status.name): job \(status.jobID ?? "-") (\(status.scheduler ?? "not submitted")), states from \(status.source)"]
+      let header = ["SHARD", "STATE", "NODE", "DONE", "ERRORS", "TOK/S", "ETA", "NOTE"]
+      var rows: [[String]] = []
+      for shard in status.shards {
+        let progress = shard.progress
+        var note = shard.reason ?? ""
+        if let exit = shard.exitCode, exit != 0 { note = "exit \(exit)" + (note.isEmpty ? "" : ", " + note) }
+        if shard.restarts > 0 { note += (note.isEmpty ? "" : ", ") + "requeued \(shard.restarts)x" }
+        rows.append([
+          String(shard.index), shard.state, shard.node ?? "-", "\(progress.done)/\(progress.items)", String(progress.errors),
+          progress.decodeTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
+          progress.etaSeconds.map { "\(Int($0))s" } ?? "-", note,
+        ])
+      }
+      let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+      for row in [header] + rows {
+        lines.append(row.indices.map { $0 == row.count - 1 ? row[$0] : row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+      }
+      let done = status.shards.reduce(0) { $0 + $1.progress.done }, total = status.shards.reduce(0) { $0 + $1.progress.items }
+      let errors = status.shards.reduce(0) { $0 + $1.progress.errors }
+      lines.append("total: \(done)/\(total) done, \(errors) errors")
+      return lines.joined(separator: "\n") + "\n"
+    }
+  }
+
+  /// `caravan cancel`: cancels every array task of a run's job.
+  struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a run's Slurm job (every shard). Records written so far stay; resubmitting resumes.")
+
+    @Argument(help: "The run directory.")
+    var runDir: String
+
+    func run() async throws {
+      let run = RunDirectory(path: runDir)
+      guard let submission = RunStatus.submission(run) else {
+        throw fail("\(runDir) has no submission.json: it was never submitted (or is not a run directory)")
+      }
+      guard submission.scheduler != "local" else {
+        throw fail("job \(submission.jobID) ran as local processes; stop it with Ctrl-C in the terminal that runs `caravan submit`")
+      }
+      do {
+        try await Schedulers.query(recorded: submission.scheduler).cancel(jobID: submission.jobID)
+      } catch {
+        throw fail("cannot cancel job \(submission.jobID): \(error)")
+      }
+      print("Cancelled job \(submission.jobID). Its records so far are kept; `caravan collect --partial \(runDir)` merges them.")
+    }
+  }
+}
