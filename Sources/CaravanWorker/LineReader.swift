@@ -1,16 +1,20 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Reads a file line by line in fixed-size chunks, giving each complete line with its byte
 /// offset. A last line without a newline (torn by a crash) is not returned.
 public struct LineReader: Sequence, IteratorProtocol {
-  private let handle: FileHandle?
+  private let file: ReadOnlyFile?
   private var buffer = Data()
   private var bufferOffset = 0
   private var finished = false
   private let chunkSize: Int
 
   public init(path: String, chunkSize: Int = 1 << 20) {
-    handle = FileHandle(forReadingAtPath: path)
+    file = ReadOnlyFile(path: path)
     self.chunkSize = chunkSize
   }
 
@@ -25,7 +29,7 @@ public struct LineReader: Sequence, IteratorProtocol {
         if line.isEmpty { continue }
         return (offset, Data(line))
       }
-      guard !finished, let handle, let chunk = try? handle.read(upToCount: chunkSize), !chunk.isEmpty else {
+      guard !finished, let file, let chunk = file.read(upTo: chunkSize), !chunk.isEmpty else {
         finished = true
         return nil
       }
@@ -34,17 +38,44 @@ public struct LineReader: Sequence, IteratorProtocol {
   }
 }
 
-/// Reads one line at a known offset (random access into a results file).
-struct LineAt {
-  let handle: FileHandle
+/// Reads one line at a known offset (random access into a results file) with pread(2) into a
+/// buffer of its own: no mapping of the file, so a large results file does not add to RSS.
+final class LineAt {
+  private let fd: Int32
 
   init?(path: String) {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-    self.handle = handle
+    fd = open(path, O_RDONLY)
+    if fd < 0 { return nil }
   }
 
+  deinit { close(fd) }
+
   func read(offset: Int, length: Int) throws -> Data {
-    try handle.seek(toOffset: UInt64(offset))
-    return try handle.read(upToCount: length) ?? Data()
+    var data = Data(count: length)
+    let count = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
+    guard count == length else { throw RunDirectoryError("short read at byte \(offset) of a results file (was it truncated while collecting?)") }
+    return data
+  }
+}
+
+/// A file read with read(2) into our own buffers (Foundation's FileHandle may map the file,
+/// which counts its pages towards the process's memory).
+final class ReadOnlyFile {
+  private let fd: Int32
+
+  init?(path: String) {
+    fd = open(path, O_RDONLY)
+    if fd < 0 { return nil }
+  }
+
+  deinit { close(fd) }
+
+  /// The next bytes, at most `count`; empty at the end, nil on error.
+  func read(upTo count: Int) -> Data? {
+    var data = Data(count: count)
+    let got = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
+    guard got >= 0 else { return nil }
+    data.count = got
+    return data
   }
 }
