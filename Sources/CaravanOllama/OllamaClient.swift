@@ -60,13 +60,9 @@ public struct OllamaClient: Sendable {
         let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView)))?["error"]?.stringValue
         throw OllamaError.server(status: Int(response.status.code), message: message ?? String(buffer: bytes))
       }
-      var pending = Data()
+      var splitter = LineSplitter()
       for try await chunk in response.body {
-        pending.append(contentsOf: chunk.readableBytesView)
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-          let line = pending[pending.startIndex..<newline]
-          pending = Data(pending[pending.index(after: newline)...])
-          if line.isEmpty { continue }
+        for line in splitter.append(chunk) {
           guard let object = try? JSONDecoder().decode(JSONValue.self, from: line) else {
             throw OllamaError.decoding("not JSON in the \(path) stream: \(String(decoding: line.prefix(200), as: UTF8.self))")
           }

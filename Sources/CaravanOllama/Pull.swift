@@ -30,12 +30,9 @@ extension OllamaClient {
     var succeeded = false
     do {
       let response = try await httpClient.execute(request, timeout: .hours(24))
-      var pending = Data()
+      var splitter = LineSplitter()
       for try await chunk in response.body {
-        pending.append(contentsOf: chunk.readableBytesView)
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-          let line = pending[pending.startIndex..<newline]
-          pending = Data(pending[pending.index(after: newline)...])
+        for line in splitter.append(chunk) {
           guard let object = try? JSONDecoder().decode(JSONValue.self, from: line) else { continue }
           if let message = object["error"]?.stringValue {
             throw OllamaError.server(status: Int(response.status.code), message: message)
@@ -57,4 +54,21 @@ extension OllamaClient {
 
 func jsonString(_ text: String) -> String {
   String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+}
+
+/// Cuts a byte stream into NDJSON lines as chunks arrive (a line may span chunks).
+struct LineSplitter {
+  private var pending = Data()
+
+  /// The complete, non-empty lines the chunk finishes.
+  mutating func append(_ chunk: ByteBuffer) -> [Data] {
+    pending.append(contentsOf: chunk.readableBytesView)
+    var lines: [Data] = []
+    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+      let line = pending[pending.startIndex..<newline]
+      if !line.isEmpty { lines.append(Data(line)) }
+      pending = Data(pending[pending.index(after: newline)...])
+    }
+    return lines
+  }
 }
