@@ -59,17 +59,17 @@ func readJSONLines(_ path: String) throws -> [JSONValue] {
 @Suite(.enabled(if: slurmConf != nil, "needs the local Slurm cluster: eval \"$(scripts/local-cluster.sh start)\""), .serialized)
 struct SlurmEndToEndTests {
   /// Polls squeue until the job has left the queue.
-  func waitForJob(_ id: String, timeout: TimeInterval = 180) throws {
+  func waitForJob(_ id: String, timeout: TimeInterval = 180) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
       let queue = try runCommand("squeue", ["-h", "-j", id, "-o", "%i %T"])
       if queue.status != 0 || queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return }
-      Thread.sleep(forTimeInterval: 0.5)
+      try await Task.sleep(for: .milliseconds(500))
     }
     throw TestSupportError("job \(id) still queued after \(timeout) s")
   }
 
-  @Test func batchRunsOnSlurmAndEveryKeyIsRecordedExactlyOnce() throws {
+  @Test func batchRunsOnSlurmAndEveryKeyIsRecordedExactlyOnce() async throws {
     let dir = try TestPaths.temporaryDirectory("e2e-slurm")
     let logs = dir.appendingPathComponent("requests")
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -81,7 +81,7 @@ struct SlurmEndToEndTests {
     let jobID = try #require(submitted["job_id"] as? String)
     let runDir = try #require(submitted["run_dir"] as? String)
     #expect(Int(jobID) != nil)
-    try waitForJob(jobID)
+    try await waitForJob(jobID)
 
     let collect = try caravan(["collect", runDir])
     #expect(collect.status == 0, "collect: \(collect.stdout)\(collect.stderr)")

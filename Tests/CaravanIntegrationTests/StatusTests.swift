@@ -41,20 +41,20 @@ struct StatusTests {
   func shards(_ status: [String: Any]) -> [[String: Any]] { status["shards"] as? [[String: Any]] ?? [] }
 
   /// Polls until every shard's state is in `states` (or time runs out); returns the last status.
-  func waitFor(_ runDir: String, states: Set<String>, timeout: TimeInterval) throws -> [String: Any] {
+  func waitFor(_ runDir: String, states: Set<String>, timeout: TimeInterval) async throws -> [String: Any] {
     let deadline = Date().addingTimeInterval(timeout)
     var last: [String: Any] = [:]
     while Date() < deadline {
       last = try status(runDir)
       if shards(last).allSatisfy({ states.contains($0["state"] as? String ?? "") }) { return last }
-      Thread.sleep(forTimeInterval: 0.5)
+      try await Task.sleep(for: .milliseconds(500))
     }
     return last
   }
 
-  @Test func completedJobShowsEveryShardDone() throws {
+  @Test func completedJobShowsEveryShardDone() async throws {
     let (_, runDir) = try submit("st-done")
-    let status = try waitFor(runDir, states: ["COMPLETED"], timeout: 120)
+    let status = try await waitFor(runDir, states: ["COMPLETED"], timeout: 120)
     #expect(status["source"] as? String == "slurmctld")
     for shard in shards(status) {
       #expect(shard["state"] as? String == "COMPLETED")
@@ -68,30 +68,30 @@ struct StatusTests {
     #expect(table.contains("total: 4/4 done, 0 errors"), "\(table)")
   }
 
-  @Test func heldJobIsPendingWithItsReasonThenCancelled() throws {
+  @Test func heldJobIsPendingWithItsReasonThenCancelled() async throws {
     let (jobID, runDir) = try submit("st-held", slurm: "  extra: [\"--begin=now+1hour\"]")
     // The controller gives the reason at its next scheduling pass.
     var status: [String: Any] = [:]
     for _ in 0..<60 {
-      status = try waitFor(runDir, states: ["PENDING"], timeout: 30)
+      status = try await waitFor(runDir, states: ["PENDING"], timeout: 30)
       if shards(status).allSatisfy({ $0["reason"] as? String == "BeginTime" }) { break }
-      Thread.sleep(forTimeInterval: 0.5)
+      try await Task.sleep(for: .milliseconds(500))
     }
     #expect(shards(status).allSatisfy { $0["state"] as? String == "PENDING" && $0["reason"] as? String == "BeginTime" }, "\(status)")
     #expect(try runCommand("scontrol", ["hold", jobID]).status == 0)
-    status = try waitFor(runDir, states: ["PENDING"], timeout: 30)
+    status = try await waitFor(runDir, states: ["PENDING"], timeout: 30)
     #expect(shards(status).allSatisfy { ($0["reason"] as? String ?? "").hasPrefix("JobHeld") }, "\(status)")
 
     let cancel = try caravan(["cancel", runDir])
     #expect(cancel.status == 0, "\(cancel.stderr)")
     #expect(cancel.stdout.contains("Cancelled job \(jobID)"))
-    status = try waitFor(runDir, states: ["CANCELLED"], timeout: 30)
+    status = try await waitFor(runDir, states: ["CANCELLED"], timeout: 30)
     #expect(shards(status).allSatisfy { $0["state"] as? String == "CANCELLED" }, "\(status)")
   }
 
-  @Test func serverThatNeverStartsFailsTheShard() throws {
+  @Test func serverThatNeverStartsFailsTheShard() async throws {
     let (_, runDir) = try submit("st-fail", shards: 1, command: "echo no GPU here >&2; exit 3")
-    let status = try waitFor(runDir, states: ["FAILED"], timeout: 60)
+    let status = try await waitFor(runDir, states: ["FAILED"], timeout: 60)
     let shard = try #require(shards(status).first)
     #expect(shard["state"] as? String == "FAILED", "\(status)")
     #expect(shard["exit_code"] as? Int == 1)
@@ -100,14 +100,14 @@ struct StatusTests {
     #expect(log.contains("exited before it answered") && log.contains("no GPU here"), "\(log)")
   }
 
-  @Test func runningThenRequeuedKeepsTheJobIDAndCountsTheRestart() throws {
+  @Test func runningThenRequeuedKeepsTheJobIDAndCountsTheRestart() async throws {
     let (jobID, runDir) = try submit("st-requeue", shards: 1, tokenMs: 400)
-    var status = try waitFor(runDir, states: ["RUNNING"], timeout: 60)
+    var status = try await waitFor(runDir, states: ["RUNNING"], timeout: 60)
     #expect(shards(status).first?["state"] as? String == "RUNNING")
     // Let a record or two land, then requeue.
-    Thread.sleep(forTimeInterval: 6)
+    try await Task.sleep(for: .seconds(6))
     #expect(try runCommand("scontrol", ["requeue", jobID]).status == 0)
-    status = try waitFor(runDir, states: ["PENDING"], timeout: 60)
+    status = try await waitFor(runDir, states: ["PENDING"], timeout: 60)
     let shard = try #require(shards(status).first)
     #expect(shard["state"] as? String == "PENDING")
     #expect(shard["restarts"] as? Int == 1, "\(status)")
@@ -116,21 +116,21 @@ struct StatusTests {
     _ = try caravan(["cancel", runDir])
   }
 
-  @Test func timeLimitEndsInTimeout() throws {
+  @Test func timeLimitEndsInTimeout() async throws {
     // One minute is Slurm's smallest limit; 4 items × ~20 s each cannot finish in it.
     let (_, runDir) = try submit("st-timeout", shards: 1, tokenMs: 2000, slurm: "  time: \"1\"")
     // Slurm sends --signal=B:TERM up to a minute early: the worker then stops on its own and
     // exits 143 before the limit (FAILED), or the limit strikes first (TIMEOUT).
-    let status = try waitFor(runDir, states: ["TIMEOUT", "FAILED"], timeout: 200)
+    let status = try await waitFor(runDir, states: ["TIMEOUT", "FAILED"], timeout: 200)
     let shard = try #require(shards(status).first)
     #expect(shard["state"] as? String == "TIMEOUT" || (shard["state"] as? String == "FAILED" && shard["exit_code"] as? Int == 143), "\(status)")
     let progress = try #require(shard["progress"] as? [String: Any])
     #expect((progress["done"] as? Int ?? 0) < 4)
   }
 
-  @Test func purgedJobFallsBackToTheRunsOwnRecords() throws {
+  @Test func purgedJobFallsBackToTheRunsOwnRecords() async throws {
     let (jobID, runDir) = try submit("st-purged", shards: 1)
-    _ = try waitFor(runDir, states: ["COMPLETED"], timeout: 120)
+    _ = try await waitFor(runDir, states: ["COMPLETED"], timeout: 120)
     // slurmctld forgets jobs MinJobAge after they end; a job id it never had answers the same
     // "Invalid job id" (2017).
     try #"{"job_id": "987654", "scheduler": "sbatch"}"#.write(toFile: runDir + "/submission.json", atomically: true, encoding: .utf8)

@@ -193,8 +193,9 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
 @Suite struct ReadinessTests {
   @Test func readyOnceTheServerAnswers() async throws {
     let sim = try SimulatorProcess()
-    let took = try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.process.processIdentifier, logPath: nil, timeout: .seconds(5)).wait()
-    #expect(took < .seconds(5))
+    // No timing bound here: on a loaded machine the wait may be slow, and that is not a failure.
+    try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.process.processIdentifier, logPath: nil, timeout: .seconds(60)).wait()
+    #expect(await OllamaClient(baseURL: sim.url).isRunning())
   }
 
   @Test func failsFastWithTheLogTailWhenTheServerExits() async throws {
@@ -207,15 +208,15 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     try process.run()
     process.waitUntilExit()
     let port = try freePort()
-    let started = ContinuousClock.now
     do {
       try await Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: process.processIdentifier, logPath: log.path, timeout: .seconds(60)).wait()
       Issue.record("wait() returned although the server had exited")
     } catch let error as ReadinessError {
+      // It gave up because the process was gone, not because the 60 s ran out.
       #expect(error.description.contains("exited before it answered"))
+      #expect(!error.description.contains("did not answer within"))
       #expect(error.description.contains("read-only file system"))
     }
-    #expect(ContinuousClock.now - started < .seconds(10))
   }
 
   @Test func timesOutWhenNothingAnswers() async throws {
