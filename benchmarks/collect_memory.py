@@ -49,7 +49,10 @@ def write_run(root, records, shards=4):
         open(f"{root}/results/shard-{shard:04d}.jsonl", "w").write("\n".join(results) + "\n")
 
 def peak_rss_kib(command):
-    """Runs command in a fresh child and returns (seconds, its peak RSS in KiB)."""
+    """Runs command in a fresh child and returns (seconds, its peak RSS in KiB).
+
+    Linux counts the forked copy of this process in the child's ru_maxrss, so this process must
+    stay small: the runs are generated in a separate process (see main)."""
     start = time.time()
     pid = os.fork()
     if pid == 0:
@@ -63,14 +66,18 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--caravan", default=".build/debug/caravan")
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--generate", nargs=2, metavar=("ROOT", "RECORDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate:
+        write_run(args.generate[0], int(args.generate[1]))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     base = tempfile.mkdtemp(prefix="caravan-bench-")
     rows = []
     try:
         for size in sizes:
             root = f"{base}/run-{size}"
-            write_run(root, size)
+            subprocess.run([sys.executable, __file__, "--generate", root, str(size)], check=True)
             seconds, rss = peak_rss_kib([args.caravan, "collect", root])
             lines = sum(1 for _ in open(root + "/results.jsonl"))
             if lines != size:
