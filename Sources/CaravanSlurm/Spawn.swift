@@ -28,6 +28,10 @@ public enum Spawn {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
     if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
+    // Inherit nothing else: an inherited descriptor of a file being written (a script another
+    // thread is creating) would make exec of that file fail with ETXTBSY for as long as the
+    // child lives, and a long-lived server would hold it open.
+    if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
 
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -53,6 +57,13 @@ public enum Spawn {
     }
     return pid
   }
+
+  /// glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which the Glibc module does not
+  /// export; nil on an older C library (children then inherit descriptors not marked CLOEXEC).
+  private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+  }()
 
   /// Waits for `pid` off the cooperative pool; returns its exit code (128 + signal if killed).
   public static func wait(_ pid: pid_t) async -> Int32 {

@@ -83,43 +83,36 @@ public func which(_ name: String) throws -> String {
 }
 
 /// An `ollama-sim` process on a free loopback port, stopped when the value is dropped.
+/// Started through `Spawn`, so it inherits no descriptor of another test's files.
 public final class SimulatorProcess: @unchecked Sendable {
   public let port: Int
-  public let process: Process
+  public let pid: pid_t
+  private var stopped = false
   public var url: String { "http://127.0.0.1:\(port)" }
 
   /// Starts the simulator with extra arguments and waits until `GET /` answers.
   public init(arguments: [String] = [], log: URL? = nil) throws {
     let binary = try TestPaths.binary("ollama-sim")
     port = try freePort()
-    process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = ["--host", "127.0.0.1:\(port)"] + arguments
-    if let log {
-      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-      let handle = try FileHandle(forWritingTo: log)
-      process.standardOutput = handle
-      process.standardError = handle
-    } else {
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-    }
-    try process.run()
+    let output = open(log?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    defer { close(output) }
+    pid = try Spawn.start([binary, "--host", "127.0.0.1:\(port)"] + arguments, environment: ProcessInfo.processInfo.environment, stdout: output, stderr: output)
     let deadline = Date().addingTimeInterval(15)
     while Date() < deadline {
       if httpGet(port: port, path: "/").contains("Ollama is running") { return }
-      guard process.isRunning else { break }
+      guard kill(pid, 0) == 0 else { break }
       Thread.sleep(forTimeInterval: 0.05)
     }
-    process.terminate()
+    stop()
     throw TestSupportError("ollama-sim did not become ready on port \(port)")
   }
 
   public func stop() {
-    if process.isRunning {
-      process.terminate()
-      process.waitUntilExit()
-    }
+    guard !stopped else { return }
+    stopped = true
+    kill(pid, SIGTERM)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
   }
 
   deinit { stop() }

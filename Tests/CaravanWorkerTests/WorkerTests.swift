@@ -194,7 +194,7 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
   @Test func readyOnceTheServerAnswers() async throws {
     let sim = try SimulatorProcess()
     // No timing bound here: on a loaded machine the wait may be slow, and that is not a failure.
-    try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.process.processIdentifier, logPath: nil, timeout: .seconds(60)).wait()
+    try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.pid, logPath: nil, timeout: .seconds(60)).wait()
     #expect(await OllamaClient(baseURL: sim.url).isRunning())
   }
 
