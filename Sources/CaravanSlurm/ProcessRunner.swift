@@ -46,8 +46,6 @@ public struct ProcessRunner: Sendable {
 
   /// True when `name` is an executable on PATH.
   public static func onPath(_ name: String) -> Bool {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+    (try? path(of: name)) != nil
   }
 }
-

@@ -23,22 +23,9 @@ public struct SlurmCLI: Scheduler {
     return id
   }
 
-  /// `sbatch --test-only`: asks slurmctld whether it would accept the script, submitting nothing.
-  public func testOnly(scriptPath: String) async throws -> ProcessRunner.Output {
-    try await runner.run("sbatch", ["--test-only", scriptPath])
-  }
-
   public func cancel(jobID: String) async throws {
     let output = try await runner.run("scancel", [jobID])
     guard output.status == 0 else { throw SchedulerError("scancel \(jobID) failed: \(output.stderr)") }
-  }
-
-  /// True while squeue still lists any task of the job.
-  public func isQueued(jobID: String) async throws -> Bool {
-    let output = try await runner.run("squeue", ["-h", "-j", jobID, "-o", "%i"])
-    // A purged job id makes squeue fail with "Invalid job id": it is not queued.
-    if output.status != 0 { return false }
-    return !output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
   }
 
   /// True when slurm's client tools are installed and a controller answers.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaravanOllama
+import CaravanSlurm
 import CaravanWorker
 import Foundation
 
@@ -39,7 +40,7 @@ extension Caravan {
           engine = .simulator(executable: Executables.simulator)
         } else if let image {
           engine = .apptainer(image: image)
-        } else if let ollama = Executables.onPath("ollama") {
+        } else if let ollama = try? ProcessRunner.path(of: "ollama") {
           engine = .ollama(executable: ollama)
         } else {
           throw fail("no `ollama` on PATH; pass the image with --image ollama.sif (build one with `caravan container build`)")

@@ -10,12 +10,6 @@ enum Executables {
     return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
   }
 
-  /// The absolute path of `name` on PATH, if any.
-  static func onPath(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-  }
-
   /// `ollama-sim` next to this binary, else the one on PATH.
   static var simulator: String {
     let sibling = URL(fileURLWithPath: caravan).deletingLastPathComponent().appendingPathComponent("ollama-sim").path
