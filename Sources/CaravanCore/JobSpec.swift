@@ -42,14 +42,30 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var parallel: Int = 4
     public var modelsDir: String?
     public var env: [String: String] = [:]
-    /// Seconds `caravan wait-ready` waits for the server's first HTTP answer.
+    /// Seconds the worker waits for a server's first HTTP answer (model loads are not counted).
     public var readyTimeout: Int = 600
+    /// How many servers a shard runs: one per allocated GPU, or one for all of them.
+    public var servers: Servers = .perGPU
+    /// Times the worker restarts a server that died, per server and job run, before the shard fails.
+    public var maxRestarts: Int = 3
+    /// Milliseconds between nvidia-smi samples; 0 turns GPU telemetry off.
+    public var telemetryInterval: Int = 1000
     public init() {}
 
+    public enum Servers: String, Codable, Sendable, CaseIterable {
+      /// One server per allocated GPU, each with its own port and CUDA_VISIBLE_DEVICES
+      /// (Ollama loads a model that fits one GPU on one GPU only). Same as `one` with 0 or 1 GPU.
+      case perGPU = "per-gpu"
+      /// One server that sees every allocated GPU (for a model too large for one GPU).
+      case one
+    }
+
     enum CodingKeys: String, CodingKey {
-      case kind, command, parallel, env
+      case kind, command, parallel, env, servers
       case modelsDir = "models_dir"
       case readyTimeout = "ready_timeout"
+      case maxRestarts = "max_restarts"
+      case telemetryInterval = "telemetry_interval"
     }
   }
 
@@ -69,10 +85,14 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var extra: [String] = []
     /// Seconds before the time limit at which Slurm sends TERM to the batch shell.
     public var grace: Int = 120
+    /// When the time limit (not a cancel) stopped a shard with work left, the worker requeues its
+    /// own job (`scontrol requeue`) up to this many times; 0 turns that off.
+    public var maxRequeues: Int = 3
     public init() {}
 
     enum CodingKeys: String, CodingKey {
       case partition, account, qos, time, shards, mem, setup, extra, grace
+      case maxRequeues = "max_requeues"
       case gpusPerNode = "gpus_per_node"
       case cpusPerTask = "cpus_per_task"
     }

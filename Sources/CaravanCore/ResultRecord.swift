@@ -23,8 +23,15 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var wallMs: Double
   /// Time to the first generated text of the last attempt.
   public var ttftMs: Double?
+  /// Time the last attempt waited inside the server before its prompt was processed:
+  /// time to first token less model load and prompt evaluation (an estimate, never negative).
+  public var queueMs: Double?
   public var node: String
   public var shard: Int
+  /// Which of the shard's servers answered (one per GPU with `engine.servers: per-gpu`).
+  public var server: Int?
+  /// That server's CUDA_VISIBLE_DEVICES, when it had one.
+  public var gpu: String?
   /// Tries it took (1 when the first one settled it).
   public var attempts: Int
   public var jobId: String?
@@ -59,6 +66,8 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     case evalDuration = "eval_duration"
     case wallMs = "wall_ms"
     case ttftMs = "ttft_ms"
+    case queueMs = "queue_ms"
+    case server, gpu
     case jobId = "job_id"
     case finishedAt = "finished_at"
   }
@@ -84,8 +93,11 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     try c.encode(evalDuration, forKey: .evalDuration)
     try c.encode(wallMs, forKey: .wallMs)
     try c.encode(ttftMs, forKey: .ttftMs)
+    try c.encode(queueMs, forKey: .queueMs)
     try c.encode(node, forKey: .node)
     try c.encode(shard, forKey: .shard)
+    try c.encode(server, forKey: .server)
+    try c.encode(gpu, forKey: .gpu)
     try c.encode(attempts, forKey: .attempts)
     try c.encode(jobId, forKey: .jobId)
     try c.encode(finishedAt, forKey: .finishedAt)
@@ -147,6 +159,10 @@ public struct RunLayout: Sendable, Equatable {
   public var script: String { root + "/job.sbatch" }
   public var submission: String { root + "/submission.json" }
   public var shardsDir: String { root + "/shards" }
+  /// Per-shard server and request timing (`ShardTimingEvent` lines).
+  public var timingDir: String { root + "/timing" }
+  /// Raw nvidia-smi samples, one folder per node.
+  public var telemetryDir: String { root + "/telemetry" }
   public var resultsDir: String { root + "/results" }
   public var logsDir: String { root + "/logs" }
   public var mergedResults: String { root + "/results.jsonl" }
@@ -154,10 +170,26 @@ public struct RunLayout: Sendable, Equatable {
 
   public func shardFile(_ index: Int) -> String { shardsDir + "/" + Self.shardName(index) }
   public func resultFile(_ index: Int) -> String { resultsDir + "/" + Self.shardName(index) }
+  public func timingFile(_ index: Int) -> String { timingDir + "/" + Self.shardName(index) }
+  /// `telemetry/<node>/shard-NNNN.csv`: appended to across restarts, so a requeue keeps what came before.
+  public func telemetryFile(node: String, shard: Int) -> String {
+    telemetryDir + "/" + node + "/" + Self.shardName(shard).replacingSuffix(".jsonl", with: ".csv")
+  }
+  /// `logs/server-shard-NNNN.log` for a shard's only server, `...-K.log` for server K of several (one per GPU).
+  public func serverLog(shard: Int, server: Int?) -> String {
+    let base = logsDir + "/server-" + Self.shardName(shard).replacingSuffix(".jsonl", with: "")
+    return base + (server.map { "-\($0)" } ?? "") + ".log"
+  }
 
   /// `shard-0007.jsonl`: zero-padded so a directory listing sorts in shard order.
   public static func shardName(_ index: Int) -> String {
     let digits = String(index)
     return "shard-" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + ".jsonl"
+  }
+}
+
+extension String {
+  func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+    hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
   }
 }

@@ -193,7 +193,7 @@ struct NodeReader {
   }
 
   mutating func readEngine(_ node: Node, into engine: inout JobSpec.Engine) {
-    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout"]
+    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout", "servers", "max_restarts", "telemetry_interval"]
     for (key, value) in entries(node, "engine", allowed: keys) ?? [] {
       let path = "engine.\(key)"
       switch key {
@@ -203,6 +203,9 @@ struct NodeReader {
       case "models_dir": engine.modelsDir = string(value, path)
       case "env": engine.env = stringMap(value, path) ?? [:]
       case "ready_timeout": engine.readyTimeout = int(value, path) ?? engine.readyTimeout
+      case "servers": engine.servers = choice(value, path, JobSpec.Engine.Servers.self) ?? engine.servers
+      case "max_restarts": engine.maxRestarts = int(value, path) ?? engine.maxRestarts
+      case "telemetry_interval": engine.telemetryInterval = int(value, path) ?? engine.telemetryInterval
       default: break
       }
     }
@@ -264,7 +267,7 @@ struct NodeReader {
   }
 
   mutating func readSlurm(_ node: Node, into slurm: inout JobSpec.Slurm) {
-    let keys = ["partition", "account", "qos", "time", "shards", "gpus_per_node", "cpus_per_task", "mem", "setup", "extra", "grace"]
+    let keys = ["partition", "account", "qos", "time", "shards", "gpus_per_node", "cpus_per_task", "mem", "setup", "extra", "grace", "max_requeues"]
     for (key, value) in entries(node, "slurm", allowed: keys) ?? [] {
       let path = "slurm.\(key)"
       switch key {
@@ -279,6 +282,7 @@ struct NodeReader {
       case "setup": slurm.setup = strings(value, path) ?? []
       case "extra": slurm.extra = strings(value, path) ?? []
       case "grace": slurm.grace = int(value, path) ?? slurm.grace
+      case "max_requeues": slurm.maxRequeues = int(value, path) ?? slurm.maxRequeues
       default: break
       }
     }

@@ -14,12 +14,17 @@ enum SpecValidator {
     if spec.repeats < 1 { add("repeats", "must be at least 1, got \(spec.repeats)") }
     if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1, got \(spec.engine.parallel)") }
     if spec.engine.readyTimeout < 1 { add("engine.ready_timeout", "must be at least 1 second") }
+    if spec.engine.maxRestarts < 0 { add("engine.max_restarts", "must be 0 or more, got \(spec.engine.maxRestarts)") }
+    if spec.engine.telemetryInterval < 0 || (1..<100).contains(spec.engine.telemetryInterval) {
+      add("engine.telemetry_interval", "must be 0 (off) or at least 100 milliseconds, got \(spec.engine.telemetryInterval)")
+    }
     for name in spec.engine.env.keys.sorted() where !isEnvName(name) {
       add("engine.env.\(name)", "'\(name)' is not a valid environment variable name")
     }
     if spec.slurm.shards < 1 { add("slurm.shards", "must be at least 1, got \(spec.slurm.shards)") }
     if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }
     if let cpus = spec.slurm.cpusPerTask, cpus < 1 { add("slurm.cpus_per_task", "must be at least 1, got \(cpus)") }
+    if spec.slurm.maxRequeues < 0 { add("slurm.max_requeues", "must be 0 (off) or more, got \(spec.slurm.maxRequeues)") }
     if spec.slurm.grace < 10 { add("slurm.grace", "must be at least 10 seconds, so in-flight requests can finish") }
     if let time = spec.slurm.time, !SlurmTime.isUnlimited(time), SlurmTime.minutes(time) == nil {
       add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
