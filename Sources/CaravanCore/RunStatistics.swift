@@ -1,12 +1,19 @@
 import Foundation
 
-/// Aggregates merged records, fed one at a time in plan order, into what the reports show:
-/// per-variant counts, per-node timing, and the sweep table. Memory does not grow with the
-/// number of records (only with nodes, variants and vocabulary).
+/// Aggregates a run for the reports: merged records, fed one at a time in plan order, plus the
+/// shards' timing events and GPU telemetry. It yields per-variant counts, per-node and per-GPU
+/// timing, the sweep table, and bounded time series for charts. Memory does not grow with the
+/// number of records or samples (only with nodes, GPUs, shards, variants and vocabulary).
+///
+/// Feed timing events and telemetry before the records: they tell which GPU a record's `gpu`
+/// (the server's CUDA_VISIBLE_DEVICES) names.
 public struct RunStatistics: Sendable {
-  /// Per node: requests, tokens and time.
-  public struct NodeTiming: Sendable, Equatable, Codable {
+  /// One row of the timing table: a node, or one GPU of a node (`gpu` set).
+  public struct NodeTiming: Sendable, Equatable {
     public var node: String
+    /// The GPU's index as nvidia-smi numbers it, or the server's CUDA_VISIBLE_DEVICES when that
+    /// names no single GPU with telemetry; nil for the row of the whole node.
+    public var gpu: String?
     public var requests = 0
     public var errors = 0
     public var promptTokens = 0
@@ -17,14 +24,250 @@ public struct RunStatistics: Sendable {
     public var loadNanoseconds = 0
     /// Sum of per-request wall time (several run at once, so this exceeds the wall span).
     public var requestMilliseconds = 0.0
-    /// First request start and last request end seen on this node.
-    public var firstStart: Date?
-    public var lastEnd: Date?
+    /// First request start and last request end seen, in seconds since 1970.
+    public var firstStart: Double?
+    public var lastEnd: Double?
+    /// Time with at least one request in flight.
+    public var busy = BusyTime()
+    /// Server starts from the timing files: how many, and how long they took.
+    public var servers = ServerStartups()
+    /// GPU telemetry; nil when none was recorded for this row.
+    public var telemetry: GPUSummary?
+
+    public init(node: String, gpu: String? = nil) {
+      self.node = node
+      self.gpu = gpu
+    }
 
     public var prefillTokensPerSecond: Double? { promptEvalNanoseconds > 0 ? Double(promptTokens) / Double(promptEvalNanoseconds) * 1e9 : nil }
     public var decodeTokensPerSecond: Double? { evalNanoseconds > 0 ? Double(generatedTokens) / Double(evalNanoseconds) * 1e9 : nil }
-    /// Seconds from the node's first request to its last answer.
-    public var wallSeconds: Double? { firstStart.flatMap { start in lastEnd.map { $0.timeIntervalSince(start) } } }
+    /// Seconds from the first request's start to the last answer.
+    public var wallSeconds: Double? { firstStart.flatMap { start in lastEnd.map { $0 - start } } }
+    /// Seconds with at least one request in flight.
+    public var busySeconds: Double? { firstStart == nil ? nil : busy.seconds }
+    /// Generated tokens per second of wall time: the row's throughput.
+    public var throughput: Double? { wallSeconds.flatMap { $0 > 0 ? Double(generatedTokens) / $0 : nil } }
+    public var tokensPerJoule: Double? { telemetry?.tokensPerJoule(generatedTokens) }
+
+    mutating func add(_ record: ResultRecord, start: Double?, end: Double?) {
+      requests += 1
+      if record.status == .error { errors += 1 }
+      promptTokens += record.promptEvalCount ?? 0
+      generatedTokens += record.evalCount ?? 0
+      promptEvalNanoseconds += record.promptEvalDuration ?? 0
+      evalNanoseconds += record.evalDuration ?? 0
+      loadNanoseconds += record.loadDuration ?? 0
+      requestMilliseconds += record.wallMs
+      if let start, let end {
+        firstStart = min(firstStart ?? start, start)
+        lastEnd = max(lastEnd ?? end, end)
+        busy.add(start: start, end: end)
+      }
+    }
+  }
+
+  /// Server starts of a node or GPU, from the `server` lines of the timing files.
+  public struct ServerStartups: Sendable, Equatable {
+    public var count = 0
+    var readySum = 0.0
+    var readyCount = 0
+    /// Slowest start to readiness, in milliseconds.
+    public var readyMaxMs: Double?
+    /// Longest model loading of one start (its models together), in milliseconds.
+    public var modelLoadMaxMs: Double?
+
+    public var readyMeanMs: Double? { readyCount > 0 ? readySum / Double(readyCount) : nil }
+
+    mutating func add(_ event: ShardTimingEvent) {
+      count += 1
+      if let ready = event.startToReadyMs {
+        readySum += ready
+        readyCount += 1
+        readyMaxMs = max(readyMaxMs ?? ready, ready)
+      }
+      if let loads = event.modelLoadMs, !loads.isEmpty {
+        let load = loads.values.reduce(0, +)
+        modelLoadMaxMs = max(modelLoadMaxMs ?? load, load)
+      }
+    }
+  }
+
+  /// A physical GPU: nvidia-smi's UUID on a node.
+  public struct GPUIdentity: Sendable, Hashable {
+    public var node: String
+    public var uuid: String
+  }
+
+  /// What nvidia-smi called a GPU, and its row label.
+  public struct GPUName: Sendable, Equatable {
+    public var index: Int
+    public var name: String
+    public var label: String { String(index) }
+  }
+
+  /// A time span on a node's timeline (a server starting), in seconds since 1970.
+  public struct Span: Sendable, Equatable {
+    public var start: Double
+    public var end: Double
+  }
+
+  /// Server start spans kept per node for the timeline (the rest are only counted).
+  public static let serverSpansPerNode = 100
+
+  public private(set) var nodes: [String: NodeTiming] = [:]
+  /// Per-GPU rows, keyed by node and then GPU label.
+  public private(set) var gpus: [String: [String: NodeTiming]] = [:]
+  public private(set) var sweep: [VariantSweep]
+  /// Mean requests in flight over time, per node.
+  public private(set) var concurrency = TimeBuckets<String>(capacity: 256)
+  /// Mean utilization.gpu over time, per GPU.
+  public private(set) var utilization = TimeBuckets<GPUIdentity>(capacity: 256)
+  public private(set) var gpuNames: [GPUIdentity: GPUName] = [:]
+  /// Server start-to-ready spans per node (at most `serverSpansPerNode`).
+  public private(set) var serverSpans: [String: [Span]] = [:]
+  /// Per shard that had no telemetry in its latest run: why (`unavailable: ...`).
+  public private(set) var telemetryGaps: [Int: String] = [:]
+  private var usage: [GPUIdentity: GPUUsage] = [:]
+  /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
+  private var serverDevices: [String: [String: [GPUInfo]]] = [:]
+  private var labels: [String: [String: String]] = [:]
+  private var index: [String: Int]
+  /// The repeats of one (prompt, variant), which plan order keeps together.
+  private var group: (id: String, variant: String, answers: [String])?
+
+  /// GPU rows, sorted by node and then GPU label.
+  public var gpuRows: [NodeTiming] {
+    gpus.keys.sorted().flatMap { node in gpus[node]!.values.sorted { Self.labelOrder($0.gpu ?? "", $1.gpu ?? "") } }
+  }
+
+  /// Node rows, sorted by node.
+  public var nodeRows: [NodeTiming] { nodes.values.sorted { $0.node < $1.node } }
+
+  /// GPUs with telemetry, sorted by node and index.
+  public var telemetryGPUs: [GPUIdentity] {
+    usage.keys.sorted { ($0.node, gpuNames[$0]?.index ?? 0, $0.uuid) < ($1.node, gpuNames[$1]?.index ?? 0, $1.uuid) }
+  }
+
+  static func labelOrder(_ a: String, _ b: String) -> Bool {
+    switch (Int(a), Int(b)) {
+    case (let x?, let y?): return x < y
+    case (.some, nil): return true
+    case (nil, .some): return false
+    default: return a < b
+    }
+  }
+
+  public init(variants: [Variant]) {
+    sweep = variants.map { variant in
+      let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
+      return VariantSweep(variant: variant.name, options: options)
+    }
+    index = Dictionary(uniqueKeysWithValues: variants.enumerated().map { ($0.element.name, $0.offset) })
+  }
+
+  /// Adds one line of a shard's timing file.
+  public mutating func add(_ event: ShardTimingEvent) {
+    switch event.event {
+    case .server:
+      nodes[event.node, default: NodeTiming(node: event.node)].servers.add(event)
+      let devices = event.cudaVisibleDevices ?? ""
+      if let gpus = event.gpus, !gpus.isEmpty {
+        serverDevices[event.node, default: [:]][devices] = gpus
+        for gpu in gpus {
+          let identity = GPUIdentity(node: event.node, uuid: gpu.uuid)
+          if gpuNames[identity] == nil { gpuNames[identity] = GPUName(index: gpu.index, name: gpu.name) }
+        }
+      }
+      if !devices.isEmpty || event.gpus?.isEmpty == false {
+        let label = gpuLabel(node: event.node, devices: devices)
+        gpus[event.node, default: [:]][label, default: NodeTiming(node: event.node, gpu: label)].servers.add(event)
+      }
+      if let started = event.startedAt.flatMap(ISOTimestamp.seconds), let ready = event.readyAt.flatMap(ISOTimestamp.seconds),
+        serverSpans[event.node, default: []].count < Self.serverSpansPerNode
+      {
+        serverSpans[event.node, default: []].append(Span(start: started, end: max(started, ready)))
+      }
+    case .shard:
+      guard let telemetry = event.telemetry else { return }
+      telemetryGaps[event.shard] = telemetry == "ok" ? nil : "shard \(event.shard) on \(event.node): \(telemetry)"
+    }
+  }
+
+  /// Adds the samples of one telemetry file (`telemetry/<node>/shard-NNNN.csv`), in file order.
+  public mutating func addTelemetry<Samples: Sequence<GPUSample>>(node: String, samples: Samples) {
+    var touched: Set<GPUIdentity> = []
+    for sample in samples {
+      let identity = GPUIdentity(node: node, uuid: sample.uuid)
+      touched.insert(identity)
+      usage[identity, default: GPUUsage()].add(sample)
+      if gpuNames[identity] == nil { gpuNames[identity] = GPUName(index: sample.index, name: sample.name) }
+      if let utilization = sample.utilization { self.utilization.addPoint(identity, at: sample.timestamp.timeIntervalSince1970, value: utilization) }
+    }
+    for identity in touched { usage[identity]!.endSeries() }
+    // A server's devices may name a GPU by the UUID these samples just introduced.
+    labels = [:]
+  }
+
+  public mutating func add(_ record: ResultRecord) {
+    let end = ISOTimestamp.seconds(record.finishedAt)
+    let start = end.map { $0 - record.wallMs / 1000 }
+    nodes[record.node, default: NodeTiming(node: record.node)].add(record, start: start, end: end)
+    if let start, let end { concurrency.addSpan(record.node, from: start, to: end) }
+    if let devices = record.gpu, !devices.isEmpty {
+      let label = gpuLabel(node: record.node, devices: devices)
+      gpus[record.node, default: [:]][label, default: NodeTiming(node: record.node, gpu: label)].add(record, start: start, end: end)
+    }
+
+    if group?.id != record.id || group?.variant != record.variant { closeGroup() }
+    if group == nil { group = (record.id, record.variant, []) }
+    guard let position = index[record.variant] else { return }
+    if record.status == .error {
+      sweep[position].errors += 1
+      return
+    }
+    let text = record.response ?? ""
+    group?.answers.append(text)
+    let words = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
+    sweep[position].responses += 1
+    sweep[position].lengthSum += Double(words.count)
+    sweep[position].lengthSquareSum += Double(words.count * words.count)
+    sweep[position].unigrams.formUnion(words)
+    sweep[position].unigramCount += words.count
+    if words.count > 1 {
+      for i in 1..<words.count { sweep[position].bigrams.insert(words[i - 1] + " " + words[i]) }
+      sweep[position].bigramCount += words.count - 1
+    }
+  }
+
+  /// Call after the last record.
+  public mutating func finish() {
+    closeGroup()
+    var byRow: [String: [String: [GPUUsage]]] = [:]
+    for (identity, gpu) in usage {
+      let label = gpuNames[identity]?.label ?? identity.uuid
+      byRow[identity.node, default: [:]][label, default: []].append(gpu)
+    }
+    for (node, rows) in byRow {
+      nodes[node, default: NodeTiming(node: node)].telemetry = GPUSummary(rows.values.flatMap { $0 })
+      for (label, usages) in rows {
+        gpus[node, default: [:]][label, default: NodeTiming(node: node, gpu: label)].telemetry = GPUSummary(usages)
+      }
+    }
+  }
+
+  /// The row label for a server's CUDA_VISIBLE_DEVICES on a node: the nvidia-smi index of its one
+  /// GPU when the timing files or telemetry say which GPU that is, else the value itself (so a
+  /// server with several GPUs gets a row of its own, without telemetry).
+  private mutating func gpuLabel(node: String, devices: String) -> String {
+    if let known = labels[node]?[devices] { return known }
+    var label = devices
+    if let gpus = serverDevices[node]?[devices], gpus.count == 1 {
+      label = String(gpus[0].index)
+    } else if let match = usage.keys.first(where: { $0.node == node && $0.uuid == devices }), let name = gpuNames[match] {
+      label = name.label
+    }
+    labels[node, default: [:]][devices] = label
+    return label
   }
 
   /// Per variant: the tutorial's lesson, measured.
@@ -60,61 +303,6 @@ public struct RunStatistics: Sendable {
     /// Mean Jaccard similarity of the word sets of two repeats of the same prompt (1: identical).
     public var meanPairwiseSimilarity: Double? { promptsWithPairs > 0 ? similaritySum / Double(promptsWithPairs) : nil }
   }
-
-  public private(set) var nodes: [String: NodeTiming] = [:]
-  public private(set) var sweep: [VariantSweep]
-  private var index: [String: Int]
-  /// The repeats of one (prompt, variant), which plan order keeps together.
-  private var group: (id: String, variant: String, answers: [String])?
-
-  public init(variants: [Variant]) {
-    sweep = variants.map { variant in
-      let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
-      return VariantSweep(variant: variant.name, options: options)
-    }
-    index = Dictionary(uniqueKeysWithValues: variants.enumerated().map { ($0.element.name, $0.offset) })
-  }
-
-  public mutating func add(_ record: ResultRecord) {
-    var node = nodes[record.node] ?? NodeTiming(node: record.node)
-    node.requests += 1
-    if record.status == .error { node.errors += 1 }
-    node.promptTokens += record.promptEvalCount ?? 0
-    node.generatedTokens += record.evalCount ?? 0
-    node.promptEvalNanoseconds += record.promptEvalDuration ?? 0
-    node.evalNanoseconds += record.evalDuration ?? 0
-    node.loadNanoseconds += record.loadDuration ?? 0
-    node.requestMilliseconds += record.wallMs
-    if let end = try? Date.ISO8601FormatStyle().parse(record.finishedAt) {
-      let start = end.addingTimeInterval(-record.wallMs / 1000)
-      node.firstStart = min(node.firstStart ?? start, start)
-      node.lastEnd = max(node.lastEnd ?? end, end)
-    }
-    nodes[record.node] = node
-
-    if group?.id != record.id || group?.variant != record.variant { closeGroup() }
-    if group == nil { group = (record.id, record.variant, []) }
-    guard let position = index[record.variant] else { return }
-    if record.status == .error {
-      sweep[position].errors += 1
-      return
-    }
-    let text = record.response ?? ""
-    group?.answers.append(text)
-    let words = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
-    sweep[position].responses += 1
-    sweep[position].lengthSum += Double(words.count)
-    sweep[position].lengthSquareSum += Double(words.count * words.count)
-    sweep[position].unigrams.formUnion(words)
-    sweep[position].unigramCount += words.count
-    if words.count > 1 {
-      for i in 1..<words.count { sweep[position].bigrams.insert(words[i - 1] + " " + words[i]) }
-      sweep[position].bigramCount += words.count - 1
-    }
-  }
-
-  /// Call after the last record.
-  public mutating func finish() { closeGroup() }
 
   private mutating func closeGroup() {
     guard let current = group, let position = index[current.variant] else {

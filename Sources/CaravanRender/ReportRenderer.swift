@@ -1,16 +1,50 @@
 import CaravanCore
 import Foundation
 
-/// The collect reports as text: `timing.csv`, `sweep.csv` and `report.md`.
+/// The collect reports as text: `timing.csv`, `sweep.csv` and `report.md` (`HTMLReport` writes `report.html`).
 public enum ReportRenderer {
+  /// One column of the timing table, shared by the CSV and the Markdown so they cannot disagree.
+  struct TimingColumn: Sendable {
+    var csv: String
+    var title: String
+    var value: @Sendable (RunStatistics.NodeTiming) -> String
+  }
+
+  /// Request columns of a GPU row that no record named are empty rather than zero: the records
+  /// may simply not say which GPU served them.
+  static func requests(_ row: RunStatistics.NodeTiming, _ value: String) -> String { row.gpu == nil || row.requests > 0 ? value : "" }
+
+  static let timingColumns: [TimingColumn] = [
+    TimingColumn(csv: "node", title: "node") { csv($0.node) },
+    TimingColumn(csv: "gpu", title: "gpu") { csv($0.gpu ?? "") },
+    TimingColumn(csv: "requests", title: "requests") { requests($0, "\($0.requests)") },
+    TimingColumn(csv: "errors", title: "errors") { requests($0, "\($0.errors)") },
+    TimingColumn(csv: "prompt_tokens", title: "prompt tokens") { requests($0, "\($0.promptTokens)") },
+    TimingColumn(csv: "generated_tokens", title: "generated tokens") { requests($0, "\($0.generatedTokens)") },
+    TimingColumn(csv: "prefill_tokens_per_s", title: "prefill tok/s") { number($0.prefillTokensPerSecond) },
+    TimingColumn(csv: "decode_tokens_per_s", title: "decode tok/s") { number($0.decodeTokensPerSecond) },
+    TimingColumn(csv: "load_s", title: "load s") { requests($0, number(Double($0.loadNanoseconds) / 1e9)) },
+    TimingColumn(csv: "request_s", title: "request s") { requests($0, number($0.requestMilliseconds / 1000)) },
+    TimingColumn(csv: "busy_s", title: "busy s") { number($0.busySeconds) },
+    TimingColumn(csv: "wall_s", title: "wall s") { number($0.wallSeconds) },
+    TimingColumn(csv: "server_starts", title: "server starts") { $0.servers.count > 0 ? "\($0.servers.count)" : "" },
+    TimingColumn(csv: "server_start_s_mean", title: "start s (mean)") { number($0.servers.readyMeanMs.map { $0 / 1000 }) },
+    TimingColumn(csv: "server_start_s_max", title: "start s (max)") { number($0.servers.readyMaxMs.map { $0 / 1000 }) },
+    TimingColumn(csv: "model_load_s_max", title: "model load s (max)") { number($0.servers.modelLoadMaxMs.map { $0 / 1000 }) },
+    TimingColumn(csv: "gpu_util_mean", title: "GPU util % (mean)") { number($0.telemetry?.utilizationMean) },
+    TimingColumn(csv: "gpu_util_max", title: "GPU util % (max)") { number($0.telemetry?.utilizationMax) },
+    TimingColumn(csv: "gpu_mem_max_mib", title: "GPU memory MiB (max)") { number($0.telemetry?.memoryMaxMiB) },
+    TimingColumn(csv: "gpu_power_mean_w", title: "GPU power W (mean)") { number($0.telemetry?.powerMean) },
+    TimingColumn(csv: "energy_j", title: "energy J") { number($0.telemetry?.energyJoules) },
+    TimingColumn(csv: "tokens_per_j", title: "tokens/J") { number($0.tokensPerJoule) },
+  ]
+
+  /// `timing.csv`: a row per node (`gpu` empty), then a row per GPU of each node that has any.
+  /// Sum only one kind of row: a node's GPU rows add up to its node row.
   public static func timingCSV(_ statistics: RunStatistics) -> String {
-    var lines = ["node,requests,errors,prompt_tokens,generated_tokens,prefill_tokens_per_s,decode_tokens_per_s,load_s,request_s,wall_s"]
-    for node in statistics.nodes.values.sorted(by: { $0.node < $1.node }) {
-      lines.append([
-        csv(node.node), "\(node.requests)", "\(node.errors)", "\(node.promptTokens)", "\(node.generatedTokens)",
-        number(node.prefillTokensPerSecond), number(node.decodeTokensPerSecond),
-        number(Double(node.loadNanoseconds) / 1e9), number(node.requestMilliseconds / 1000), number(node.wallSeconds),
-      ].joined(separator: ","))
+    var lines = [timingColumns.map(\.csv).joined(separator: ",")]
+    for row in statistics.nodeRows + statistics.gpuRows {
+      lines.append(timingColumns.map { $0.value(row) }.joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"
   }
@@ -27,15 +61,27 @@ public enum ReportRenderer {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// `report.md`: completeness, per-node timing and the sweep table.
+  /// `report.md`: completeness, per-node (and per-GPU) timing, and the sweep table.
   public static func markdown(name: String, runID: String, total: Int, ok: Int, errors: Int, missing: Int, statistics: RunStatistics) -> String {
-    var out = ["# \(name): run \(runID)", ""]
+    var out = ["# \(markdownCell(name)): run \(markdownCell(runID))", ""]
     out.append("\(ok + errors) of \(total) work items recorded: \(ok) ok, \(errors) errors, \(missing) missing.")
     out += ["", "## Per node", ""]
-    out.append("| node | requests | errors | prompt tokens | generated tokens | prefill tok/s | decode tok/s | load s | wall s |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for node in statistics.nodes.values.sorted(by: { $0.node < $1.node }) {
-      out.append("| \(node.node) | \(node.requests) | \(node.errors) | \(node.promptTokens) | \(node.generatedTokens) | \(number(node.prefillTokensPerSecond)) | \(number(node.decodeTokensPerSecond)) | \(number(Double(node.loadNanoseconds) / 1e9)) | \(number(node.wallSeconds)) |")
+    out.append("Busy s is the time with at least one request in flight; energy is the GPUs' power integrated over time (gaps in the telemetry left out), and tokens/J divides the generated tokens by it.")
+    out.append("")
+    let nodeColumns = timingColumns.filter { $0.csv != "gpu" }
+    out += markdownTable(nodeColumns, statistics.nodeRows)
+    let gpuRows = statistics.gpuRows
+    if !gpuRows.isEmpty {
+      out += ["", "## Per GPU", ""]
+      out.append("One row per GPU, by nvidia-smi index; a server given several GPUs has a row named by its CUDA_VISIBLE_DEVICES.")
+      out.append("")
+      out += markdownTable(timingColumns, gpuRows)
+    }
+    let gaps = statistics.telemetryGaps.keys.sorted()
+    if !gaps.isEmpty {
+      out += ["", "No GPU telemetry for \(gaps.count) shard\(gaps.count == 1 ? "" : "s"):", ""]
+      for shard in gaps.prefix(20) { out.append("- \(markdownCell(statistics.telemetryGaps[shard]!))") }
+      if gaps.count > 20 { out.append("- ... and \(gaps.count - 20) more") }
     }
     out += ["", "## Sweep", ""]
     out.append("How each variant's sampling settings change the answers: distinct answers among repeats of the same prompt, answer length in words, distinct-1/2 (unique words and word pairs over all), and the mean word-set similarity of two repeats (1 = identical).")
@@ -43,9 +89,25 @@ public enum ReportRenderer {
     out.append("| variant | options | answers | distinct per prompt | mean length | stdev | distinct-1 | distinct-2 | repeat similarity |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in statistics.sweep {
-      out.append("| \(row.variant) | \(row.options.isEmpty ? "(defaults)" : row.options) | \(row.responses) | \(number(row.distinctAnswersPerPrompt)) | \(number(row.meanLength)) | \(number(row.lengthStdev)) | \(number(row.distinct1)) | \(number(row.distinct2)) | \(number(row.meanPairwiseSimilarity)) |")
+      out.append("| \(markdownCell(row.variant)) | \(row.options.isEmpty ? "(defaults)" : markdownCell(row.options)) | \(row.responses) | \(number(row.distinctAnswersPerPrompt)) | \(number(row.meanLength)) | \(number(row.lengthStdev)) | \(number(row.distinct1)) | \(number(row.distinct2)) | \(number(row.meanPairwiseSimilarity)) |")
     }
     return out.joined(separator: "\n") + "\n"
+  }
+
+  static func markdownTable(_ columns: [TimingColumn], _ rows: [RunStatistics.NodeTiming]) -> [String] {
+    var out = ["| " + columns.map(\.title).joined(separator: " | ") + " |"]
+    out.append("|" + columns.map { ["node", "gpu"].contains($0.csv) ? "---|" : "---:|" }.joined())
+    for row in rows {
+      out.append("| " + columns.map { column in
+        ["node", "gpu"].contains(column.csv) ? markdownCell(column.csv == "node" ? row.node : row.gpu ?? "") : column.value(row)
+      }.joined(separator: " | ") + " |")
+    }
+    return out
+  }
+
+  /// Text in a table cell: a `|` would end the cell and a newline the row.
+  static func markdownCell(_ text: String) -> String {
+    text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
   }
 
   static func number(_ value: Double?) -> String {

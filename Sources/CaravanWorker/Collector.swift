@@ -74,6 +74,9 @@ public enum Collector {
     let encoder = JSONLines.lineEncoder()
     let singleKey = manifest.variants.count == 1 && (try? run.spec().repeats) == 1
     var firstSeq = 0
+    // Timing and telemetry first: they say which GPU each server had, which records refer to.
+    readTiming(layout, into: &statistics)
+    readTelemetry(layout, into: &statistics)
 
     for shard in manifest.shards {
       // Pass 1: where does the latest record of each item of this shard start?
@@ -142,7 +145,38 @@ public enum Collector {
     try Data(ReportRenderer.sweepCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/sweep.csv"), options: .atomic)
     let markdown = ReportRenderer.markdown(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
     try Data(markdown.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.md"), options: .atomic)
+    let page = HTMLReport.render(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
+    try Data(page.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.html"), options: .atomic)
     return report
+  }
+
+  /// Reads `timing/shard-*.jsonl`; a torn or unreadable line is skipped (a timing file is a
+  /// report input, not the results, so it never fails the collect).
+  static func readTiming(_ layout: RunLayout, into statistics: inout RunStatistics) {
+    let decoder = JSONDecoder()
+    for name in files(in: layout.timingDir, suffix: ".jsonl") {
+      for (_, line) in LineReader(path: layout.timingDir + "/" + name) {
+        if let event = try? decoder.decode(ShardTimingEvent.self, from: line) { statistics.add(event) }
+      }
+    }
+  }
+
+  /// Reads `telemetry/<node>/shard-*.csv` as a stream of samples, one file at a time; lines that
+  /// are not samples (torn by a restart, or an nvidia-smi message) are skipped.
+  static func readTelemetry(_ layout: RunLayout, into statistics: inout RunStatistics) {
+    for node in files(in: layout.telemetryDir, suffix: "") {
+      let folder = layout.telemetryDir + "/" + node
+      for name in files(in: folder, suffix: ".csv") {
+        let samples = LineReader(path: folder + "/" + name).lazy.compactMap { GPUSample.parse(String(decoding: $0.line, as: UTF8.self)) }
+        statistics.addTelemetry(node: node, samples: samples)
+      }
+    }
+  }
+
+  /// Names in a folder ending in `suffix`, sorted; none when the folder does not exist.
+  static func files(in folder: String, suffix: String) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.filter { !$0.hasPrefix(".") && $0.hasSuffix(suffix) }.sorted()
   }
 
   /// The `seq` of a record line without decoding it: records are written with sorted keys and

@@ -10,8 +10,9 @@ extension Caravan {
       abstract: "Merge a run's shard results into results.jsonl, with summaries and reports.",
       discussion: """
         Writes results.jsonl (plan order, one line per key, the last record winning), errors.jsonl,
-        summary.json, timing.csv (per node), sweep.csv (per variant) and report.md. Exits 2 and
-        lists the missing keys when the run is not complete, unless --partial is given.
+        summary.json, timing.csv (per node and GPU, with GPU telemetry when the run has it),
+        sweep.csv (per variant), report.md and report.html (self-contained, with charts). Exits 2
+        and lists the missing keys when the run is not complete, unless --partial is given.
         """
     )
 
@@ -47,7 +48,7 @@ extension Caravan {
           print("warning: \(repeated.key) has \(repeated.records) records; the last one was kept")
         }
         if report.unexpected > 0 { print("warning: \(report.unexpected) records do not belong to this run's plan and were left out") }
-        print("Wrote \(run.layout.mergedResults), errors.jsonl, summary.json, timing.csv, sweep.csv and report.md.")
+        print("Wrote \(run.layout.mergedResults), errors.jsonl, summary.json, timing.csv, sweep.csv, report.md and report.html.")
       }
       if !report.complete {
         var message = "\(report.missingCount) of \(report.total) work items have no record yet:"

@@ -129,6 +129,6 @@ import Testing
     let report = try String(contentsOfFile: prepared.run.path + "/report.md", encoding: .utf8)
     #expect(report.contains("## Sweep") && report.contains("| temperature=1.0 |"))
     let timing = try String(contentsOfFile: prepared.run.path + "/timing.csv", encoding: .utf8).split(separator: "\n")
-    #expect(timing.count == 2 && timing[1].hasPrefix("n1,48,0,"))
+    #expect(timing.count == 2 && timing[1].hasPrefix("n1,,48,0,"))
   }
 }
