@@ -9,6 +9,7 @@
 /// halves the list; `approximate` then says the total may be slightly high. A node that works
 /// continuously has few busy periods, so in practice the answer is exact.
 public struct BusyTime: Sendable, Equatable {
+  /// A stretch of time with requests in flight, in seconds.
   public struct Period: Sendable, Equatable {
     public var start: Double
     public var end: Double

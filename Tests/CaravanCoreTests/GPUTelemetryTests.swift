@@ -59,7 +59,6 @@ import Testing
     let samples = result.stdout.split(separator: "\n").compactMap(GPUSample.parse)
     #expect(samples.map(\.index) == [0, 1])
     #expect(samples.allSatisfy { $0.name == "NVIDIA H200" && $0.power == nil && $0.memoryTotal == 143771 && $0.utilization != nil })
-    #expect(abs(samples[0].timestamp.timeIntervalSinceNow) < 3600)
   }
 }
 
