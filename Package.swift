@@ -86,7 +86,7 @@ let package = Package(
     ),
     // Helpers shared by the test targets: paths, processes, a simulator on a free port, goldens.
     .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanSlurm"], path: "Tests/CaravanTestSupport"),
-    .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"], exclude: ["Snapshots"]),
     .testTarget(
       name: "CaravanRenderTests",
       dependencies: ["CaravanRender", "CaravanTestSupport"],

@@ -22,55 +22,64 @@ public struct Modelfile: Sendable, Equatable, Codable {
     func problem(_ line: Int, _ message: String) {
       problems.append(Problem(file: "Modelfile", line: line, message: message))
     }
+    /// The rest of a value that opens `"""` or `"`: Ollama's parser reads on, across lines, until
+    /// the text (trailing blanks aside) ends with the same quote, and keeps what lies between.
+    func value(_ start: String, command: String, line lineNumber: Int) -> String {
+      let quote = start.hasPrefix("\"\"\"") ? "\"\"\"" : start.hasPrefix("\"") ? "\"" : ""
+      guard !quote.isEmpty else { return start }
+      var text = start
+      func closed() -> Bool {
+        let trimmed = text.trimmingTrailingWhitespace()
+        return trimmed.count >= 2 * quote.count && trimmed.hasSuffix(quote)
+      }
+      while !closed() {
+        guard index < lines.count else {
+          problem(lineNumber, "\(command.uppercased()) opens \(quote) but never closes it")
+          return String(text.dropFirst(quote.count))
+        }
+        text += "\n" + lines[index]
+        index += 1
+      }
+      return String(text.trimmingTrailingWhitespace().dropFirst(quote.count).dropLast(quote.count))
+    }
     while index < lines.count {
       let lineNumber = index + 1
       let line = lines[index].trimmingWhitespace()
       index += 1
       if line.isEmpty || line.hasPrefix("#") { continue }
-      let (command, rawArgument) = splitFirstWord(line)
-      // Arguments may span lines inside triple quotes, as in Ollama's parser.
-      var argument = rawArgument
-      if argument.hasPrefix("\"\"\"") {
-        var body = String(argument.dropFirst(3))
-        while !body.hasSuffix("\"\"\"") {
-          guard index < lines.count else {
-            problem(lineNumber, "\(command.uppercased()) opens \"\"\" but never closes it")
-            break
-          }
-          body += "\n" + lines[index]
-          index += 1
-        }
-        argument = body.hasSuffix("\"\"\"") ? String(body.dropLast(3)) : body
-      } else if argument.count >= 2, argument.hasPrefix("\""), argument.hasSuffix("\"") {
-        argument = String(argument.dropFirst().dropLast())
-      }
+      // Instructions are case-insensitive; parameter names and message roles are not (as in Ollama).
+      let (command, rest) = splitFirstWord(line)
       switch command.uppercased() {
       case "FROM":
+        let argument = value(rest, command: command, line: lineNumber)
         if argument.isEmpty { problem(lineNumber, "FROM needs a model name") }
         if modelfile.from != nil { problem(lineNumber, "FROM appears twice; a Modelfile has one base model") }
         modelfile.from = argument
       case "PARAMETER":
-        let (name, valueText) = splitFirstWord(argument)
-        let value = parameterValue(name: name, text: valueText)
-        let found = OllamaOptions.problems(name: name, value: value)
+        let (name, start) = splitFirstWord(rest)
+        let valueText = value(start, command: command, line: lineNumber)
+        let parsed = parameterValue(name: name, text: valueText)
+        let found = OllamaOptions.problems(name: name, value: parsed)
         for message in found { problem(lineNumber, "PARAMETER \(message)") }
         guard found.isEmpty else { continue }
         if name == "stop" {
-          stopWords.append(.string(unquote(valueText)))
+          stopWords.append(.string(valueText))
         } else {
-          modelfile.parameters[name] = OllamaOptions.normalized(name: name, value: value)
+          modelfile.parameters[name] = OllamaOptions.normalized(name: name, value: parsed)
         }
-      case "SYSTEM": modelfile.system = argument
-      case "TEMPLATE": modelfile.template = argument
-      case "LICENSE": modelfile.license.append(argument)
+      case "SYSTEM": modelfile.system = value(rest, command: command, line: lineNumber)
+      case "TEMPLATE": modelfile.template = value(rest, command: command, line: lineNumber)
+      case "LICENSE": modelfile.license.append(value(rest, command: command, line: lineNumber))
       case "MESSAGE":
-        let (role, content) = splitFirstWord(argument)
+        let (role, start) = splitFirstWord(rest)
+        let content = value(start, command: command, line: lineNumber)
         guard ["system", "user", "assistant"].contains(role) else {
           problem(lineNumber, "MESSAGE role '\(role)' must be system, user or assistant")
           continue
         }
-        modelfile.messages.append(ChatMessage(role: role, content: unquote(content)))
+        modelfile.messages.append(ChatMessage(role: role, content: content))
       case "ADAPTER":
+        _ = value(rest, command: command, line: lineNumber)
         problem(lineNumber, "ADAPTER is not supported by Caravan yet (it needs a blob upload); create that model with `ollama create` beforehand and use FROM")
       default:
         var message = "unknown Modelfile instruction '\(command)'"
@@ -102,11 +111,6 @@ public struct Modelfile: Sendable, Equatable, Codable {
     return (String(text[..<space]), String(text[space...]).trimmingWhitespace())
   }
 
-  private static func unquote(_ text: String) -> String {
-    if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { return String(text.dropFirst().dropLast()) }
-    return text
-  }
-
   private static func parameterValue(name: String, text: String) -> JSONValue {
     switch OllamaOptions.known[name] {
     case .integer?: return Int(text).map(JSONValue.int) ?? .string(text)
@@ -124,5 +128,12 @@ public struct ChatMessage: Sendable, Hashable, Codable {
   public init(role: String, content: String) {
     self.role = role
     self.content = content
+  }
+}
+
+extension String {
+  /// The text without blanks at its end (a closing quote may be followed by spaces).
+  fileprivate func trimmingTrailingWhitespace() -> String {
+    String(reversed().drop(while: \.isWhitespace).reversed())
   }
 }

@@ -14,7 +14,7 @@ actor ModelRegistry {
   let servesAnyModel: Bool
   private var base: Set<String>
   private var created: [String: Created] = [:]
-  private var loaded: Set<String> = []
+  private var loads: [String: LoadState] = [:]
   let store: String?
 
   init(models: [String], store: String?) {
@@ -43,9 +43,30 @@ actor ModelRegistry {
     return .missing
   }
 
-  /// Marks a model loaded; true the first time (that request pays the load time).
-  func load(_ name: String) -> Bool {
-    loaded.insert(Self.normalize(name)).inserted
+  /// A model is loaded once per server process; requests that arrive while it loads wait for it.
+  private enum LoadState {
+    case loading([CheckedContinuation<Void, Never>])
+    case loaded
+  }
+
+  /// Returns once the model is loaded. The first request for a model loads it (`delay`), and
+  /// requests that arrive meanwhile wait for the same load, as Ollama's scheduler makes them.
+  func ensureLoaded(_ name: String, delay: Duration) async {
+    let key = Self.normalize(name)
+    switch loads[key] {
+    case .loaded?:
+      return
+    case .loading?:
+      await withCheckedContinuation { continuation in
+        if case .loading(let waiting)? = loads[key] { loads[key] = .loading(waiting + [continuation]) } else { continuation.resume() }
+      }
+    case nil:
+      loads[key] = .loading([])
+      // A request cancelled mid-load ends the wait early; the model then counts as loaded.
+      try? await Task.sleep(for: delay)
+      if case .loading(let waiting)? = loads[key] { waiting.forEach { $0.resume() } }
+      loads[key] = .loaded
+    }
   }
 
   func create(name: String, model: Created) {

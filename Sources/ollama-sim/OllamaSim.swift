@@ -10,6 +10,7 @@ struct OllamaSim: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ollama-sim",
     abstract: "Simulate an Ollama server: /, /api/version, /api/tags, /api/chat, /api/generate, /api/create, /api/pull.",
+    discussion: "Fault injection for tests: --mid-stream-error-every cuts streams with Ollama's error line, --burst-503 refuses bursts of requests with Ollama's queue-full 503. GET /sim/stats reports in-flight counters.",
     version: "0.1.0"
   )
 
@@ -34,7 +35,7 @@ struct OllamaSim: AsyncParsableCommand {
   @Option(help: "Microseconds per prompt token (prefill).")
   var promptTokenUs: Double = 50
 
-  @Option(help: "Milliseconds to 'load' a model on its first request.")
+  @Option(help: "Milliseconds to 'load' a model, once per process: its first request (or load request) waits, and so do requests that arrive meanwhile.")
   var loadMs: Double = 20
 
   @Option(help: "Append every received request, as JSON, to this file.")
@@ -42,6 +43,16 @@ struct OllamaSim: AsyncParsableCommand {
 
   @Option(help: "Fail every Nth streamed generation after its first token with an error line (0: never).")
   var midStreamErrorEvery: Int = 0
+
+  @Option(name: .customLong("burst-503"), help: ArgumentHelp("After every EVERY accepted chat/generate requests, refuse the next LENGTH with 503 (queue full).", valueName: "EVERY:LENGTH"))
+  var burst503: String?
+
+  func validate() throws {
+    if let burst503, SimSettings.Burst(burst503) == nil {
+      throw ValidationError("--burst-503 takes EVERY:LENGTH, two positive whole numbers (e.g. 20:3), not '\(burst503)'")
+    }
+    if midStreamErrorEvery < 0 { throw ValidationError("--mid-stream-error-every must be 0 or more") }
+  }
 
   func run() async throws {
     let environment = ProcessInfo.processInfo.environment
@@ -56,7 +67,8 @@ struct OllamaSim: AsyncParsableCommand {
       promptTokenDelay: .microseconds(Int(promptTokenUs)),
       loadDelay: .microseconds(Int(loadMs * 1000)),
       requestLog: requestLog,
-      midStreamErrorEvery: midStreamErrorEvery
+      midStreamErrorEvery: midStreamErrorEvery,
+      burst503: burst503.flatMap(SimSettings.Burst.init)
     )
     let server = SimServer(
       registry: ModelRegistry(models: modelList, store: storePath),

@@ -11,16 +11,58 @@ struct SimSettings: Sendable {
   /// Every Nth streamed generation fails after its first token with an error line (HTTP 200), as
   /// Ollama does when the runner crashes; 0 never.
   var midStreamErrorEvery: Int = 0
-}
+  /// Bursts of 503 (queue full), as a busy shared server gives them; nil never.
+  var burst503: Burst?
 
-/// Counts streamed generations, to decide which ones fail (see `SimSettings.midStreamErrorEvery`).
-actor FaultCounter {
-  private var streamed = 0
-  func nextFails(every: Int) -> Bool {
-    streamed += 1
-    return every > 0 && streamed % every == 0
+  /// After every `every` accepted chat/generate requests, the next `length` are refused with 503.
+  struct Burst: Sendable, Equatable {
+    var every: Int
+    var length: Int
+
+    /// Reads `EVERY:LENGTH`, both positive whole numbers.
+    init?(_ text: String) {
+      let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count == 2, let every = Int(parts[0]), let length = Int(parts[1]), every > 0, length > 0 else { return nil }
+      self.every = every
+      self.length = length
+    }
   }
 }
+
+/// Decides which requests fail on purpose: streams cut by an error line, and bursts of 503.
+actor FaultCounter {
+  private var streamed = 0
+  private var accepted = 0
+  private var refuseNext = 0
+  /// Requests refused by a burst so far.
+  private(set) var burstRejected = 0
+  /// Streams cut by an error line so far.
+  private(set) var midStreamFailed = 0
+
+  /// Counts a streamed generation; true when it is one of those that fail mid-stream.
+  func nextFails(every: Int) -> Bool {
+    streamed += 1
+    let fails = every > 0 && streamed % every == 0
+    if fails { midStreamFailed += 1 }
+    return fails
+  }
+
+  /// Counts a chat/generate request; false when a burst refuses it.
+  func admits(_ burst: SimSettings.Burst?) -> Bool {
+    guard let burst else { return true }
+    if refuseNext > 0 {
+      refuseNext -= 1
+      burstRejected += 1
+      return false
+    }
+    accepted += 1
+    if accepted % burst.every == 0 { refuseNext = burst.length }
+    return true
+  }
+}
+
+/// Ollama's answer when its queue is full (server/sched.go, ErrMaxQueue); note the two spaces.
+let queueFullMessage = "server busy, please try again.  maximum pending requests exceeded"
 
 /// Routes of the Ollama API, answered as the documentation describes them.
 struct SimServer: Sendable {
@@ -46,10 +88,17 @@ struct SimServer: Sendable {
       let inFlight = await slots.inFlight, queued = await slots.queued
       var histogram: [String: JSONValue] = [:]
       for (count, seconds) in stats.secondsAtInFlight { histogram[String(count)] = .double(seconds) }
+      let steady = await slots.steadyHistogram
+      let steadySeconds = steady.values.reduce(0, +)
+      var steadyHistogram: [String: JSONValue] = [:]
+      for (count, seconds) in steady { steadyHistogram[String(count)] = .double(seconds) }
       return json([
         "requests": .int(stats.requests), "rejected": .int(stats.rejected), "in_flight": .int(inFlight),
         "queued": .int(queued), "max_in_flight": .int(stats.maxInFlight), "seconds_at_in_flight": .object(histogram),
-        "slots": .int(slots.slots),
+        "slots": .int(slots.slots), "burst_rejected": .int(await faults.burstRejected), "mid_stream_failed": .int(await faults.midStreamFailed),
+        // The steady phase: from the first to the last moment every slot was busy.
+        "steady_seconds_at_in_flight": .object(steadyHistogram), "steady_seconds": .double(steadySeconds),
+        "steady_full_fraction": steadySeconds > 0 ? .double((steady[slots.slots] ?? 0) / steadySeconds) : .null,
       ])
     }
     router.post("/api/chat") { request, _ in try await complete(request, chat: true) }
@@ -78,23 +127,31 @@ struct SimServer: Sendable {
     let stream = body["stream"]?.boolValue ?? true
     let text: String
     if chat {
-      guard let messages = body["messages"]?.arrayValue else { return error(.badRequest, "messages is required") }
-      if messages.isEmpty { return json(loadResponse(name)) }
+      // No messages (or an empty list) only loads the model, as documented.
+      let messages = body["messages"]?.arrayValue ?? []
+      if messages.isEmpty { return try await load(name, chat: true) }
       var parts = messages.map { "\($0["role"]?.stringValue ?? ""): \($0["content"]?.stringValue ?? "")" }
       if let system, messages.first?["role"]?.stringValue != "system" { parts.insert("system: \(system)", at: 0) }
       text = parts.joined(separator: "\n")
     } else {
-      text = (system.map { "system: \($0)\n" } ?? "") + (body["prompt"]?.stringValue ?? "")
+      // No prompt (or an empty one) only loads the model, as documented.
+      let prompt = body["prompt"]?.stringValue ?? ""
+      if prompt.isEmpty { return try await load(name, chat: false) }
+      text = (system.map { "system: \($0)\n" } ?? "") + prompt
     }
     await log?.append(["endpoint": .string(chat ? "/api/chat" : "/api/generate"), "model": .string(name), "options": .object(requestOptions), "effective_options": .object(options), "stream": .bool(stream)])
 
-    guard await slots.acquire() else {
-      return error(.serviceUnavailable, "server busy, please try again.  maximum pending requests exceeded")
+    guard await faults.admits(settings.burst503), await slots.acquire() else {
+      return error(.serviceUnavailable, queueFullMessage)
     }
     let started = ContinuousClock.now
+    // The first request for a model waits for it to load (inside its slot), and so do requests
+    // that arrive during that load; the time shows as its load_duration.
+    await registry.ensureLoaded(name, delay: settings.loadDelay)
+    let loadTime = ContinuousClock.now - started
     let output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: UInt64.random(in: 0...UInt64.max))
     let promptTokens = max(1, text.split(whereSeparator: \.isWhitespace).count)
-    let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, firstLoad: await registry.load(name), streaming: stream)
+    let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, loadTime: loadTime, streaming: stream)
 
     let slots = self.slots
     let failMidStream = stream ? await faults.nextFails(every: settings.midStreamErrorEvery) : false
@@ -169,8 +226,21 @@ struct SimServer: Sendable {
     return ndjson(lines)
   }
 
-  private func loadResponse(_ model: String) -> [String: JSONValue] {
-    ["model": .string(model), "created_at": .string(Date().ISO8601Format()), "message": .object(["role": .string("assistant"), "content": .string("")]), "done_reason": .string("load"), "done": .bool(true)]
+  /// A load request (chat without messages, generate without a prompt): it loads the model once
+  /// per process and answers one done object with `done_reason: "load"`, streamed or not. Like
+  /// Ollama's, the answer carries no timings. A 503 burst refuses it like any other request, but
+  /// it takes no decode slot.
+  private func load(_ name: String, chat: Bool) async throws -> Response {
+    await log?.append(["endpoint": .string(chat ? "/api/chat" : "/api/generate"), "model": .string(name), "load": .bool(true)])
+    guard await faults.admits(settings.burst503) else { return error(.serviceUnavailable, queueFullMessage) }
+    await registry.ensureLoaded(name, delay: settings.loadDelay)
+    var answer: [String: JSONValue] = ["model": .string(name), "created_at": .string(Date().ISO8601Format()), "done_reason": .string("load"), "done": .bool(true)]
+    if chat {
+      answer["message"] = .object(["role": .string("assistant"), "content": .string("")])
+    } else {
+      answer["response"] = .string("")
+    }
+    return json(answer)
   }
 
   private func readJSON(_ request: Request) async throws -> JSONValue? {
@@ -188,14 +258,12 @@ struct Generation: Sendable {
   var promptTokens: Int
   var started: ContinuousClock.Instant
   var settings: SimSettings
-  var firstLoad: Bool
+  /// How long this request waited for its model to load (zero once it is loaded).
+  var loadTime: Duration
   var streaming: Bool
 
   /// Emits one chunk object per token, then returns the final (done) object with timings.
   func run(_ emit: (JSONValue) async throws -> Void) async throws -> JSONValue {
-    let loadStart = ContinuousClock.now
-    if firstLoad { try await Task.sleep(for: settings.loadDelay) }
-    let loadTime = ContinuousClock.now - loadStart
     let promptStart = ContinuousClock.now
     try await Task.sleep(for: settings.promptTokenDelay * promptTokens)
     let promptTime = ContinuousClock.now - promptStart
@@ -217,7 +285,6 @@ struct Generation: Sendable {
     final["eval_duration"] = .int(nanoseconds(evalTime))
     return .object(final)
   }
-
 
   func chunk(_ text: String) -> [String: JSONValue] {
     var object: [String: JSONValue] = ["model": .string(model), "created_at": .string(Date().ISO8601Format()), "done": .bool(false)]

@@ -14,6 +14,12 @@ actor SlotPool {
     /// Time-weighted in-flight histogram: seconds spent with exactly N requests decoding.
     var secondsAtInFlight: [Int: Double] = [:]
     var lastChange = ContinuousClock.now
+    /// When every slot was first busy; the steady phase starts here.
+    var firstFull: ContinuousClock.Instant?
+    /// The histogram since `firstFull`, up to the last change.
+    var sinceFull: [Int: Double] = [:]
+    /// The histogram of the steady phase as of the last time every slot stopped being busy.
+    var steadyUntilLastFull: [Int: Double] = [:]
   }
 
   init(slots: Int, queueLimit: Int) {
@@ -23,6 +29,17 @@ actor SlotPool {
 
   var inFlight: Int { busy }
   var queued: Int { waiters.count }
+
+  /// Seconds at each in-flight count between the first and the last moment every slot was busy:
+  /// the steady phase, without the ramp-up before it and the drain after it. Empty until every
+  /// slot has been busy once.
+  var steadyHistogram: [Int: Double] {
+    guard busy == slots, stats.firstFull != nil else { return stats.steadyUntilLastFull }
+    // Every slot is busy right now: the steady phase runs up to this moment.
+    var histogram = stats.sinceFull
+    histogram[slots, default: 0] += seconds(ContinuousClock.now - stats.lastChange)
+    return histogram
+  }
 
   /// Waits for a slot; false when the queue is full (the caller answers 503).
   func acquire() async -> Bool {
@@ -50,10 +67,17 @@ actor SlotPool {
 
   private func setBusy(_ value: Int) {
     let now = ContinuousClock.now
-    let elapsed = now - stats.lastChange
-    stats.secondsAtInFlight[busy, default: 0] += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let elapsed = seconds(now - stats.lastChange)
+    stats.secondsAtInFlight[busy, default: 0] += elapsed
+    if stats.firstFull != nil { stats.sinceFull[busy, default: 0] += elapsed }
+    if busy == slots, value < slots { stats.steadyUntilLastFull = stats.sinceFull }
     stats.lastChange = now
     busy = value
     stats.maxInFlight = max(stats.maxInFlight, busy)
+    if busy == slots, stats.firstFull == nil { stats.firstFull = now }
+  }
+
+  private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }

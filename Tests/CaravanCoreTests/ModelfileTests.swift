@@ -166,6 +166,17 @@ struct ModelfileTests {
     #expect(error.problems[3].message.contains("FROM appears twice"))
   }
 
+  @Test("quoted values read as Ollama's parser reads them")
+  func quotedValuesFollowOllama() throws {
+    let modelfile = try Modelfile.parse("FROM \"gemma:7b\"\nPARAMETER temperature \"0.5\"\nSYSTEM \"Two\nlines\"\nMESSAGE user \"\"\"Is it\n  multi-line?\"\"\"   \nTEMPLATE \"\"\"{{ .Prompt }}\"\"\"\n").get()
+    #expect(modelfile.from == "gemma:7b")
+    #expect(modelfile.parameters == ["temperature": .double(0.5)])
+    // A "..." value may span lines too; blanks after a closing quote do not count.
+    #expect(modelfile.system == "Two\nlines")
+    #expect(modelfile.messages == [ChatMessage(role: "user", content: "Is it\n  multi-line?")])
+    #expect(modelfile.template == "{{ .Prompt }}")
+  }
+
   @Test("a Modelfile with Windows line endings parses line by line")
   func crlf() throws {
     let modelfile = try Modelfile.parse("FROM gemma:7b\r\nPARAMETER temperature 0.5\r\nPARAMETER top_k 3\r\n").get()
