@@ -157,6 +157,8 @@ public struct RunLayout: Sendable, Equatable {
   public var resolvedSpec: String { root + "/spec.resolved.json" }
   public var manifest: String { root + "/manifest.json" }
   public var script: String { root + "/job.sbatch" }
+  /// Starts one inference server; the worker runs it once per server.
+  public var serverScript: String { root + "/server.sh" }
   public var submission: String { root + "/submission.json" }
   public var shardsDir: String { root + "/shards" }
   /// Per-shard server and request timing (`ShardTimingEvent` lines).

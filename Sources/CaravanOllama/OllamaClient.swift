@@ -41,6 +41,12 @@ public struct OllamaClient: Sendable {
     }
   }
 
+  /// Loads `model` without generating (`/api/generate` with no prompt), so its load time is
+  /// measured apart from any request; Ollama answers once the model is in memory.
+  public func load(model: String) async throws(OllamaError) -> Completion {
+    Completion(try await call("POST", "/api/generate", body: .object(["model": .string(model), "stream": .bool(false)])))
+  }
+
   /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
   /// long generation shows progress and the time to the first token is measured. A failure in
   /// the middle of the stream (HTTP 200, then an `{"error": ...}` line) throws `.midStream`.

@@ -12,18 +12,16 @@ public struct BatchJob: Sendable, Equatable {
   /// Absolute path of the `caravan` executable the job runs.
   public var caravan: String
   public var server: ServerLaunch
-  public var readyTimeout: Int
   /// Header comment: where this script came from.
   public var origin: String
 
-  public init(name: String, runDir: String, shardCount: Int, slurm: JobSpec.Slurm, caravan: String, server: ServerLaunch, readyTimeout: Int, origin: String) {
+  public init(name: String, runDir: String, shardCount: Int, slurm: JobSpec.Slurm, caravan: String, server: ServerLaunch, origin: String) {
     self.name = name
     self.runDir = runDir
     self.shardCount = shardCount
     self.slurm = slurm
     self.caravan = caravan
     self.server = server
-    self.readyTimeout = readyTimeout
     self.origin = origin
   }
 
@@ -39,7 +37,7 @@ public struct BatchJob: Sendable, Equatable {
       parallel: spec.engine.parallel,
       env: spec.engine.env
     )
-    self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, readyTimeout: spec.engine.readyTimeout, origin: origin)
+    self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
   }
 
   /// One `#SBATCH` option.

@@ -35,9 +35,9 @@ public struct ProcessRunner: Sendable {
     return Output(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
 
-  /// The absolute path of `name` on PATH.
-  public static func path(of name: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+  /// The absolute path of `name` on `searchPath` (default: this process's PATH).
+  public static func path(of name: String, searchPath: String? = nil) throws -> String {
+    let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
       return "\(folder)/\(name)"
     }

@@ -12,10 +12,11 @@ import Foundation
 /// `posix_spawn` with an empty mask and default dispositions gives the child what a shell would.
 public enum Spawn {
   /// Starts `arguments[0]` (an absolute path) with the given environment and standard streams.
-  /// File descriptors not named here are not inherited.
+  /// File descriptors not named here are not inherited. With `newSession` the child leads a
+  /// session and process group of its own (setsid), so `kill(-pid, ...)` reaches all it starts.
   public static func start(
     _ arguments: [String], environment: [String: String], directory: String? = nil,
-    stdout: Int32? = nil, stderr: Int32? = nil
+    stdout: Int32? = nil, stderr: Int32? = nil, newSession: Bool = false
   ) throws -> pid_t {
     var command = arguments
     if let directory {
@@ -42,7 +43,9 @@ public enum Spawn {
     var all = sigset_t()
     sigfillset(&all)
     posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+    if newSession { flags |= 0x80 }  // POSIX_SPAWN_SETSID (glibc 2.26), not exported by the Glibc module
+    posix_spawnattr_setflags(&attributes, Int16(flags))
 
     let argv = command.map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

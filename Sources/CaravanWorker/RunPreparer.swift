@@ -66,6 +66,7 @@ public struct RunPreparer: Sendable {
       "spec.resolved.json": try pretty.encode(spec),
       "manifest.json": try pretty.encode(manifest),
       "job.sbatch": Data(ScriptRenderer.render(job).utf8),
+      "server.sh": Data(job.server.script(origin: job.origin).utf8),
     ]
     let lineEncoder = JSONLines.lineEncoder()
     for (index, items) in plan.shards.enumerated() {
@@ -77,7 +78,9 @@ public struct RunPreparer: Sendable {
       files["shards/" + RunLayout.shardName(index)] = data
     }
     let run = try RunDirectory.create(at: layout.root, files: files)
-    try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: layout.script)
+    for script in [layout.script, layout.serverScript] {
+      try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script)
+    }
     var notes: [String] = []
     if let missing { notes.append("submit would refuse this job: " + missing.description) }
     if let reduced = plan.shardsReduced {

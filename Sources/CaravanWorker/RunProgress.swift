@@ -66,7 +66,8 @@ public struct RunProgress: Sendable, Equatable, Encodable {
         latestError[position] = record.status == .error
         tokens += record.evalCount ?? 0
         nanoseconds += record.evalDuration ?? 0
-        if let date = try? Date.ISO8601FormatStyle().parse(record.finishedAt) {
+        if let seconds = ISOTimestamp.seconds(record.finishedAt) {
+          let date = Date(timeIntervalSince1970: seconds)
           first = min(first ?? date, date)
           if date >= (last ?? .distantPast) { last = date; lastText = record.finishedAt }
         }

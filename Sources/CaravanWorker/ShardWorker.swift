@@ -4,26 +4,44 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Runs one shard inside the job: registers Modelfile variants, sends every item not yet
-/// recorded with `parallel` requests in flight, and appends one record per item.
+/// Sends one shard's work items to its servers and appends one record per item.
+///
+/// Each server gets exactly `parallel` requests in flight: a slot that finishes takes the next
+/// item, so a faster server takes more work. Modelfile variants are registered by the caller
+/// (see `registerVariants`) whenever a server becomes ready.
 public struct ShardWorker: Sendable {
   public var run: RunDirectory
   public var shard: Int
-  public var client: OllamaClient
   public var parallel: Int
   public var node: String
   public var jobID: String?
   public var retry = RetryPolicy()
   public var logger: Logger
 
-  public init(run: RunDirectory, shard: Int, client: OllamaClient, parallel: Int, node: String, jobID: String?, logger: Logger) {
+  public init(run: RunDirectory, shard: Int, parallel: Int, node: String, jobID: String?, logger: Logger) {
     self.run = run
     self.shard = shard
-    self.client = client
     self.parallel = max(1, parallel)
     self.node = node
     self.jobID = jobID
     self.logger = logger
+  }
+
+  /// A server requests go to.
+  public struct Endpoint: Sendable {
+    public var index: Int
+    public var client: OllamaClient
+    /// Its CUDA_VISIBLE_DEVICES, recorded in each result.
+    public var gpu: String?
+    /// Set when the worker owns the server and can restart it.
+    public var server: SupervisedServer?
+
+    public init(index: Int, client: OllamaClient, gpu: String?, server: SupervisedServer?) {
+      self.index = index
+      self.client = client
+      self.gpu = gpu
+      self.server = server
+    }
   }
 
   /// What a shard run did.
@@ -33,65 +51,107 @@ public struct ShardWorker: Sendable {
     public var errors: Int
     /// True when a stop request ended the run before every item was sent.
     public var stopped: Bool
+    /// When the first request was sent and the last answer recorded (nil when nothing was sent).
+    public var firstRequest: Date?
+    public var lastAnswer: Date?
   }
 
-  /// Runs until every item has a record or `stop` is set; in-flight requests always finish.
-  public func run(stop: StopFlag) async throws -> Outcome {
+  /// The shard's items and the ones without a record yet.
+  public func pending() throws -> (items: [WorkItem], todo: [WorkItem], existing: (values: [ResultRecord], intactBytes: Int)) {
     let items = try run.shardItems(shard)
     let existing = try JSONLines.read(ResultRecord.self, from: run.layout.resultFile(shard))
     let done = Set(existing.values.map(\.key))
-    let todo = items.filter { !done.contains($0.key) }
-    logger.info("shard \(shard): \(items.count) items, \(items.count - todo.count) already recorded, \(todo.count) to send")
+    return (items, items.filter { !done.contains($0.key) }, existing)
+  }
+
+  /// Runs until every item has a record or `stop` is set; in-flight requests always finish.
+  public func run(endpoints: [Endpoint], stop: StopFlag) async throws -> Outcome {
+    let (items, todo, existing) = try pending()
+    logger.info("shard \(shard): \(items.count) items, \(items.count - todo.count) already recorded, \(todo.count) to send to \(endpoints.count) server(s)")
     let output = try AppendOnlyFile(path: run.layout.resultFile(shard), intactBytes: existing.intactBytes)
 
-    try await registerVariants(for: todo)
-
     var outcome = Outcome(alreadyDone: items.count - todo.count, written: 0, errors: 0, stopped: false)
-    try await withThrowingTaskGroup(of: ResultRecord.self) { group in
+    try await withThrowingTaskGroup(of: (Int, ResultRecord).self) { group in
       var next = todo.makeIterator()
       var inFlight = 0
-      func collect(_ record: ResultRecord) async throws {
+      func dispatch(to slot: Int) -> Bool {
+        guard !stop.isSet, let item = next.next() else { return false }
+        let endpoint = endpoints[slot % endpoints.count]
+        if outcome.firstRequest == nil { outcome.firstRequest = Date() }
+        group.addTask { (slot, try await self.send(item, to: endpoint)) }
+        inFlight += 1
+        return true
+      }
+      for slot in 0..<(parallel * endpoints.count) where !dispatch(to: slot) { break }
+      while inFlight > 0, let (slot, record) = try await group.next() {
+        inFlight -= 1
+        // Refill the slot first, so the server is not left a request short while the record is flushed.
+        _ = dispatch(to: slot)
         try await output.append(record)
+        outcome.lastAnswer = Date()
         outcome.written += 1
         if record.status == .error { outcome.errors += 1 }
-      }
-      while true {
-        while inFlight < parallel, !stop.isSet, let item = next.next() {
-          group.addTask { try await self.send(item) }
-          inFlight += 1
-        }
-        guard inFlight > 0, let record = try await group.next() else { break }
-        inFlight -= 1
-        try await collect(record)
       }
       outcome.stopped = stop.isSet && outcome.alreadyDone + outcome.written < items.count
     }
     return outcome
   }
 
-  /// Modelfile variants become server-side models through `/api/create` before their first request.
-  func registerVariants(for items: [WorkItem]) async throws {
+  /// Sends to one server that someone else runs (`caravan worker --url`): registers the
+  /// Modelfile variants the pending items need, then runs.
+  public func run(client: OllamaClient, stop: StopFlag) async throws -> Outcome {
+    let todo = try pending().todo
+    if !todo.isEmpty { try await registerVariants(on: client, for: todo) }
+    return try await run(endpoints: [Endpoint(index: 0, client: client, gpu: nil, server: nil)], stop: stop)
+  }
+
+  /// Modelfile variants become server-side models through `/api/create`; a server that
+  /// restarted gets them again (creating an existing model is harmless).
+  public func registerVariants(on client: OllamaClient, for items: [WorkItem]) async throws {
     let needed = Set(items.map(\.variant))
     for variant in try run.manifest().variants where needed.contains(variant.name) {
       guard let body = variant.create else { continue }
       do {
         try await client.create(body)
-        logger.info("created model \(variant.model) for variant \(variant.name)")
+        logger.info("created model \(variant.model) for variant \(variant.name) on \(client.baseURL)")
       } catch {
+        if error.isMissingModel { throw WorkerError.missingModel(variant.baseModel, error) }
         throw WorkerError.fatal("cannot create model \(variant.model) for variant '\(variant.name)' from \(variant.baseModel): \(error)")
       }
     }
   }
 
-  /// Sends one item with bounded retries; returns its record (status ok or error).
-  func send(_ item: WorkItem) async throws -> ResultRecord {
-    var attempts = 0
-    while true {
-      attempts += 1
+  /// Loads each model the items use and returns how long each load took, in milliseconds, so
+  /// model load is measured once per server and not inside the first requests' timings.
+  /// A model the server does not have fails the shard here, with one message.
+  public func loadModels(on client: OllamaClient, for items: [WorkItem]) async throws -> [String: Double] {
+    var loads: [String: Double] = [:]
+    for model in Set(items.map(\.model)).sorted() {
       let started = ContinuousClock.now
       do {
-        let completion = try await client.complete(item)
-        var record = makeRecord(item, .ok, attempts: attempts, since: started)
+        let answer = try await client.load(model: model)
+        loads[model] = answer.loadDuration.map { Double($0) / 1e6 } ?? milliseconds(ContinuousClock.now - started)
+      } catch {
+        if error.isMissingModel { throw WorkerError.missingModel(model, error) }
+        throw WorkerError.fatal("cannot load model \(model) on \(client.baseURL): \(error)")
+      }
+    }
+    return loads
+  }
+
+  /// Sends one item with bounded retries; returns its record (status ok or error). Failures a
+  /// server crash explains do not count against the bound: the item waits for the restarted
+  /// server and is sent again.
+  func send(_ item: WorkItem, to endpoint: Endpoint) async throws -> ResultRecord {
+    var attempts = 0
+    var counted = 0
+    while true {
+      attempts += 1
+      let generation = try await endpoint.server?.readyGeneration() ?? 0
+      let started = ContinuousClock.now
+      do {
+        let completion = try await endpoint.client.complete(item)
+        var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
         record.response = completion.response
         record.doneReason = completion.doneReason
         record.totalDuration = completion.totalDuration
@@ -100,27 +160,36 @@ public struct ShardWorker: Sendable {
         record.promptEvalDuration = completion.promptEvalDuration
         record.evalCount = completion.evalCount
         record.evalDuration = completion.evalDuration
-        record.ttftMs = completion.timeToFirstToken.map(milliseconds)
+        if let ttft = completion.timeToFirstToken.map(milliseconds) {
+          record.ttftMs = ttft
+          let serverWork = Double((completion.loadDuration ?? 0) + (completion.promptEvalDuration ?? 0)) / 1e6
+          record.queueMs = (max(0, ttft - serverWork) * 1000).rounded() / 1000
+        }
         return record
       } catch {
-        if error.isMissingModel {
-          throw WorkerError.fatal("model '\(item.model)' is not in the server's model store: \(error). Pull it first (`ollama pull \(item.model)` into engine.models_dir).")
-        }
-        if error.isRetryable, attempts < retry.maxAttempts {
-          logger.warning("\(item.key): attempt \(attempts) failed (\(error)); retrying")
-          try await Task.sleep(for: retry.delay(afterAttempt: attempts))
+        if error.isMissingModel { throw WorkerError.missingModel(item.model, error) }
+        if error.isRetryable, let server = endpoint.server, try await server.recover(after: generation) {
+          logger.warning("\(item.key): server \(endpoint.index) restarted after attempt \(attempts) (\(error)); sending again")
           continue
         }
-        var record = makeRecord(item, .error, attempts: attempts, since: started)
+        counted += 1
+        if error.isRetryable, counted < retry.maxAttempts {
+          logger.warning("\(item.key): attempt \(attempts) failed (\(error)); retrying")
+          try await Task.sleep(for: retry.delay(afterAttempt: counted))
+          continue
+        }
+        var record = makeRecord(item, .error, endpoint: endpoint, attempts: attempts, since: started)
         record.error = error.description
         return record
       }
     }
   }
 
-  private func makeRecord(_ item: WorkItem, _ status: ResultRecord.Status, attempts: Int, since start: ContinuousClock.Instant) -> ResultRecord {
-    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: milliseconds(ContinuousClock.now - start), finishedAt: Date().ISO8601Format())
+  private func makeRecord(_ item: WorkItem, _ status: ResultRecord.Status, endpoint: Endpoint, attempts: Int, since start: ContinuousClock.Instant) -> ResultRecord {
+    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: milliseconds(ContinuousClock.now - start), finishedAt: Date().preciseStamp)
     record.jobId = jobID
+    record.server = endpoint.index
+    record.gpu = endpoint.gpu
     return record
   }
 }
@@ -150,9 +219,12 @@ public final class StopFlag: Sendable {
 /// A failure that ends the shard: retrying items one by one would only repeat it.
 public enum WorkerError: Error, CustomStringConvertible {
   case fatal(String)
+  case missingModel(String, OllamaError)
   public var description: String {
     switch self {
     case .fatal(let message): return message
+    case .missingModel(let model, let error):
+      return "model '\(model)' is not in the server's model store (\(error)). Pull it into engine.models_dir first: `caravan models pull \(model) --store <engine.models_dir>` (or `ollama pull \(model)` with OLLAMA_MODELS set to it)."
     }
   }
 }

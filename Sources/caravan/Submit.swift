@@ -58,6 +58,7 @@ extension Caravan {
           print("Planned \(summary); dry run, nothing submitted.")
           print("Variants: " + prepared.plan.variants.map(\.name).joined(separator: ", "))
           print("Script:   \(run.layout.script)")
+          print("Server:   \(run.layout.serverScript)")
         }
         return
       }

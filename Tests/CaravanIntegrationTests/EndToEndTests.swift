@@ -106,13 +106,16 @@ struct SlurmEndToEndTests {
     // Each variant's options reached the server.
     var requests: [JSONValue] = []
     for shard in 0..<3 { requests += try readJSONLines(logs.appendingPathComponent("requests-\(shard).jsonl").path) }
-    let cold = requests.filter { $0["model"] == .string("gemma:7b") && $0["endpoint"] != .string("/api/create") }
+    // Each server loads each model once before the requests (`load: true` in the log).
+    let loads = requests.filter { $0["load"] == .bool(true) }
+    #expect(Set(loads.compactMap { $0["model"]?.stringValue }) == ["gemma:7b", "caravan-e2e-warm"])
+    let cold = requests.filter { $0["model"] == .string("gemma:7b") && $0["endpoint"] != .string("/api/create") && $0["load"] == nil }
     #expect(cold.count == 12)
     #expect(cold.allSatisfy { $0["options"]?["temperature"] == .int(0) && $0["options"]?["top_k"] == .int(5) })
     let creates = requests.filter { $0["endpoint"] == .string("/api/create") }
     #expect(!creates.isEmpty)
     #expect(creates.allSatisfy { $0["body"]?["from"] == .string("gemma:7b") && $0["body"]?["parameters"] == .object(["temperature": .double(0.9), "top_p": .double(0.5)]) && $0["body"]?["system"] == .string("You are terse.") })
-    let warm = requests.filter { $0["model"] == .string("caravan-e2e-warm") && $0["endpoint"] != .string("/api/create") }
+    let warm = requests.filter { $0["model"] == .string("caravan-e2e-warm") && $0["endpoint"] != .string("/api/create") && $0["load"] == nil }
     #expect(warm.count == 12)
     #expect(warm.allSatisfy { $0["effective_options"]?["temperature"] == .double(0.9) && $0["effective_options"]?["top_p"] == .double(0.5) })
     // A per-line option overrides the variant's.

@@ -118,7 +118,8 @@ struct StatusTests {
 
   @Test func timeLimitEndsInTimeout() async throws {
     // One minute is Slurm's smallest limit; 4 items × ~20 s each cannot finish in it.
-    let (_, runDir) = try submit("st-timeout", shards: 1, tokenMs: 2000, slurm: "  time: \"1\"")
+    // Self-requeue off (FaultTests covers it): this is what the limit itself does.
+    let (_, runDir) = try submit("st-timeout", shards: 1, tokenMs: 2000, slurm: "  time: \"1\"\n  max_requeues: 0")
     // Slurm sends --signal=B:TERM up to a minute early: the worker then stops on its own and
     // exits 143 before the limit (FAILED), or the limit strikes first (TIMEOUT).
     let status = try await waitFor(runDir, states: ["TIMEOUT", "FAILED"], timeout: 200)

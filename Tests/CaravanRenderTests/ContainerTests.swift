@@ -63,7 +63,7 @@ import Testing
     ("server-none", .none, []),
   ])
   func containerInvocationMatchesGolden(name: String, runtime: JobSpec.Container.Runtime, flags: [String]) throws {
-    let text = Self.launch(runtime, flags: flags).commandLines().joined(separator: "\n") + "\n"
+    let text = Self.launch(runtime, flags: flags).script(origin: "0.1.0 from job.yaml (run r-1)")
     let mismatch = try goldenMismatch(text, golden: ScriptRendererTests.snapshots.appendingPathComponent("\(name).golden"))
     #expect(mismatch == nil, "\(mismatch ?? "")")
   }
@@ -117,16 +117,15 @@ import Testing
       """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
     let out = dir.appendingPathComponent("seen")
-    let script = """
-      set -euo pipefail
-      PORT=41234
-      RUN_DIR='\(dir.path)/run dir'
-      SERVER_HOME='\(dir.path)/home dir'
-      SERVER_LOG='\(dir.path)/server.log'
-      \(Self.launch(.apptainer, flags: flags).commandLines().joined(separator: "\n"))
-      wait $!
-      """
-    let result = try runCommand("/bin/bash", ["-c", script], environment: ["PATH": bin.path + ":/usr/bin:/bin", "FAKE_OUT": out.path, "CUDA_VISIBLE_DEVICES": "1", "OLLAMA_HOST": "0.0.0.0:9999"])
+    let script = dir.appendingPathComponent("server.sh")
+    try Self.launch(.apptainer, flags: flags).script(origin: "test").write(to: script, atomically: true, encoding: .utf8)
+    // The worker runs server.sh with these variables (see SupervisedServer.Launch).
+    let result = try runCommand(
+      "/bin/bash", [script.path],
+      environment: [
+        "PATH": bin.path + ":/usr/bin:/bin", "FAKE_OUT": out.path, "CUDA_VISIBLE_DEVICES": "1", "OLLAMA_HOST": "0.0.0.0:9999",
+        "PORT": "41234", "RUN_DIR": "\(dir.path)/run dir", "SERVER_HOME": "\(dir.path)/home dir",
+      ])
     #expect(result.status == 0, "\(result.stderr)")
     let seen = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map(String.init)
     #expect(seen.contains("OLLAMA_HOST=127.0.0.1:41234"))
@@ -139,5 +138,16 @@ import Testing
     #expect(seen.contains("COMMAND=ollama serve"))
     // Slurm's GPU choice reaches the server even when host variables are dropped.
     #expect(seen.contains("CUDA_VISIBLE_DEVICES=1"), "\(seen)")
+  }
+}
+
+extension ServerLaunchTests {
+  /// server.sh refuses to start without the variables the worker sets, rather than binding 11434.
+  @Test func serverScriptNeedsItsVariables() throws {
+    let script = try TestPaths.temporaryDirectory("server-vars").appendingPathComponent("server.sh")
+    try Self.launch(.none, flags: []).script(origin: "test").write(to: script, atomically: true, encoding: .utf8)
+    let result = try runCommand("/bin/bash", [script.path], environment: ["PATH": "/usr/bin:/bin"])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("PORT"))
   }
 }

@@ -17,7 +17,7 @@ enum Fixtures {
     slurm.mem = "1G"
     slurm.setup = ["module load apptainer", "export TMPDIR=/tmp"]
     let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "exec /opt/caravan/bin/ollama-sim --models gemma:7b", modelsDir: nil, parallel: 4, env: [:])
-    return BatchJob(name: "e2e", runDir: "/scratch/runs/e2e-1", shardCount: 3, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, readyTimeout: 300, origin: "0.1.0 from job.yaml (run e2e-1)")
+    return BatchJob(name: "e2e", runDir: "/scratch/runs/e2e-1", shardCount: 3, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, origin: "0.1.0 from job.yaml (run e2e-1)")
   }
 
   static func apptainerJob() -> BatchJob {
@@ -28,7 +28,7 @@ enum Fixtures {
     slurm.gpusPerNode = 2
     slurm.extra = ["--mail-type=END", "--exclusive"]
     let server = ServerLaunch(runtime: .apptainer, image: "/project/images/ollama 0.6.sif", flags: ["--nv"], binds: ["/project/data:/data:ro"], command: "ollama serve", modelsDir: "/scratch/shared models", parallel: 8, env: ["OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_LOAD_TIMEOUT": "15m"])
-    return BatchJob(name: "tutorial", runDir: "/scratch/my runs/tutorial-1", shardCount: 1, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, readyTimeout: 900, origin: "0.1.0 from jobs/tutorial.yaml (run tutorial-1)")
+    return BatchJob(name: "tutorial", runDir: "/scratch/my runs/tutorial-1", shardCount: 1, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, origin: "0.1.0 from jobs/tutorial.yaml (run tutorial-1)")
   }
 }
 
@@ -44,10 +44,13 @@ enum Fixtures {
 
   @Test(arguments: [Fixtures.simJob(), Fixtures.apptainerJob()])
   func passesBashSyntaxCheck(job: BatchJob) throws {
-    let file = try TestPaths.temporaryDirectory().appendingPathComponent("job.sbatch")
-    try ScriptRenderer.render(job).write(to: file, atomically: true, encoding: .utf8)
-    let result = try runCommand("/bin/bash", ["-n", file.path])
-    #expect(result.status == 0, "bash -n: \(result.stderr)")
+    let dir = try TestPaths.temporaryDirectory()
+    for (name, text) in [("job.sbatch", ScriptRenderer.render(job)), ("server.sh", job.server.script(origin: job.origin))] {
+      let file = dir.appendingPathComponent(name)
+      try text.write(to: file, atomically: true, encoding: .utf8)
+      let result = try runCommand("/bin/bash", ["-n", file.path])
+      #expect(result.status == 0, "bash -n \(name): \(result.stderr)")
+    }
   }
 
   @Test func directivesCarryEverySchedulerSetting() {
@@ -64,7 +67,8 @@ enum Fixtures {
   }
 
   @Test func apptainerServerBindsLoopbackAndKeepsModelsOutOfHome() {
-    let script = ScriptRenderer.render(Fixtures.apptainerJob())
+    let job = Fixtures.apptainerJob()
+    let script = job.server.script(origin: job.origin)
     // The image's ENV OLLAMA_HOST=0.0.0.0 wins over host variables, so it must be passed with --env.
     #expect(script.contains("--env \"OLLAMA_HOST=127.0.0.1:$PORT\""))
     #expect(script.contains("--env 'OLLAMA_MODELS=/scratch/shared models'"))
@@ -80,48 +84,45 @@ enum Fixtures {
     }
   }
 
-  /// Runs the rendered script for real with a stand-in `caravan` and server, as a job would.
-  @Test func scriptStartsServerRunsWorkerAndStopsServer() throws {
+  /// Runs the rendered script for real with a stand-in `caravan` whose "worker" starts a server
+  /// in its own session, lists it in the pid file, and exits as if killed: the script must
+  /// pass the worker its arguments and stop the orphaned server on exit.
+  @Test func scriptRunsWorkerAndStopsServersItLeftBehind() async throws {
     let dir = try TestPaths.temporaryDirectory("render-run")
     let runDir = dir.appendingPathComponent("run dir's")
     try FileManager.default.createDirectory(at: runDir.appendingPathComponent("logs"), withIntermediateDirectories: true)
     let fake = dir.appendingPathComponent("caravan")
+    let serverPID = dir.appendingPathComponent("server-pid")
     try """
       #!/bin/bash
-      case "$1" in
-        free-port) echo 45678 ;;
-        wait-ready) for _ in $(seq 200); do [ -s "$(dirname "$0")/server-pid" ] && break; sleep 0.05; done ;;
-        worker) printf '%s\\n' "$@" > "$(dirname "$0")/worker-args" ;;
-      esac
+      printf '%s\\n' "$@" > "$(dirname "$0")/worker-args"
+      pidfile=""
+      while [ $# -gt 0 ]; do [ "$1" = --pid-file ] && pidfile="$2"; shift; done
+      setsid sleep 60 </dev/null >/dev/null 2>&1 &
+      echo $! > \(shellQuote(serverPID.path))
+      echo $! > "$pidfile"
+      exit 137
       """.write(to: fake, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
-    let envDump = dir.appendingPathComponent("server-env")
     var job = Fixtures.simJob()
     job.runDir = runDir.path
     job.caravan = fake.path
     job.slurm.setup = []
-    job.server.modelsDir = "/models/with space/it's $HOME"
-    job.server.command = "env > \(shellQuote(envDump.path)); echo $$ > \(shellQuote(dir.appendingPathComponent("server-pid").path)); exec sleep 30"
     let script = dir.appendingPathComponent("job.sbatch")
     try ScriptRenderer.render(job).write(to: script, atomically: true, encoding: .utf8)
 
-    let result = try runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2"])
-    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    let result = try runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "77", "TMPDIR": dir.path, "PATH": "/usr/bin:/bin"])
+    #expect(result.status == 137, "the worker's status is the job's: \(result.stdout)\(result.stderr)")
 
     let workerArgs = try String(contentsOf: dir.appendingPathComponent("worker-args"), encoding: .utf8)
-    #expect(workerArgs == "worker\n--run-dir\n\(runDir.path)\n--shard\n2\n--url\nhttp://127.0.0.1:45678\n")
-    let env = try String(contentsOf: envDump, encoding: .utf8).split(separator: "\n")
-    #expect(env.contains("OLLAMA_HOST=127.0.0.1:45678"))
-    #expect(env.contains("OLLAMA_MODELS=/models/with space/it's $HOME"))
-    #expect(env.contains("OLLAMA_NUM_PARALLEL=4"))
-    #expect(env.contains("OLLAMA_KEEP_ALIVE=-1"))
-    // The server (sleep 30) must be gone once the script returns.
-    let pid = try String(contentsOf: dir.appendingPathComponent("server-pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(workerArgs == "worker\n--run-dir\n\(runDir.path)\n--shard\n2\n--pid-file\n\(dir.path)/caravan-servers-77-2\n")
+    let pid = try String(contentsOf: serverPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     var stopped = false
     for _ in 0..<50 {
       if kill(Int32(pid)!, 0) != 0 { stopped = true; break }
-      Thread.sleep(forTimeInterval: 0.1)
+      try await Task.sleep(for: .milliseconds(100))
     }
     #expect(stopped, "server pid \(pid) still running after the script exited")
+    #expect(!FileManager.default.fileExists(atPath: "\(dir.path)/caravan-servers-77-2"))
   }
 }

@@ -10,7 +10,7 @@ import Testing
   /// A job whose "script" is given directly, with `shards` array tasks.
   func job(runDir: URL, shards: Int) -> BatchJob {
     let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "true", modelsDir: nil, parallel: 1, env: [:])
-    return BatchJob(name: "t", runDir: runDir.path, shardCount: shards, slurm: JobSpec.Slurm(), caravan: "/bin/true", server: server, readyTimeout: 1, origin: "test")
+    return BatchJob(name: "t", runDir: runDir.path, shardCount: shards, slurm: JobSpec.Slurm(), caravan: "/bin/true", server: server, origin: "test")
   }
 
   func writeScript(_ text: String, in dir: URL) throws -> String {

@@ -36,8 +36,8 @@ let smallSpec = """
 let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"}"# }.joined(separator: "\n") + "\n"
 
 @Suite struct ShardWorkerTests {
-  func worker(_ run: RunDirectory, url: String) -> ShardWorker {
-    var worker = ShardWorker(run: run, shard: 0, client: OllamaClient(baseURL: url), parallel: 3, node: "testnode", jobID: "1_0", logger: Logger(label: "test"))
+  func worker(_ run: RunDirectory) -> ShardWorker {
+    var worker = ShardWorker(run: run, shard: 0, parallel: 3, node: "testnode", jobID: "1_0", logger: Logger(label: "test"))
     worker.retry.baseDelay = .milliseconds(10)
     return worker
   }
@@ -46,7 +46,7 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
     let log = prepared.run.layout.root + "/requests.jsonl"
     let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", "3", "--request-log", log])
-    let outcome = try await worker(prepared.run, url: sim.url).run(stop: StopFlag())
+    let outcome = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     #expect(outcome.written == 20 && outcome.errors == 0 && !outcome.stopped)
 
     let records = try prepared.run.results(0)
@@ -80,7 +80,7 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     // First attempt: stopped after a few records, as on SIGTERM.
     let stop = StopFlag()
     stop.set()
-    let first = try await worker(prepared.run, url: sim.url).run(stop: stop)
+    let first = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: stop)
     #expect(first.written == 0 && first.stopped)
     // Simulate a crash mid-write: two good records, then half a line.
     let items = try prepared.run.shardItems(0)
@@ -94,7 +94,7 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     data.append(Data(#"{"seq":2,"id":"p2","varia"#.utf8))
     try data.write(to: URL(fileURLWithPath: resultsPath))
 
-    let outcome = try await worker(prepared.run, url: sim.url).run(stop: StopFlag())
+    let outcome = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     #expect(outcome.alreadyDone == 2 && outcome.written == 18)
     let records = try prepared.run.results(0)
     #expect(records.count == 20)
@@ -108,10 +108,10 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "model: gemma:7b", with: "model: llama3:8b").replacingOccurrences(of: "FROM gemma:7b", with: "FROM llama3:8b"), prompts: smallPrompts)
     let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b"])
     await #expect(throws: WorkerError.self) {
-      _ = try await worker(prepared.run, url: sim.url).run(stop: StopFlag())
+      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     }
     do {
-      _ = try await worker(prepared.run, url: sim.url).run(stop: StopFlag())
+      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     } catch {
       #expect("\(error)".contains("llama3:8b"))
     }
@@ -122,10 +122,10 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
   @Test func errorsInTheMiddleOfAStreamAreRetriedAndNeverKeptAsPartialText() async throws {
     let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
     let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--mid-stream-error-every", "3"])
-    var w = worker(prepared.run, url: sim.url)
+    var w = worker(prepared.run)
     // One stream in three fails whoever sends it, so an item can be unlucky several times running.
     w.retry.maxAttempts = 30
-    let outcome = try await w.run(stop: StopFlag())
+    let outcome = try await w.run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     #expect(outcome.written == 20 && outcome.errors == 0)
     let records = try prepared.run.results(0)
     #expect(records.contains { $0.attempts > 1 }, "every third stream failed, so some items needed another try")
@@ -141,10 +141,10 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "parallel: 3", with: "parallel: 6"), prompts: smallPrompts)
     // One slot and no queue: most concurrent requests get 503 and must be retried.
     let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", "1", "--queue", "0", "--token-ms", "5"])
-    var w = worker(prepared.run, url: sim.url)
+    var w = worker(prepared.run)
     w.parallel = 6
     w.retry.maxAttempts = 50
-    let outcome = try await w.run(stop: StopFlag())
+    let outcome = try await w.run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     #expect(outcome.written == 20 && outcome.errors == 0)
     let records = try prepared.run.results(0)
     #expect(records.contains { $0.attempts > 1 }, "with one slot and six in flight some requests must have been retried")

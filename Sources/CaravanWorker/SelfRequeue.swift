@@ -1,0 +1,64 @@
+import CaravanCore
+import CaravanSlurm
+import Foundation
+import Logging
+
+/// After a stop with work left, puts the job back in the queue when the time limit caused the
+/// stop: Slurm's `--signal=B:TERM@grace` arrives `grace` seconds (or up to a minute more) before
+/// the limit, so little time left means the limit; a cancel or a manual requeue leaves plenty.
+/// The requeued job keeps its id and resumes from the records; SLURM_RESTART_COUNT bounds it.
+public struct SelfRequeue: Sendable {
+  public var spec: JobSpec.Slurm
+  public var environment: [String: String]
+  public var logger: Logger
+
+  public init(spec: JobSpec.Slurm, environment: [String: String], logger: Logger) {
+    self.spec = spec
+    self.environment = environment
+    self.logger = logger
+  }
+
+  /// The decision, apart from Slurm: requeue when the time left is within the warning window.
+  public static func shouldRequeue(secondsLeft: Int?, grace: Int, restartCount: Int, maxRequeues: Int) -> Bool {
+    guard maxRequeues > 0, restartCount < maxRequeues, let secondsLeft else { return false }
+    // Slurm may send the signal up to 60 s before `grace`; allow for that and for the drain.
+    return secondsLeft <= grace + 90
+  }
+
+  /// `squeue -o %L` time left: `[days-]hours:minutes:seconds`, `minutes:seconds`, or a word
+  /// (UNLIMITED, NOT_SET, INVALID) for which nil is returned.
+  public static func parseTimeLeft(_ text: String) -> Int? {
+    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    var days = 0
+    var clock = Substring(trimmed)
+    if let dash = trimmed.firstIndex(of: "-") {
+      guard let d = Int(trimmed[..<dash]) else { return nil }
+      days = d
+      clock = trimmed[trimmed.index(after: dash)...]
+    }
+    let parts = clock.split(separator: ":").map { Int($0) }
+    guard !parts.isEmpty, parts.count <= 3, parts.allSatisfy({ $0 != nil }) else { return nil }
+    return days * 86400 + parts.reduce(0) { $0 * 60 + $1! }
+  }
+
+  public func requeueIfTimeLimit() async {
+    guard let job = environment["SLURM_JOB_ID"] else { return }
+    let restarts = environment["SLURM_RESTART_COUNT"].flatMap { Int($0) } ?? 0
+    let runner = ProcessRunner()
+    let left = try? await runner.run("squeue", ["-h", "-j", job, "-o", "%L"])
+    let seconds = left.flatMap { $0.status == 0 ? Self.parseTimeLeft($0.stdout) : nil }
+    guard Self.shouldRequeue(secondsLeft: seconds, grace: spec.grace, restartCount: restarts, maxRequeues: spec.maxRequeues) else {
+      if spec.maxRequeues > 0, restarts >= spec.maxRequeues, seconds.map({ $0 <= spec.grace + 90 }) == true {
+        logger.notice("not requeueing job \(job): it has been requeued \(restarts) times (slurm.max_requeues is \(spec.maxRequeues))")
+      }
+      return
+    }
+    logger.notice("job \(job) stopped \(seconds ?? 0) s before its time limit with work left: requeueing it (restart \(restarts + 1) of at most \(spec.maxRequeues))")
+    do {
+      let result = try await runner.run("scontrol", ["requeue", job])
+      if result.status != 0 { logger.warning("scontrol requeue \(job) failed: \(result.stderr)") }
+    } catch {
+      logger.warning("scontrol requeue \(job) could not run: \(error)")
+    }
+  }
+}

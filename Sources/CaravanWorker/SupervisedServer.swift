@@ -1,0 +1,279 @@
+import CaravanOllama
+import CaravanSlurm
+import Foundation
+import Logging
+
+/// One inference server of a shard, owned by the worker: started from the run's `server.sh` in a
+/// session of its own, watched, and restarted (a bounded number of times) when it dies.
+///
+/// Requests that fail ask `recover(after:)` whether a crash explains the failure; if so they
+/// wait for the restarted server and are sent again, without counting against their retries.
+public actor SupervisedServer {
+  /// How to start this server.
+  public struct Launch: Sendable {
+    /// Which of the shard's servers (0 ..< count).
+    public var index: Int
+    public var script: String
+    public var port: Int
+    /// The GPU(s) this server may use, from Slurm's allocation; nil leaves the variable unset.
+    public var cudaVisibleDevices: String?
+    public var home: String
+    public var log: String
+    public var runDir: String
+    /// The worker's environment, which the server inherits (setup lines, PATH, module settings).
+    public var environment: [String: String]
+
+    public init(index: Int, script: String, port: Int, cudaVisibleDevices: String?, home: String, log: String, runDir: String, environment: [String: String]) {
+      self.index = index
+      self.script = script
+      self.port = port
+      self.cudaVisibleDevices = cudaVisibleDevices
+      self.home = home
+      self.log = log
+      self.runDir = runDir
+      self.environment = environment
+    }
+
+    var processEnvironment: [String: String] {
+      var env = environment
+      env["PORT"] = String(port)
+      env["OLLAMA_HOST"] = "127.0.0.1:\(port)"
+      env["SERVER_HOME"] = home
+      env["RUN_DIR"] = runDir
+      env["CUDA_VISIBLE_DEVICES"] = cudaVisibleDevices
+      return env
+    }
+  }
+
+  /// When a start (first or restart) began and when the server answered.
+  public struct Started: Sendable {
+    public var startedAt: Date
+    public var readyAt: Date
+    public var duration: Duration
+    /// 0 for the first start, n for the n-th restart.
+    public var restart: Int
+  }
+
+  enum Phase: Equatable {
+    case idle, starting, ready, stopping
+    case failed(String)
+  }
+
+  public nonisolated let launch: Launch
+  public nonisolated let client: OllamaClient
+  let readyTimeout: Duration
+  let maxRestarts: Int
+  let logger: Logger
+  let pids: ServerPIDFile?
+  /// Runs after every start, before requests are let through: registers Modelfile variants
+  /// (again after a crash) and records timing.
+  let onReady: @Sendable (Started) async throws -> Void
+
+  private var phase = Phase.idle
+  private var pid: pid_t?
+  /// Bumped each time the server becomes ready; a request remembers the one it was sent to.
+  public private(set) var generation = 0
+  public private(set) var restarts = 0
+  private var waiters: [CheckedContinuation<Void, any Error>] = []
+
+  public init(launch: Launch, readyTimeout: Duration, maxRestarts: Int, pids: ServerPIDFile?, logger: Logger, onReady: @escaping @Sendable (Started) async throws -> Void) {
+    self.launch = launch
+    self.client = launch.client
+    self.readyTimeout = readyTimeout
+    self.maxRestarts = maxRestarts
+    self.pids = pids
+    self.logger = logger
+    self.onReady = onReady
+  }
+
+  /// Starts the server and returns once it answers and `onReady` has run. A server that dies
+  /// while starting is started again, within `maxRestarts`.
+  public func start() async throws {
+    phase = .starting
+    try await startUntilReady(restarting: false)
+  }
+
+  /// The generation to send to, once the server is ready: a request dispatched while the
+  /// server restarts waits here, rather than reaching it before its variants are registered.
+  public func readyGeneration() async throws -> Int {
+    switch phase {
+    case .ready: return generation
+    case .starting:
+      try await untilReady()
+      return generation
+    case .failed(let reason): throw WorkerError.fatal(reason)
+    case .idle, .stopping: throw WorkerError.fatal("server \(launch.index) was stopped")
+    }
+  }
+
+  /// Asked by a request that failed with a transport or stream error on `generation`.
+  /// Returns true when the server died (it has been restarted by the time this returns, so the
+  /// request should be sent again), false when it is up and the failure was the request's own.
+  /// Throws when the server cannot be brought back.
+  public func recover(after generation: Int) async throws -> Bool {
+    if self.generation > generation { return true }
+    switch phase {
+    case .failed(let reason): throw WorkerError.fatal(reason)
+    case .idle, .stopping: throw WorkerError.fatal("server \(launch.index) was stopped")
+    case .starting:
+      try await untilReady()
+      return true
+    case .ready:
+      if let pid, processIsAlive(pid) { return false }
+      // Dead, and the watcher has not reported it yet: handle it here (it is idempotent).
+      if let pid { crashed(pid, status: nil) }
+      try await untilReady()
+      return true
+    }
+  }
+
+  /// Stops the server: TERM to its process group, KILL after `patience`.
+  public func stop(patience: Duration = .seconds(10)) async {
+    phase = .stopping
+    fail(waitersWith: WorkerError.fatal("server \(launch.index) was stopped"))
+    guard let pid else { return }
+    self.pid = nil
+    kill(-pid, SIGTERM)
+    kill(pid, SIGTERM)
+    let deadline = ContinuousClock.now + patience
+    while processIsAlive(pid) || groupExists(pid), ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(100))
+    }
+    kill(-pid, SIGKILL)
+    await pids?.remove(pid)
+  }
+
+  // MARK: - Starting and restarting
+
+  /// Why one start failed, and whether the process was dead by then (worth a restart) or
+  /// alive (a timeout, or a failure a restart would repeat, such as a missing model).
+  struct StartFailure: Error {
+    var error: any Error
+    var died: Bool
+  }
+
+  /// Starts until the server is ready; each start after a death counts against `maxRestarts`.
+  private func startUntilReady(restarting: Bool) async throws {
+    var restarting = restarting
+    var last: (any Error)?
+    while true {
+      if restarting {
+        restarts += 1
+        guard restarts <= maxRestarts else {
+          let reason = "server \(launch.index) died \(restarts) times (engine.max_restarts is \(maxRestarts)); see \(launch.log)"
+          throw giveUp(WorkerError.fatal(reason + (last.map { ". Last failure: \($0)" } ?? "")))
+        }
+        logger.notice("restarting server \(launch.index) (restart \(restarts) of at most \(maxRestarts))")
+      }
+      do {
+        try await startOnce()
+        return
+      } catch let failure as StartFailure {
+        if case .stopping = phase { throw failure.error }
+        guard failure.died else { throw giveUp(failure.error) }
+        logger.warning("server \(launch.index) died while starting: \(failure.error)")
+        last = failure.error
+        restarting = true
+      }
+    }
+  }
+
+  private func giveUp(_ error: any Error) -> any Error {
+    phase = .failed("\(error)")
+    fail(waitersWith: error)
+    return error
+  }
+
+  private func startOnce() async throws {
+    let startedAt = Date()
+    let clock = ContinuousClock.now
+    let pid: pid_t
+    do { pid = try spawn() } catch { throw StartFailure(error: error, died: false) }
+    self.pid = pid
+    await pids?.add(pid)
+    watch(pid)
+    do {
+      try await Readiness(client: client, serverPID: pid, logPath: launch.log, timeout: readyTimeout).wait()
+      let started = Started(startedAt: startedAt, readyAt: Date(), duration: ContinuousClock.now - clock, restart: restarts)
+      try await onReady(started)
+    } catch {
+      let died = !processIsAlive(pid)
+      kill(-pid, SIGKILL)
+      kill(pid, SIGKILL)
+      await pids?.remove(pid)
+      if self.pid == pid { self.pid = nil }
+      throw StartFailure(error: error, died: died)
+    }
+    guard phase == .starting, self.pid == pid else { return }
+    generation += 1
+    phase = .ready
+    let ready = waiters
+    waiters = []
+    ready.forEach { $0.resume() }
+  }
+
+  private func spawn() throws -> pid_t {
+    let fd = open(launch.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw WorkerError.fatal("cannot open the server log \(launch.log): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    try FileManager.default.createDirectory(atPath: launch.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let banner = "caravan: starting server \(launch.index) on 127.0.0.1:\(launch.port), CUDA_VISIBLE_DEVICES=\(launch.cudaVisibleDevices ?? "(unset)"), restart \(restarts), \(Date().ISO8601Format())\n"
+    _ = banner.withCString { write(fd, $0, strlen($0)) }
+    return try Spawn.start(["/bin/bash", launch.script], environment: launch.processEnvironment, stdout: fd, stderr: fd, newSession: true)
+  }
+
+  /// Reaps the process on a thread of its own and reports its exit.
+  private nonisolated func watch(_ pid: pid_t) {
+    Task {
+      let status = await Spawn.wait(pid)
+      await self.crashed(pid, status: status)
+    }
+  }
+
+  /// The process `pid` exited. A ready server is restarted; one that was starting is handled by
+  /// the start that is waiting for it; a stopping one was meant to exit.
+  private func crashed(_ pid: pid_t, status: Int32?) {
+    guard self.pid == pid, phase == .ready else { return }
+    self.pid = nil
+    kill(-pid, SIGKILL)  // whatever the server left behind in its process group
+    let exit = status.map { "exit status \($0)" } ?? "exited"
+    logger.warning("server \(launch.index) (pid \(pid)) died (\(exit)); see \(launch.log)")
+    phase = .starting
+    Task {
+      await self.pids?.remove(pid)
+      // Failures reach the waiting requests through `giveUp`.
+      try? await self.startUntilReady(restarting: true)
+    }
+  }
+
+  private func untilReady() async throws {
+    try await withCheckedThrowingContinuation { waiters.append($0) }
+  }
+
+  private func fail(waitersWith error: any Error) {
+    let failed = waiters
+    waiters = []
+    failed.forEach { $0.resume(throwing: error) }
+  }
+
+  private nonisolated func groupExists(_ pgid: pid_t) -> Bool {
+    kill(-pgid, 0) == 0
+  }
+}
+
+/// The file the job script reads on exit to stop servers the worker could not (it was killed):
+/// one process-group id per line.
+public actor ServerPIDFile {
+  public let path: String
+  private var pids: [pid_t] = []
+
+  public init(path: String) { self.path = path }
+
+  func add(_ pid: pid_t) { pids.append(pid); save() }
+  func remove(_ pid: pid_t) { pids.removeAll { $0 == pid }; save() }
+
+  private func save() {
+    let text = pids.map { "\($0)\n" }.joined()
+    try? text.write(toFile: path, atomically: true, encoding: .utf8)
+  }
+}

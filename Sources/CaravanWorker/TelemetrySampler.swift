@@ -1,0 +1,88 @@
+import CaravanCore
+import CaravanSlurm
+import Foundation
+
+/// Samples the job's GPUs with nvidia-smi for as long as the shard runs. nvidia-smi writes its
+/// CSV lines straight to `telemetry/<node>/shard-NNNN.csv` (appended, so a requeued job adds to
+/// what an earlier run wrote); `caravan collect` parses them. No nvidia-smi, or one that cannot
+/// reach a driver, is not an error: the shard runs, and its timing file says why there is no
+/// telemetry.
+public struct TelemetrySampler: Sendable {
+  public var file: String
+  public var intervalMs: Int
+  /// GPUs to sample (nvidia-smi `-i`), from the job's allocation; nil samples all.
+  public var gpuIDs: [String]?
+
+  public init(file: String, intervalMs: Int, gpuIDs: [String]?) {
+    self.file = file
+    self.intervalMs = intervalMs
+    self.gpuIDs = gpuIDs
+  }
+
+  /// The GPUs Slurm gave the job: SLURM_JOB_GPUS holds the node's indices, which nvidia-smi
+  /// uses; CUDA_VISIBLE_DEVICES is the fallback (the same outside a device cgroup).
+  public static func allocatedGPUs(_ environment: [String: String]) -> [String]? {
+    for name in ["SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"] {
+      if let value = environment[name], !value.isEmpty, value != "NoDevFiles" {
+        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      }
+    }
+    return nil
+  }
+
+  /// A running sampler, or why there is none.
+  public enum Started: Sendable {
+    case running(pid: pid_t, gpus: [GPUInfo])
+    case unavailable(String)
+
+    /// For the timing file: `ok` or `unavailable: <why>`.
+    public var summary: String {
+      switch self {
+      case .running: return "ok"
+      case .unavailable(let reason): return "unavailable: " + reason
+      }
+    }
+
+    public var gpus: [GPUInfo] {
+      if case .running(_, let gpus) = self { return gpus }
+      return []
+    }
+  }
+
+  /// Asks nvidia-smi for the GPUs' names and UUIDs, then starts sampling.
+  public func start(environment: [String: String]) async -> Started {
+    guard let nvidiaSMI = try? ProcessRunner.path(of: "nvidia-smi", searchPath: environment["PATH"]) else {
+      return .unavailable("nvidia-smi is not on PATH")
+    }
+    let inventory: ProcessRunner.Output
+    do {
+      inventory = try await ProcessRunner().run(nvidiaSMI, NvidiaSmi.inventoryArguments(ids: gpuIDs), environment: environment)
+    } catch {
+      return .unavailable("nvidia-smi could not run: \(error)")
+    }
+    let gpus = NvidiaSmi.parseInventory(inventory.stdout)
+    guard inventory.status == 0, !gpus.isEmpty else {
+      let message = (inventory.stdout + inventory.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+      return .unavailable("nvidia-smi exited with status \(inventory.status): \(message.prefix(300))")
+    }
+    do {
+      try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+      guard fd >= 0 else { return .unavailable("cannot open \(file): \(String(cString: strerror(errno)))") }
+      defer { close(fd) }
+      let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+      defer { close(devnull) }
+      let pid = try Spawn.start([nvidiaSMI] + NvidiaSmi.samplerArguments(intervalMs: intervalMs, ids: gpuIDs), environment: environment, stdout: fd, stderr: devnull)
+      return .running(pid: pid, gpus: gpus)
+    } catch {
+      return .unavailable("nvidia-smi could not start: \(error)")
+    }
+  }
+
+  /// Stops a running sampler.
+  public static func stop(_ started: Started) async {
+    guard case .running(let pid, _) = started else { return }
+    kill(pid, SIGTERM)
+    _ = await Spawn.wait(pid)
+  }
+}

@@ -1,0 +1,208 @@
+import CaravanCore
+import CaravanTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import CaravanWorker
+
+/// The worker owning its servers: one per GPU, restarted after a crash, telemetry and timing
+/// written beside the results. Runs the real simulator through the run's server.sh.
+@Suite struct SupervisionTests {
+  /// A run whose server is the simulator, started by server.sh with runtime none.
+  func prepare(_ name: String, prompts: Int, tokenMs: Int = 5, parallel: Int = 2, extra: String = "") throws -> RunPreparer.Prepared {
+    let sim = try TestPaths.binary("ollama-sim")
+    let spec = """
+      name: \(name)
+      model: gemma:7b
+      prompts: prompts.jsonl
+      repeats: 2
+      engine:
+        kind: sim
+        parallel: \(parallel)
+        ready_timeout: 60
+        telemetry_interval: 100
+        command: exec '\(sim)' --models gemma:7b --token-ms \(tokenMs) --request-log "$RUN_DIR/requests-$PORT.jsonl"
+      \(extra)
+      variants:
+        - name: plain
+        - name: mf
+          modelfile: |
+            FROM gemma:7b
+            PARAMETER temperature 0.2
+      container: {runtime: none}
+      """
+    let lines = (1...prompts).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"}"# }.joined(separator: "\n") + "\n"
+    return try prepareRun(spec: spec, prompts: lines)
+  }
+
+  func runner(_ prepared: RunPreparer.Prepared, environment: [String: String]) -> ShardRunner {
+    var env = ProcessInfo.processInfo.environment
+    env["PATH"] = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin").path + ":/usr/bin:/bin"
+    env["TMPDIR"] = prepared.run.path
+    env["SLURMD_NODENAME"] = "gpunode"
+    env.merge(environment) { $1 }
+    return ShardRunner(run: prepared.run, shard: 0, spec: prepared.spec, environment: env, externalURL: nil, parallel: nil, pidFile: prepared.run.path + "/servers.pid", logger: Logger(label: "test"))
+  }
+
+  func timing(_ run: RunDirectory) throws -> [ShardTimingEvent] {
+    try JSONLines.read(ShardTimingEvent.self, from: run.layout.timingFile(0)).values
+  }
+
+  /// Pids of simulators serving this run (their request logs live in the run directory).
+  func simulators(_ run: RunDirectory) throws -> [Int32] {
+    try runCommand("/usr/bin/pgrep", ["-f", "ollama-sim.*\(run.path)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
+  }
+
+  @Test func onePerGPUServersShareTheWorkAndRecordTimingAndTelemetry() async throws {
+    let prepared = try prepare("pergpu", prompts: 12)
+    let outcome = try await runner(prepared, environment: ["CUDA_VISIBLE_DEVICES": "0,1", "SLURM_JOB_GPUS": "0,1"]).run(stop: StopFlag())
+    #expect(outcome.written == 48 && outcome.errors == 0)
+
+    let records = try prepared.run.results(0)
+    #expect(Set(records.map(\.key)).count == 48)
+    // Each server got its own GPU and a share of the work.
+    #expect(Set(records.compactMap(\.server)) == [0, 1])
+    #expect(Set(records.compactMap(\.gpu)) == ["0", "1"])
+    for gpu in ["0", "1"] { #expect(records.filter { $0.gpu == gpu }.count >= 8, "GPU \(gpu) did too little") }
+    #expect(records.allSatisfy { $0.queueMs != nil && $0.ttftMs != nil })
+
+    let events = try timing(prepared.run)
+    let servers = events.filter { $0.event == .server }
+    #expect(servers.map(\.server) == [0, 1] || servers.map(\.server) == [1, 0])
+    for line in servers {
+      #expect(line.node == "gpunode")
+      #expect(line.cudaVisibleDevices == String(line.server!))
+      #expect(line.gpus?.map(\.index) == [line.server!], "server k sees GPU k")
+      #expect(line.gpus?.first?.name == "NVIDIA H200")
+      #expect((line.startToReadyMs ?? -1) >= 0)
+      #expect(line.modelLoadMs?.keys.sorted() == ["caravan-pergpu-mf", "gemma:7b"])
+    }
+    let shard = try #require(events.last)
+    #expect(shard.event == .shard && shard.outcome == "done" && shard.telemetry == "ok" && shard.requestsSent == 48)
+    #expect(shard.firstRequestAt != nil && shard.lastRequestAt != nil)
+
+    // Each server was started with its own port and GPU: one request log per port, and the
+    // Modelfile variant registered on both.
+    let logs = try FileManager.default.contentsOfDirectory(atPath: prepared.run.path).filter { $0.hasPrefix("requests-") }
+    #expect(logs.count == 2)
+    for log in logs {
+      let text = try String(contentsOfFile: prepared.run.path + "/" + log, encoding: .utf8)
+      #expect(text.contains(#"api\/create"#))
+    }
+    // nvidia-smi samples for the job's GPUs, parsed as collect will.
+    let csv = try String(contentsOfFile: prepared.run.layout.telemetryFile(node: "gpunode", shard: 0), encoding: .utf8)
+    let samples = csv.split(separator: "\n").compactMap { GPUSample.parse($0) }
+    #expect(!samples.isEmpty && Set(samples.map(\.index)).isSubset(of: [0, 1]))
+    // Servers are gone, and so is the pid list.
+    #expect(try simulators(prepared.run).isEmpty)
+    #expect((try? String(contentsOfFile: prepared.run.path + "/servers.pid", encoding: .utf8)) ?? "" == "")
+  }
+
+  @Test func serversOneKeepsAllGPUsOnOneServer() async throws {
+    let prepared = try prepare("onesrv", prompts: 3, extra: "  servers: one")
+    _ = try await runner(prepared, environment: ["CUDA_VISIBLE_DEVICES": "0,1"]).run(stop: StopFlag())
+    let records = try prepared.run.results(0)
+    #expect(records.count == 12 && Set(records.compactMap(\.gpu)) == ["0,1"])
+  }
+
+  @Test func killedServerIsRestartedAndNoItemIsLostOrRepeated() async throws {
+    let prepared = try prepare("restart", prompts: 20, tokenMs: 10)
+    let task = Task { try await runner(prepared, environment: ["CUDA_VISIBLE_DEVICES": "3"]).run(stop: StopFlag()) }
+    // Kill the server once requests are flowing.
+    while try prepared.run.results(0).count < 5 { try await Task.sleep(for: .milliseconds(50)) }
+    let before = try simulators(prepared.run)
+    #expect(before.count == 1)
+    kill(before[0], SIGKILL)
+    let outcome = try await task.value
+    #expect(outcome.errors == 0)
+    let records = try prepared.run.results(0)
+    #expect(records.count == 80 && Set(records.map(\.key)).count == 80)
+    #expect(records.allSatisfy { $0.status == .ok })
+    let restarts = try timing(prepared.run).filter { $0.event == .server }.map(\.serverRestarts)
+    #expect(restarts == [0, 1])
+    let log = try String(contentsOfFile: prepared.run.layout.serverLog(shard: 0, server: nil), encoding: .utf8)
+    #expect(log.components(separatedBy: "caravan: starting server 0").count == 3, "two starts in the server log")
+  }
+
+  @Test func aServerThatKeepsDyingFailsTheShardAfterMaxRestarts() async throws {
+    let prepared = try prepare("dying", prompts: 30, tokenMs: 200, extra: "  max_restarts: 1")
+    let finished = StopFlag()
+    let runner = runner(prepared, environment: [:])
+    let task = Task {
+      defer { finished.set() }
+      return try await runner.run(stop: StopFlag())
+    }
+    var killed: Set<Int32> = []
+    while killed.count < 2, !finished.isSet {
+      for pid in try simulators(prepared.run) where !killed.contains(pid) {
+        try await Task.sleep(for: .milliseconds(300))
+        kill(pid, SIGKILL)
+        killed.insert(pid)
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    await #expect(throws: WorkerError.self) { try await task.value }
+    do { _ = try await task.value } catch { #expect("\(error)".contains("max_restarts is 1"), "\(error)") }
+    // What was recorded stays, once each; the shard line says why it ended.
+    let records = try prepared.run.results(0)
+    #expect(Set(records.map(\.key)).count == records.count)
+    #expect(try timing(prepared.run).last?.outcome?.hasPrefix("failed") == true)
+  }
+
+  @Test func noNvidiaSMIMeansTelemetryUnavailableNotAnError() async throws {
+    let prepared = try prepare("nosmi", prompts: 2)
+    let outcome = try await runner(prepared, environment: ["PATH": "/usr/bin:/bin"]).run(stop: StopFlag())
+    #expect(outcome.written == 8)
+    #expect(try timing(prepared.run).last?.telemetry == "unavailable: nvidia-smi is not on PATH")
+  }
+
+  @Test func brokenDriverMeansTelemetryUnavailableWithItsMessage() async throws {
+    let prepared = try prepare("brokensmi", prompts: 2)
+    let outcome = try await runner(prepared, environment: ["FAKE_GPU_BROKEN": "1"]).run(stop: StopFlag())
+    #expect(outcome.written == 8)
+    let telemetry = try #require(try timing(prepared.run).last?.telemetry)
+    #expect(telemetry.hasPrefix("unavailable: nvidia-smi exited with status 9") && telemetry.contains("NVIDIA driver"))
+  }
+
+  @Test func missingModelFailsFastAtLoadWithThePullCommand() async throws {
+    let prepared = try prepare("nomodel", prompts: 50)
+    // The server knows only another model.
+    try prepared.run.layout.serverScript.write(
+      (String(contentsOfFile: prepared.run.layout.serverScript, encoding: .utf8)).replacingOccurrences(of: "--models gemma:7b", with: "--models llama3:8b"))
+    let runner = runner(prepared, environment: [:])
+    do {
+      _ = try await runner.run(stop: StopFlag())
+      Issue.record("the shard should fail")
+    } catch {
+      #expect("\(error)".contains("gemma:7b") && "\(error)".contains("caravan models pull gemma:7b"), "\(error)")
+    }
+    #expect(try prepared.run.results(0).isEmpty, "no error records for thousands of items")
+  }
+
+  @Test func timeLeftParsesSqueueFormats() {
+    #expect(SelfRequeue.parseTimeLeft("0:45") == 45)
+    #expect(SelfRequeue.parseTimeLeft("1:02:03") == 3723)
+    #expect(SelfRequeue.parseTimeLeft("2-00:00:10\n") == 172_810)
+    #expect(SelfRequeue.parseTimeLeft("UNLIMITED") == nil)
+    #expect(SelfRequeue.parseTimeLeft("INVALID") == nil)
+    #expect(SelfRequeue.shouldRequeue(secondsLeft: 40, grace: 30, restartCount: 0, maxRequeues: 3))
+    #expect(!SelfRequeue.shouldRequeue(secondsLeft: 3600, grace: 30, restartCount: 0, maxRequeues: 3), "a cancel or manual requeue leaves time")
+    #expect(!SelfRequeue.shouldRequeue(secondsLeft: 40, grace: 30, restartCount: 3, maxRequeues: 3), "bounded")
+    #expect(!SelfRequeue.shouldRequeue(secondsLeft: 40, grace: 30, restartCount: 0, maxRequeues: 0), "off")
+  }
+
+  @Test func serverGPUsFollowTheAllocation() {
+    #expect(ShardRunner.serverGPUs(.perGPU, cudaVisibleDevices: "0,1,2") == ["0", "1", "2"])
+    #expect(ShardRunner.serverGPUs(.one, cudaVisibleDevices: "0,1") == ["0,1"])
+    #expect(ShardRunner.serverGPUs(.perGPU, cudaVisibleDevices: "5") == ["5"])
+    #expect(ShardRunner.serverGPUs(.perGPU, cudaVisibleDevices: nil) == [nil])
+    #expect(ShardRunner.serverGPUs(.perGPU, cudaVisibleDevices: "") == [nil])
+  }
+}
+
+extension String {
+  fileprivate func write(_ text: String) throws {
+    try text.write(toFile: self, atomically: true, encoding: .utf8)
+  }
+}
