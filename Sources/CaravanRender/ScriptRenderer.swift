@@ -60,10 +60,12 @@ public enum ScriptRenderer {
     out.append("# --- the worker: servers up (an HTTP answer, not a sleep), then this shard's requests, one record per item ---")
     out.append("\"$CARAVAN\" worker --run-dir \"$RUN_DIR\" --shard \"$SHARD\" --pid-file \"$SERVER_PIDS\" &")
     out.append("worker_pid=$!")
-    out.append("status=0")
-    out.append("wait \"$worker_pid\" || status=$?")
-    out.append("# A trapped TERM interrupts `wait`; keep waiting for the worker's own exit status.")
-    out.append("while kill -0 \"$worker_pid\" 2>/dev/null; do wait \"$worker_pid\" || status=$?; done")
+    out.append("# A trapped TERM interrupts `wait` (status 143) while the worker drains; wait again for its own status.")
+    out.append("while true; do")
+    out.append("  status=0")
+    out.append("  wait \"$worker_pid\" || status=$?")
+    out.append("  kill -0 \"$worker_pid\" 2>/dev/null || break")
+    out.append("done")
     out.append("exit \"$status\"")
     return out.joined(separator: "\n") + "\n"
   }

@@ -167,11 +167,13 @@ public struct ShardWorker: Sendable {
         }
         return record
       } catch {
-        if error.isMissingModel { throw WorkerError.missingModel(item.model, error) }
-        if error.isRetryable, let server = endpoint.server, try await server.recover(after: generation) {
+        // A restarted server answers 404 for a created model until the variants are registered
+        // again: a request that left before the crash and arrived after it is sent again too.
+        if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await server.recover(after: generation) {
           logger.warning("\(item.key): server \(endpoint.index) restarted after attempt \(attempts) (\(error)); sending again")
           continue
         }
+        if error.isMissingModel { throw WorkerError.missingModel(item.model, error) }
         counted += 1
         if error.isRetryable, counted < retry.maxAttempts {
           logger.warning("\(item.key): attempt \(attempts) failed (\(error)); retrying")

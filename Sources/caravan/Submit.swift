@@ -50,7 +50,9 @@ extension Caravan {
       }
       let run = prepared.run
       for note in prepared.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-      let summary = "\(prepared.plan.items.count) work items (\(prepared.plan.items.count / max(1, prepared.plan.variants.count * prepared.spec.repeats)) prompts × \(prepared.plan.variants.count) variants × \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
+      // Prompt lines may name their own variants, so items need not be prompts × variants × repeats.
+      let prompts = Set(prepared.plan.items.map(\.id)).count
+      let summary = "\(prepared.plan.items.count) work items (\(prompts) prompts, \(prepared.plan.variants.count) variants, \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
 
       if dryRun {
         if json { printJSON(["run_dir": run.path, "job_id": NSNull(), "items": prepared.plan.items.count]) } else {

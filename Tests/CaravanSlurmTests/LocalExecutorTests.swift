@@ -56,3 +56,36 @@ import Testing
     #expect(try String(contentsOf: dir.appendingPathComponent("logs/slurm-local_2.out"), encoding: .utf8) == "shard 2\n")
   }
 }
+
+/// The rendered job script under TERM, as Slurm's `--signal=B:TERM@grace` delivers it: the TERM
+/// reaches the worker, and the job's exit status is the worker's own once it has drained.
+@Suite struct JobScriptSignalTests {
+  func run(workerExit: Int) async throws -> Int32 {
+    let dir = try TestPaths.temporaryDirectory("term-status")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("logs"), withIntermediateDirectories: true)
+    let fake = dir.appendingPathComponent("caravan")
+    let ready = dir.appendingPathComponent("worker-ready")
+    try """
+      #!/bin/bash
+      # A worker that drains for a moment on TERM, then exits with the given status.
+      trap 'sleep 0.5; exit \(workerExit)' TERM
+      touch '\(ready.path)'
+      while true; do sleep 0.1; done
+      """.write(to: fake, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+    let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "true", modelsDir: nil, parallel: 1, env: [:])
+    let job = BatchJob(name: "t", runDir: dir.path, shardCount: 1, slurm: JobSpec.Slurm(), caravan: fake.path, server: server, origin: "test")
+    let script = dir.appendingPathComponent("job.sbatch")
+    try ScriptRenderer.render(job).write(to: script, atomically: true, encoding: .utf8)
+
+    let pid = try Spawn.start(["/bin/bash", script.path], environment: ["PATH": "/usr/bin:/bin", "TMPDIR": dir.path])
+    while !FileManager.default.fileExists(atPath: ready.path) { try await Task.sleep(for: .milliseconds(50)) }
+    kill(pid, SIGTERM)
+    return await Spawn.wait(pid)
+  }
+
+  @Test func aWorkerThatFinishedAfterTERMEndsTheJobWithItsStatus() async throws {
+    #expect(try await run(workerExit: 0) == 0, "all work done during the grace period: the job completed")
+    #expect(try await run(workerExit: 143) == 143, "stopped with work left")
+  }
+}
