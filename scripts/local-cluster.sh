@@ -9,7 +9,7 @@
 #
 # Typical use:   eval "$(scripts/local-cluster.sh start)"
 #
-# Cluster shape: slurmctld + two slurmd (n1, n2) on 127.0.0.1, each with 4 CPUs,
+# Cluster shape: slurmctld + four slurmd (n1..n4) on 127.0.0.1, each with 4 CPUs,
 # 2000 MB and two fake GPUs (gres gpu:2), one partition `debug`.  Written for
 # Slurm 22.05 (Debian 12) run by root without systemd; see the Slurm section of
 # REFERENCE.md for the reasoning behind the settings.
@@ -45,7 +45,7 @@ CONF="$DIR/slurm.conf"
 CTLD_PORT="${CARAVAN_SLURM_CTLD_PORT:-6817}"
 NODE_PORT="${CARAVAN_SLURM_NODE_PORT:-6821}"
 TIMEOUT="${CARAVAN_SLURM_TIMEOUT:-30}"
-NODES=(n1 n2)
+NODES=(n1 n2 n3 n4)
 GPUS_PER_NODE=2
 
 MUNGE_DIR="$DIR/munge"

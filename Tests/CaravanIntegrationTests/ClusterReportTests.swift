@@ -10,14 +10,14 @@ import Testing
 struct ClusterReportTests {
   static let output = TestPaths.packageRoot.appendingPathComponent(".build/test-output/report-cluster")
 
-  /// Both nodes idle, so the two 2-GPU shards start at once on different nodes.
+  /// Two nodes idle, so the two 2-GPU shards start at once on different nodes.
   func waitForIdleNodes() async throws {
-    for _ in 0..<600 {
+    for _ in 0..<1200 {
       let states = try runCommand("sinfo", ["-h", "-N", "-o", "%N %t"]).stdout.split(separator: "\n")
-      if states.count == 2, states.allSatisfy({ $0.hasSuffix(" idle") }) { return }
+      if states.filter({ $0.hasSuffix(" idle") }).count >= 2 { return }
       try await Task.sleep(for: .milliseconds(500))
     }
-    throw TestSupportError("the cluster's nodes never became idle")
+    throw TestSupportError("two of the cluster's nodes never became idle at once")
   }
 
   @Test func twoNodeSweepWithTelemetryGivesTheFullReport() async throws {
@@ -61,12 +61,13 @@ struct ClusterReportTests {
 
     let results = try readJSONLines(runDir + "/results.jsonl")
     #expect(results.count == 48 && results.allSatisfy { $0["status"] == .string("ok") })
-    #expect(Set(results.compactMap { $0["node"]?.stringValue }) == ["n1", "n2"], "one shard per node")
+    let nodes = Set(results.compactMap { $0["node"]?.stringValue }).sorted()
+    #expect(nodes.count == 2, "one shard per node: \(nodes)")
     #expect(Set(results.compactMap { $0["gpu"]?.stringValue }) == ["0", "1"], "one server per GPU on each node")
 
     // timing.csv: a row per node and per GPU, with telemetry and energy.
     let (_, rows) = try timingRows(URL(fileURLWithPath: runDir))
-    for node in ["n1", "n2"] {
+    for node in nodes {
       let row = try #require(rows[node + "/"], "\(rows.keys.sorted())")
       #expect(Int(row["requests"] ?? "") == 24)
       #expect(Double(row["gpu_util_mean"] ?? "") != nil && Double(row["gpu_power_mean_w"] ?? "") != nil, "\(row)")

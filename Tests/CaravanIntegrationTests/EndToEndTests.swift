@@ -96,7 +96,7 @@ struct SlurmEndToEndTests {
     // The shards really ran as array tasks on the cluster's nodes.
     #expect(Set(results.map { $0["shard"]!.intValue! }) == [0, 1, 2])
     let nodes = Set(results.compactMap { $0["node"]?.stringValue })
-    #expect(nodes.isSubset(of: ["n1", "n2"]) && !nodes.isEmpty, "nodes: \(nodes)")
+    #expect(nodes.isSubset(of: ["n1", "n2", "n3", "n4"]) && !nodes.isEmpty, "nodes: \(nodes)")
     #expect(results.allSatisfy { $0["job_id"]?.stringValue?.hasPrefix(jobID + "_") == true })
     // Raw shard files hold no duplicates either (collect would hide them).
     var raw: [String] = []

@@ -8,7 +8,7 @@ import Testing
 /// once, with status ok.
 @Suite(.enabled(if: slurmConf != nil, "needs the local Slurm cluster: eval \"$(scripts/local-cluster.sh start)\""))
 struct FaultTests {
-  /// A one-shard job on two fake GPUs (so two servers, one per GPU) that runs for a while:
+  /// A one-shard job on `gpus` fake GPUs (one server per GPU) that runs for a while:
   /// `prompts` × 2 repeats, 2 requests in flight per server.
   struct Job {
     var jobID: String
@@ -18,7 +18,7 @@ struct FaultTests {
     var tag: String
   }
 
-  func submit(_ name: String, prompts: Int = 24, tokenMs: Int = 60, simFlags: String = "", slurm: String = "") throws -> Job {
+  func submit(_ name: String, prompts: Int = 24, tokenMs: Int = 60, gpus: Int = 1, simFlags: String = "", slurm: String = "") throws -> Job {
     let dir = try TestPaths.temporaryDirectory("fault-\(name)")
     let sim = try TestPaths.binary("ollama-sim")
     try (1...prompts).map { #"{"id": "q\#($0)", "prompt": "question number \#($0)"}"# }.joined(separator: "\n")
@@ -34,7 +34,7 @@ struct FaultTests {
         command: exec '\(sim)' --models gemma:7b --token-ms \(tokenMs) --request-log '\(dir.path)/requests.jsonl' \(simFlags)
       slurm:
         shards: 1
-        gpus_per_node: 2
+        gpus_per_node: \(gpus)
         grace: 20
       \(slurm)
       container: {runtime: none}
@@ -51,7 +51,8 @@ struct FaultTests {
     return text.split(separator: "\n").count
   }
 
-  func waitUntil(_ what: String, timeout: TimeInterval = 120, _ condition: () throws -> Bool) async throws {
+  /// Waits for `condition`; the bound is generous because jobs may queue behind other tests' jobs.
+  func waitUntil(_ what: String, timeout: TimeInterval = 600, _ condition: () throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
       if try condition() { return }
@@ -65,7 +66,7 @@ struct FaultTests {
     return line.split(separator: " ").first { $0.hasPrefix("JobState=") }.map { String($0.dropFirst(9)) } ?? "GONE"
   }
 
-  func waitForEnd(_ job: Job, timeout: TimeInterval = 180) async throws {
+  func waitForEnd(_ job: Job, timeout: TimeInterval = 600) async throws {
     try await waitUntil("job \(job.jobID) to end", timeout: timeout) {
       ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "GONE"].contains(try jobState(job))
     }
@@ -124,7 +125,7 @@ struct FaultTests {
   }
 
   @Test func killedServerIsRestartedAndItsRequestsSentAgain() async throws {
-    let job = try submit("kill-server")
+    let job = try submit("kill-server", gpus: 2)
     try await waitUntil("a few records") { recorded(job) >= 6 }
     let servers = try pids("ollama-sim", job.tag)
     #expect(servers.count == 2, "one server per GPU: \(servers)")
@@ -156,7 +157,7 @@ struct FaultTests {
     // The job script stopped the servers the killed worker left behind.
     try await waitUntil("the orphaned servers to stop", timeout: 30) { try pids("ollama-sim", job.tag).isEmpty }
     try await requeue(job)
-    try await waitUntil("the requeued job to finish", timeout: 240) { try jobState(job) == "COMPLETED" }
+    try await waitUntil("the requeued job to finish", timeout: 600) { try jobState(job) == "COMPLETED" }
     try expectEveryKeyExactlyOnce(job)
   }
 
@@ -171,7 +172,7 @@ struct FaultTests {
     // In-flight requests were finished, not dropped: the stop left a clean file.
     #expect(try timing(job).contains { $0["event"] == .string("shard") && $0["outcome"] == .string("stopped") })
     try await requeue(job)
-    try await waitUntil("the requeued job to finish", timeout: 240) { try jobState(job) == "COMPLETED" }
+    try await waitUntil("the requeued job to finish", timeout: 600) { try jobState(job) == "COMPLETED" }
     let results = try expectEveryKeyExactlyOnce(job)
     #expect(Set(results.compactMap { $0["job_id"]?.stringValue }) == ["\(job.jobID)_0"])
     let restarts = Set(try timing(job).compactMap { $0["restart_count"]?.intValue })
@@ -190,12 +191,12 @@ struct FaultTests {
     // One minute (Slurm's smallest limit) is too short for 48 requests of ~6 s on 4 slots
     // (~75 s): the TERM before the limit stops the first run, the worker requeues its own job
     // (slurm.max_requeues), and the requeued run finishes the rest.
-    let job = try submit("self-requeue", tokenMs: 400, slurm: "  time: \"1\"\n  max_requeues: 2")
-    try await waitUntil("the job to requeue itself", timeout: 240) { try restarts(job) >= 1 && jobState(job) == "PENDING" }
+    let job = try submit("self-requeue", tokenMs: 400, gpus: 2, slurm: "  time: \"1\"\n  max_requeues: 2")
+    try await waitUntil("the job to requeue itself", timeout: 600) { try restarts(job) >= 1 && jobState(job) == "PENDING" }
     let log = try String(contentsOfFile: job.runDir + "/logs/slurm-\(job.jobID)_0.out", encoding: .utf8)
     #expect(log.contains("requeueing it"), "\(log)")
     try await startRequeuedJobNow(job)
-    try await waitUntil("the requeued job to finish", timeout: 240) { try jobState(job) == "COMPLETED" }
+    try await waitUntil("the requeued job to finish", timeout: 600) { try jobState(job) == "COMPLETED" }
     try expectEveryKeyExactlyOnce(job)
     #expect(Set(try timing(job).compactMap { $0["restart_count"]?.intValue }).contains(1))
   }

@@ -61,7 +61,9 @@
           guard parts.count == 2 else { continue }
           // Only whole ids and the %A of output paths: a short id also occurs inside other numbers.
           let value = String(parts[1]).replacingOccurrences(of: runDir, with: "<run>").replacingOccurrences(of: "slurm-\(id)_", with: "slurm-<id>_")
-          record[String(parts[0])] = value == id ? "<id>" : value
+          // Only the fields that hold the job's id: on a fresh cluster the id may be "1", like NumTasks.
+          let idFields: Set<String> = ["JobId", "ArrayJobId"]
+          record[String(parts[0])] = idFields.contains(String(parts[0])) && value == id ? "<id>" : value
         }
         return record
       }
