@@ -62,15 +62,15 @@ import Testing
   }
 
   @Test func keepsEverySlotBusyForAtLeast97PercentOfTheSteadyPhase() async throws {
-    let slots = 4, items = 40
+    let slots = 4, items = 24
     let runDir = try prepareRun(items: items, parallel: slots)
-    // 8 to 24 tokens of 200 ms: each request takes about 1.6 to 4.8 s, still far shorter than on
+    // 8 to 24 tokens of 400 ms: each request takes about 3.2 to 9.6 s, still short for LLM work on
     // a GPU. Between one answer and the next request a slot idles for the turnaround (about 5 ms
     // on a busy 2-core machine, 2 to 3 ms of it even for an ideal keep-alive client); with
     // requests of 0.1 to 0.3 s that alone costs several percent, and the test would measure the
     // machine's scheduler rather than the worker. A worker that waits for a batch to finish, or
     // keeps fewer than S in flight, still falls far short.
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", String(slots), "--token-ms", "200", "--load-ms", "0"])
+    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", String(slots), "--token-ms", "400", "--load-ms", "0"])
     let records = try await runWorker(runDir, url: sim.url, parallel: slots)
     expectEveryKeyOnceAndOk(records, items: items)
     #expect(records.allSatisfy { $0["attempts"] == .int(1) })

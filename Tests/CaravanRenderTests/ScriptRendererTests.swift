@@ -99,8 +99,11 @@ enum Fixtures {
       pidfile=""
       while [ $# -gt 0 ]; do [ "$1" = --pid-file ] && pidfile="$2"; shift; done
       setsid sleep 60 </dev/null >/dev/null 2>&1 &
-      echo $! > \(shellQuote(serverPID.path))
-      echo $! > "$pidfile"
+      server=$!
+      # As the real worker (posix_spawn with setsid) does: list the server once it leads its session.
+      while [ "$(ps -o sid= -p "$server" | tr -d ' ')" != "$server" ]; do sleep 0.01; done
+      echo "$server" > \(shellQuote(serverPID.path))
+      echo "$server" > "$pidfile"
       exit 137
       """.write(to: fake, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
