@@ -40,9 +40,8 @@ public struct ShardRunner: Sendable {
   /// The GPUs each server gets: one entry of CUDA_VISIBLE_DEVICES per server with `per-gpu`
   /// and more than one GPU; otherwise one server with all of them (nil: no GPUs set).
   public static func serverGPUs(_ servers: JobSpec.Engine.Servers, cudaVisibleDevices: String?) -> [String?] {
-    guard let devices = cudaVisibleDevices?.trimmingCharacters(in: .whitespaces), !devices.isEmpty, devices != "NoDevFiles" else { return [nil] }
-    let list = devices.split(separator: ",").map { String($0) }
-    return servers == .perGPU && list.count > 1 ? list : [devices]
+    guard let list = TelemetrySampler.deviceList(cudaVisibleDevices) else { return [nil] }
+    return servers == .perGPU ? list : [list.joined(separator: ",")]
   }
 
   public func run(stop: StopFlag) async throws -> ShardWorker.Outcome {
@@ -145,10 +144,6 @@ public struct ShardRunner: Sendable {
   private func event(_ kind: ShardTimingEvent.Kind) -> ShardTimingEvent {
     ShardTimingEvent(event: kind, shard: shard, node: node, jobId: jobID, restartCount: restartCount, at: Date().preciseStamp)
   }
-}
-
-extension SupervisedServer.Launch {
-  var client: OllamaClient { OllamaClient(baseURL: "http://127.0.0.1:\(port)") }
 }
 
 extension Date {

@@ -82,7 +82,10 @@ public struct ShardWorker: Sendable {
         inFlight += 1
         return true
       }
-      for slot in 0..<(parallel * endpoints.count) where !dispatch(to: slot) { break }
+      // Fill every slot of every server, then refill each slot as its request finishes.
+      for slot in 0..<(parallel * endpoints.count) {
+        guard dispatch(to: slot) else { break }
+      }
       while inFlight > 0, let (slot, record) = try await group.next() {
         inFlight -= 1
         // Refill the slot first, so the server is not left a request short while the record is flushed.

@@ -34,6 +34,9 @@ public actor SupervisedServer {
       self.environment = environment
     }
 
+    /// A client for this server's loopback port.
+    var client: OllamaClient { OllamaClient(baseURL: "http://127.0.0.1:\(port)") }
+
     var processEnvironment: [String: String] {
       var env = environment
       env["PORT"] = String(port)

@@ -22,12 +22,14 @@ public struct TelemetrySampler: Sendable {
   /// The GPUs Slurm gave the job: SLURM_JOB_GPUS holds the node's indices, which nvidia-smi
   /// uses; CUDA_VISIBLE_DEVICES is the fallback (the same outside a device cgroup).
   public static func allocatedGPUs(_ environment: [String: String]) -> [String]? {
-    for name in ["SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"] {
-      if let value = environment[name], !value.isEmpty, value != "NoDevFiles" {
-        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      }
-    }
-    return nil
+    ["SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"].lazy.compactMap { deviceList(environment[$0]) }.first
+  }
+
+  /// A Slurm GPU variable as a list: `0,1` gives ["0", "1"]; unset, empty or `NoDevFiles`
+  /// (Slurm's value when the job has no GPUs) gives nil.
+  static func deviceList(_ value: String?) -> [String]? {
+    guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value != "NoDevFiles" else { return nil }
+    return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
   }
 
   /// A running sampler, or why there is none.
