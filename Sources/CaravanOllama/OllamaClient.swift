@@ -11,7 +11,7 @@ public struct OllamaClient: Sendable {
   /// Longest one request may take, generation included.
   public var requestTimeout: TimeAmount = .seconds(3600)
 
-  public init(baseURL: String, http: HTTPClient = .shared) {
+  public init(baseURL: String, http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.httpClient = http
   }
@@ -198,4 +198,17 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .midStream(let message): return "failed mid-stream: \(message)"
     }
   }
+}
+
+extension HTTPClient {
+  /// The client an `OllamaClient` uses unless given another. `HTTPClient.shared` has a web
+  /// browser's settings, wrong for a server on this node: it retries a refused connection for up
+  /// to 90 s (a dead server is the worker's to restart, and a request to it should fail at once)
+  /// and gives up on a response that sends nothing for 90 s (a large model's load does). Here a
+  /// refused connection fails the request, and only `OllamaClient.requestTimeout` bounds it.
+  public static let ollama: HTTPClient = {
+    var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10)))
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+  }()
 }

@@ -37,6 +37,23 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
 }
 
 /// The simulator must answer as Ollama documents, or tests against it prove nothing.
+/// What the worker relies on when a server on its node dies.
+@Suite struct DeadServerTests {
+  /// A request to a port nothing listens on fails with the refusal, as a dead server's requests
+  /// must: the worker restarts the server and sends them again. `HTTPClient.shared` would retry
+  /// the connection for 90 s first (seen: a shard that took 95 s to notice a dead server).
+  @Test(.timeLimit(.minutes(1))) func aRefusedConnectionFailsTheRequestAtOnce() async throws {
+    let client = OllamaClient(baseURL: "http://127.0.0.1:\(try freePort())")
+    do {
+      _ = try await client.load(model: "gemma:7b")
+      Issue.record("a request to a closed port succeeded")
+    } catch {
+      #expect(error.isRetryable, "a refused connection is worth another try after a restart: \(error)")
+      #expect("\(error)".contains("Connection refused"), "\(error)")
+    }
+  }
+}
+
 @Suite struct SimulatorFidelityTests {
   func post(_ url: String, _ body: String) async throws -> (status: Int, body: String) {
     var request = HTTPClientRequest(url: url)
@@ -74,9 +91,10 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func fullQueueGetsTheDocumented503() async throws {
-    let sim = try SimulatorProcess(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "50"])
+    let sim = try SimulatorProcess(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
     async let slow = post(sim.url + "/api/generate", #"{"model":"m","prompt":"hold the slot","stream":false}"#)
-    try await Task.sleep(for: .milliseconds(100))
+    // Send the second request once the first holds the one slot (the simulator's own count).
+    while !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }
     let rejected = try await post(sim.url + "/api/generate", #"{"model":"m","prompt":"x","stream":false}"#)
     #expect(rejected.status == 503)
     #expect(try decode(rejected.body)["error"]?.stringValue == (try documentedErrors()[503]))
