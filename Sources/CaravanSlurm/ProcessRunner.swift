@@ -23,15 +23,10 @@ public struct ProcessRunner: Sendable {
     process.standardInput = FileHandle.nullDevice
     try process.run()
     // Read both pipes while the process runs, so a chatty program cannot block on a full pipe.
-    async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    async let stdout = onThread { out.fileHandleForReading.readDataToEndOfFile() }
+    async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
     let (o, e) = await (stdout, stderr)
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      DispatchQueue.global().async {
-        process.waitUntilExit()
-        continuation.resume()
-      }
-    }
+    await onThread { process.waitUntilExit() }
     return Output(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
 
@@ -47,5 +42,13 @@ public struct ProcessRunner: Sendable {
   /// True when `name` is an executable on PATH.
   public static func onPath(_ name: String) -> Bool {
     (try? path(of: name)) != nil
+  }
+
+  /// Runs blocking work on a thread of its own. Tasks (detached ones too) run on a pool with one
+  /// thread per core, and a blocked one holds a thread every other task in the process needs.
+  private func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      Thread.detachNewThread { continuation.resume(returning: work()) }
+    }
   }
 }

@@ -49,11 +49,15 @@ public struct ShardRunner: Sendable {
     let todo = try worker.pending().todo
     let timing = try openTimingFile()
     var shardEvent = event(.shard)
+    // Servers and the sampler run in sessions of their own; the job script stops whatever this
+    // file still lists if the worker is killed.
+    let pids = pidFile.map(ServerPIDFile.init)
 
     let telemetry: TelemetrySampler.Started
     if spec.engine.telemetryInterval > 0 {
       let sampler = TelemetrySampler(file: run.layout.telemetryFile(node: node, shard: shard), intervalMs: spec.engine.telemetryInterval, gpuIDs: TelemetrySampler.allocatedGPUs(environment))
       telemetry = await sampler.start(environment: environment)
+      if case .running(let pid, _) = telemetry { await pids?.add(pid) }
     } else {
       telemetry = .unavailable("engine.telemetry_interval is 0")
     }
@@ -68,7 +72,7 @@ public struct ShardRunner: Sendable {
       } else {
         // Nothing left to send (a requeue after the last record): no servers to start.
         if !todo.isEmpty {
-          servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing)
+          servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing, pids: pids)
           try await withThrowingTaskGroup(of: Void.self) { group in
             for server in servers { group.addTask { try await server.start() } }
             try await group.waitForAll()
@@ -81,26 +85,26 @@ public struct ShardRunner: Sendable {
       shardEvent.requestsSent = outcome.written
       shardEvent.firstRequestAt = outcome.firstRequest?.preciseStamp
       shardEvent.lastRequestAt = outcome.lastAnswer?.preciseStamp
-      await finish(servers: servers, telemetry: telemetry, timing: timing, event: shardEvent)
+      await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       return outcome
     } catch {
       shardEvent.outcome = "failed: \(error)"
-      await finish(servers: servers, telemetry: telemetry, timing: timing, event: shardEvent)
+      await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       throw error
     }
   }
 
-  private func finish(servers: [SupervisedServer], telemetry: TelemetrySampler.Started, timing: AppendOnlyFile, event: ShardTimingEvent) async {
+  private func finish(servers: [SupervisedServer], telemetry: TelemetrySampler.Started, pids: ServerPIDFile?, timing: AppendOnlyFile, event: ShardTimingEvent) async {
     for server in servers { await server.stop() }
     await TelemetrySampler.stop(telemetry)
+    if case .running(let pid, _) = telemetry { await pids?.remove(pid) }
     var event = event
     event.at = Date().preciseStamp
     try? await timing.append(event)
   }
 
-  private func makeServers(worker: ShardWorker, todo: [WorkItem], gpus: [GPUInfo], timing: AppendOnlyFile) throws -> [SupervisedServer] {
+  private func makeServers(worker: ShardWorker, todo: [WorkItem], gpus: [GPUInfo], timing: AppendOnlyFile, pids: ServerPIDFile?) throws -> [SupervisedServer] {
     let assignment = Self.serverGPUs(spec.engine.servers, cudaVisibleDevices: environment["CUDA_VISIBLE_DEVICES"])
-    let pids = pidFile.map(ServerPIDFile.init)
     let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     let job = environment["SLURM_JOB_ID"] ?? String(getpid())
     return try assignment.enumerated().map { index, devices in

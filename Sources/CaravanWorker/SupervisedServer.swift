@@ -264,8 +264,8 @@ public actor SupervisedServer {
   }
 }
 
-/// The file the job script reads on exit to stop servers the worker could not (it was killed):
-/// one process-group id per line.
+/// The file the job script reads on exit to stop servers (and the GPU sampler) the worker could
+/// not stop because it was killed: one process-group id per line.
 public actor ServerPIDFile {
   public let path: String
   private var pids: [pid_t] = []

@@ -74,17 +74,26 @@ public struct TelemetrySampler: Sendable {
       defer { close(fd) }
       let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
       defer { close(devnull) }
-      let pid = try Spawn.start([nvidiaSMI] + NvidiaSmi.samplerArguments(intervalMs: intervalMs, ids: gpuIDs), environment: environment, stdout: fd, stderr: devnull)
+      // In a process group of its own, so that stopping it stops anything it started.
+      let pid = try Spawn.start([nvidiaSMI] + NvidiaSmi.samplerArguments(intervalMs: intervalMs, ids: gpuIDs), environment: environment, stdout: fd, stderr: devnull, newSession: true)
       return .running(pid: pid, gpus: gpus)
     } catch {
       return .unavailable("nvidia-smi could not start: \(error)")
     }
   }
 
-  /// Stops a running sampler.
-  public static func stop(_ started: Started) async {
+  /// Stops a running sampler's process group: TERM, and KILL if the sampler is still there
+  /// after `patience`, so a sampler that does not stop cannot keep the shard from ending.
+  public static func stop(_ started: Started, patience: Duration = .seconds(5)) async {
     guard case .running(let pid, _) = started else { return }
-    kill(pid, SIGTERM)
-    _ = await Spawn.wait(pid)
+    kill(-pid, SIGTERM)
+    let reaped = Task { _ = await Spawn.wait(pid) }
+    let killer = Task {
+      try await Task.sleep(for: patience)
+      kill(-pid, SIGKILL)
+    }
+    await reaped.value
+    killer.cancel()
+    kill(-pid, SIGKILL)  // whatever it left behind in its group
   }
 }

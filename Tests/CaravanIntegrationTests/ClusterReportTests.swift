@@ -10,11 +10,12 @@ import Testing
 struct ClusterReportTests {
   static let output = TestPaths.packageRoot.appendingPathComponent(".build/test-output/report-cluster")
 
-  /// Two nodes idle, so the two 2-GPU shards start at once on different nodes.
-  func waitForIdleNodes() async throws {
+  /// Two idle nodes, one for each shard (most tests' jobs are short).
+  func idleNodes() async throws -> [String] {
     for _ in 0..<1200 {
-      let states = try runCommand("sinfo", ["-h", "-N", "-o", "%N %t"]).stdout.split(separator: "\n")
-      if states.filter({ $0.hasSuffix(" idle") }).count >= 2 { return }
+      let states = try await runCommand("sinfo", ["-h", "-N", "-o", "%N %t"]).stdout.split(separator: "\n")
+      let idle = states.filter { $0.hasSuffix(" idle") }.map { String($0.split(separator: " ")[0]) }
+      if idle.count >= 2 { return Array(idle.prefix(2)) }
       try await Task.sleep(for: .milliseconds(500))
     }
     throw TestSupportError("two of the cluster's nodes never became idle at once")
@@ -40,29 +41,36 @@ struct ClusterReportTests {
       slurm:
         shards: 2
         gpus_per_node: 2
+        extra: ["--hold"]
       container: {runtime: none}
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
 
-    try await waitForIdleNodes()
     // The job inherits the submitting environment (sbatch --export=ALL), fake nvidia-smi included.
     let fakes = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin").path
     let path = fakes + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-    let submit = try runCommand(try TestPaths.binary("caravan"), ["submit", dir.appendingPathComponent("job.yaml").path, "--executor", "slurm", "--json"], environment: ["PATH": path])
+    let submit = try await runCommand(try TestPaths.binary("caravan"), ["submit", dir.appendingPathComponent("job.yaml").path, "--executor", "slurm", "--json"], environment: ["PATH": path])
     #expect(submit.status == 0, "\(submit.stderr)")
     let object = try jsonObject(submit.stdout)
     let jobID = try #require(object["job_id"] as? String)
     let runDir = try #require(object["run_dir"] as? String)
+    // Held at submit, then each shard pinned to its own node: other tests' jobs come and go, and
+    // the scheduler could otherwise run both shards one after the other on one node.
+    let nodes = try await idleNodes()
+    for (shard, node) in nodes.enumerated() {
+      let pin = try await runCommand("scontrol", ["update", "JobId=\(jobID)_\(shard)", "NodeList=\(node)"])
+      #expect(pin.status == 0, "\(pin.stderr)")
+    }
+    #expect(try await runCommand("scontrol", ["release", jobID]).status == 0)
     for _ in 0..<600 {
-      if try runCommand("squeue", ["-h", "-j", jobID]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { break }
+      if try await runCommand("squeue", ["-h", "-j", jobID]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { break }
       try await Task.sleep(for: .milliseconds(500))
     }
-    let collect = try caravan(["collect", runDir])
+    let collect = try await caravan(["collect", runDir])
     #expect(collect.status == 0, "\(collect.stdout)\(collect.stderr)")
 
     let results = try readJSONLines(runDir + "/results.jsonl")
     #expect(results.count == 48 && results.allSatisfy { $0["status"] == .string("ok") })
-    let nodes = Set(results.compactMap { $0["node"]?.stringValue }).sorted()
-    #expect(nodes.count == 2, "one shard per node: \(nodes)")
+    #expect(Set(results.compactMap { $0["node"]?.stringValue }) == Set(nodes), "one shard per node")
     #expect(Set(results.compactMap { $0["gpu"]?.stringValue }) == ["0", "1"], "one server per GPU on each node")
 
     // timing.csv: a row per node and per GPU, with telemetry and energy.
@@ -96,7 +104,7 @@ struct ClusterReportTests {
     if let chromium {
       let screenshot = Self.output.appendingPathComponent("report.png")
       try? FileManager.default.removeItem(at: screenshot)
-      let shot = try runCommand(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--user-data-dir=\(dir.path)/profile", "--screenshot=\(screenshot.path)", "--window-size=1280,2400", URL(fileURLWithPath: runDir + "/report.html").absoluteString])
+      let shot = try await runCommand(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--user-data-dir=\(dir.path)/profile", "--screenshot=\(screenshot.path)", "--window-size=1280,2400", URL(fileURLWithPath: runDir + "/report.html").absoluteString])
       #expect(shot.status == 0, "\(shot.stderr.suffix(2000))")
       #expect(FileManager.default.fileExists(atPath: screenshot.path))
       print("cluster report screenshot: \(screenshot.path)")

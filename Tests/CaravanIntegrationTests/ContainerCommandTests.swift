@@ -3,33 +3,33 @@ import Foundation
 import Testing
 
 @Suite struct ContainerCommandTests {
-  @Test func defCommandWritesTheCheckedInDefinitionAndChecksIt() throws {
+  @Test func defCommandWritesTheCheckedInDefinitionAndChecksIt() async throws {
     let dir = try TestPaths.temporaryDirectory("def")
     let out = dir.appendingPathComponent("ollama.def")
-    let written = try caravan(["container", "def", "--out", out.path])
+    let written = try await caravan(["container", "def", "--out", out.path])
     #expect(written.status == 0, "\(written.stderr)")
     let checkedIn = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("apptainer/ollama.def"), encoding: .utf8)
     #expect(try String(contentsOf: out, encoding: .utf8) == checkedIn)
-    #expect(try caravan(["container", "def", "--check", out.path]).stdout.contains("ok"))
+    #expect(try await caravan(["container", "def", "--check", out.path]).stdout.contains("ok"))
 
-    let other = try caravan(["container", "def", "--ollama-version", "0.9.0"])
+    let other = try await caravan(["container", "def", "--ollama-version", "0.9.0"])
     #expect(other.stdout.contains("From: ollama/ollama:0.9.0"))
 
     try "Bootstrap: docker\n%post\n  true\n%post\n".write(to: out, atomically: true, encoding: .utf8)
-    let bad = try caravan(["container", "def", "--check", out.path])
+    let bad = try await caravan(["container", "def", "--check", out.path])
     #expect(bad.status == 64)
     #expect(bad.stderr.contains("ollama.def:2: stage 1 has Bootstrap but no From:"), "\(bad.stderr)")
     #expect(bad.stderr.contains("ollama.def:4: %post appears twice"))
   }
 
-  @Test func buildWithoutApptainerSaysHowToGetIt() throws {
-    let result = try runCommand(try TestPaths.binary("caravan"), ["container", "build"], in: TestPaths.packageRoot, environment: ["PATH": "/usr/bin:/bin"])
+  @Test func buildWithoutApptainerSaysHowToGetIt() async throws {
+    let result = try await runCommand(try TestPaths.binary("caravan"), ["container", "build"], in: TestPaths.packageRoot, environment: ["PATH": "/usr/bin:/bin"])
     #expect(result.status == 1)
     #expect(result.stderr.contains("apptainer is not on PATH"), "\(result.stderr)")
     #expect(result.stderr.contains("module load apptainer"))
   }
 
-  @Test func buildRunsApptainerWithCacheOnScratchAndTheCommitLabel() throws {
+  @Test func buildRunsApptainerWithCacheOnScratchAndTheCommitLabel() async throws {
     let dir = try TestPaths.temporaryDirectory("build")
     let bin = dir.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
@@ -40,7 +40,7 @@ import Testing
       """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
     let scratch = dir.appendingPathComponent("scratch")
-    let result = try runCommand(try TestPaths.binary("caravan"), ["container", "build", "--sif", dir.appendingPathComponent("o.sif").path, "--scratch", scratch.path], in: TestPaths.packageRoot, environment: ["PATH": bin.path + ":/usr/bin:/bin"])
+    let result = try await runCommand(try TestPaths.binary("caravan"), ["container", "build", "--sif", dir.appendingPathComponent("o.sif").path, "--scratch", scratch.path], in: TestPaths.packageRoot, environment: ["PATH": bin.path + ":/usr/bin:/bin"])
     #expect(result.status == 0, "\(result.stderr)")
     let call = try String(contentsOf: record, encoding: .utf8).split(separator: "\n").map(String.init)
     #expect(call.first == "build")

@@ -6,17 +6,10 @@ import Testing
 /// The real `caravan worker` against the simulator: it keeps every server slot busy, and it gets
 /// every item recorded once, status ok, through bursts of 503 and streams cut by errors.
 @Suite(.serialized) struct DispatchTests {
-  /// `runCommand` on a thread of its own: waiting for the worker must not hold one of the few
-  /// cooperative threads that other suites run on.
-  func runOffPool(_ executable: String, _ arguments: [String]) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(with: Result { try runCommand(executable, arguments) }) }
-    }
-  }
 
   /// A run directory with `items` generate requests in one shard, written by the real CLI
   /// (`caravan submit --dry-run`), which plans and writes everything and starts nothing.
-  func prepareRun(items: Int, parallel: Int) throws -> String {
+  func prepareRun(items: Int, parallel: Int) async throws -> String {
     let dir = try TestPaths.temporaryDirectory("dispatch")
     try (1...items).map { #"{"id": "q\#($0)", "prompt": "Question number \#($0): what is a large language model?"}"# }
       .joined(separator: "\n").write(to: dir.appendingPathComponent("prompts.jsonl"), atomically: true, encoding: .utf8)
@@ -33,14 +26,14 @@ import Testing
         runtime: none
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
     let runDir = dir.appendingPathComponent("run").path
-    let submit = try caravan(["submit", dir.appendingPathComponent("job.yaml").path, "--dry-run", "--run-dir", runDir])
+    let submit = try await caravan(["submit", dir.appendingPathComponent("job.yaml").path, "--dry-run", "--run-dir", runDir])
     #expect(submit.status == 0, "\(submit.stderr)")
     return runDir
   }
 
   /// Runs shard 0 with the real worker binary; returns its records.
   func runWorker(_ runDir: String, url: String, parallel: Int) async throws -> [JSONValue] {
-    let worker = try await runOffPool(try TestPaths.binary("caravan"), ["worker", "--run-dir", runDir, "--shard", "0", "--url", url, "--parallel", String(parallel)])
+    let worker = try await runCommand(try TestPaths.binary("caravan"), ["worker", "--run-dir", runDir, "--shard", "0", "--url", url, "--parallel", String(parallel)])
     #expect(worker.status == 0, "worker: \(worker.stderr)")
     return try readJSONLines(runDir + "/results/shard-0000.jsonl")
   }
@@ -63,7 +56,7 @@ import Testing
 
   @Test func keepsEverySlotBusyForAtLeast97PercentOfTheSteadyPhase() async throws {
     let slots = 4, items = 24
-    let runDir = try prepareRun(items: items, parallel: slots)
+    let runDir = try await prepareRun(items: items, parallel: slots)
     // 8 to 24 tokens of 400 ms: each request takes about 3.2 to 9.6 s, still short for LLM work on
     // a GPU. Between one answer and the next request a slot idles for the turnaround (about 5 ms
     // on a busy 2-core machine, 2 to 3 ms of it even for an ideal keep-alive client); with
@@ -92,7 +85,7 @@ import Testing
 
   @Test func burstsOf503AndMidStreamErrorsAreRetriedUntilEveryKeyIsOkOnce() async throws {
     let slots = 4, items = 100
-    let runDir = try prepareRun(items: items, parallel: slots)
+    let runDir = try await prepareRun(items: items, parallel: slots)
     // Requests of about 160 to 480 ms, so that a retry after the worker's backoff rarely meets
     // the next burst; every 10 accepted requests the next 3 get 503, and every 13th stream fails.
     let sim = try SimulatorProcess(arguments: [

@@ -44,8 +44,8 @@ func writeE2EJob(in dir: URL, requestLogs: URL) throws -> URL {
   return spec
 }
 
-func caravan(_ arguments: [String], in directory: URL? = nil) throws -> CommandResult {
-  try runCommand(try TestPaths.binary("caravan"), arguments, in: directory)
+func caravan(_ arguments: [String], in directory: URL? = nil) async throws -> CommandResult {
+  try await runCommand(try TestPaths.binary("caravan"), arguments, in: directory)
 }
 
 func jsonObject(_ text: String) throws -> [String: Any] {
@@ -62,7 +62,7 @@ struct SlurmEndToEndTests {
   func waitForJob(_ id: String, timeout: TimeInterval = 180) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-      let queue = try runCommand("squeue", ["-h", "-j", id, "-o", "%i %T"])
+      let queue = try await runCommand("squeue", ["-h", "-j", id, "-o", "%i %T"])
       if queue.status != 0 || queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return }
       try await Task.sleep(for: .milliseconds(500))
     }
@@ -75,7 +75,7 @@ struct SlurmEndToEndTests {
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
     let spec = try writeE2EJob(in: dir, requestLogs: logs)
 
-    let submit = try caravan(["submit", spec.path, "--executor", "slurm", "--json"])
+    let submit = try await caravan(["submit", spec.path, "--executor", "slurm", "--json"])
     #expect(submit.status == 0, "\(submit.stderr)")
     let submitted = try jsonObject(submit.stdout)
     let jobID = try #require(submitted["job_id"] as? String)
@@ -83,7 +83,7 @@ struct SlurmEndToEndTests {
     #expect(Int(jobID) != nil)
     try await waitForJob(jobID)
 
-    let collect = try caravan(["collect", runDir])
+    let collect = try await caravan(["collect", runDir])
     #expect(collect.status == 0, "collect: \(collect.stdout)\(collect.stderr)")
 
     // Every planned key exactly once, in plan order.
@@ -122,13 +122,13 @@ struct SlurmEndToEndTests {
     #expect(requests.filter { $0["options"]?["seed"] == .int(7) }.count == 6)
   }
 
-  @Test func everyRenderedScriptIsAcceptedBySbatchTestOnly() throws {
+  @Test func everyRenderedScriptIsAcceptedBySbatchTestOnly() async throws {
     let dir = try TestPaths.temporaryDirectory("test-only")
     let e2e = try writeE2EJob(in: dir, requestLogs: dir)
     var scripts: [String] = []
     for (index, spec) in [e2e.path, TestPaths.packageRoot.path + "/jobs/tutorial.yaml", TestPaths.packageRoot.path + "/jobs/tutorial-local.yaml"].enumerated() {
       let runDir = dir.appendingPathComponent("run-\(index)").path
-      let result = try caravan(["submit", spec, "--dry-run", "--run-dir", runDir])
+      let result = try await caravan(["submit", spec, "--dry-run", "--run-dir", runDir])
       #expect(result.status == 0, "\(spec): \(result.stderr)")
       scripts.append(runDir + "/job.sbatch")
     }
@@ -136,35 +136,35 @@ struct SlurmEndToEndTests {
     scripts += try FileManager.default.contentsOfDirectory(atPath: snapshots.path).filter { $0.hasSuffix(".sbatch.golden") }.map { snapshots.path + "/" + $0 }
     #expect(scripts.count >= 5)
     for script in scripts {
-      let syntax = try runCommand("/bin/bash", ["-n", script])
+      let syntax = try await runCommand("/bin/bash", ["-n", script])
       #expect(syntax.status == 0, "bash -n \(script): \(syntax.stderr)")
-      let test = try runCommand("sbatch", ["--test-only", script])
+      let test = try await runCommand("sbatch", ["--test-only", script])
       #expect(test.status == 0, "sbatch --test-only \(script): \(test.stderr)")
       #expect(test.stderr.contains("to start at"), "\(test.stderr)")
     }
   }
 
-  @Test func badSpecIsRefusedBeforeAnythingIsWrittenOrSubmitted() throws {
+  @Test func badSpecIsRefusedBeforeAnythingIsWrittenOrSubmitted() async throws {
     let dir = try TestPaths.temporaryDirectory("bad-slurm")
     let spec = try writeE2EJob(in: dir, requestLogs: dir)
     let text = try String(contentsOf: spec, encoding: .utf8).replacingOccurrences(of: "options: {temperature: 0, top_k: 5}", with: "options: {temprature: 0, top_k: -5}")
     try text.write(to: spec, atomically: true, encoding: .utf8)
-    let before = try runCommand("squeue", ["-h", "-n", "e2e", "-o", "%i"]).stdout
-    let result = try caravan(["submit", spec.path, "--executor", "slurm"])
+    let before = try await runCommand("squeue", ["-h", "-n", "e2e", "-o", "%i"]).stdout
+    let result = try await caravan(["submit", spec.path, "--executor", "slurm"])
     #expect(result.status == 64)
     #expect(result.stderr.contains("job.yaml:11: variants[0].options.temprature: unknown Ollama option 'temprature'"), "\(result.stderr)")
     #expect(result.stderr.contains("did you mean 'temperature'?"))
     #expect(result.stderr.contains("variants[0].options.top_k: option 'top_k' is -5 but must be >= 0"))
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
-    #expect(try runCommand("squeue", ["-h", "-n", "e2e", "-o", "%i"]).stdout == before)
+    #expect(try await runCommand("squeue", ["-h", "-n", "e2e", "-o", "%i"]).stdout == before)
   }
 }
 
 @Suite struct LocalExecutorTests {
   /// The README's main job: the tutorial on the simulator, run as local processes.
-  @Test func tutorialLocalRunsToCompletion() throws {
+  @Test func tutorialLocalRunsToCompletion() async throws {
     let dir = try TestPaths.temporaryDirectory("tutorial-local")
-    let result = try caravan(["submit", TestPaths.packageRoot.path + "/jobs/tutorial-local.yaml", "--run-dir", dir.appendingPathComponent("run").path, "--json"])
+    let result = try await caravan(["submit", TestPaths.packageRoot.path + "/jobs/tutorial-local.yaml", "--run-dir", dir.appendingPathComponent("run").path, "--json"])
     #expect(result.status == 0, "\(result.stderr)")
     let output = try jsonObject(result.stdout)
     #expect(output["ok"] as? Int == 18)
@@ -186,7 +186,7 @@ struct SlurmEndToEndTests {
     return dir
   }
 
-  @Test func problemsAreReportedTogetherWithFileLineAndKey() throws {
+  @Test func problemsAreReportedTogetherWithFileLineAndKey() async throws {
     let dir = try write([
       "job.yaml": """
         name: bad name
@@ -200,7 +200,7 @@ struct SlurmEndToEndTests {
         """,
       "p.jsonl": "{\"id\": \"a\", \"prompt\": \"x\"}\n",
     ])
-    let result = try caravan(["submit", "job.yaml", "--dry-run"], in: dir)
+    let result = try await caravan(["submit", "job.yaml", "--dry-run"], in: dir)
     #expect(result.status == 64)
     #expect(result.stderr.contains("job.yaml:4: modle: unknown key 'modle'; did you mean 'model'?"), "\(result.stderr)")
     #expect(result.stderr.contains("job.yaml:7: variants[0].options.mirostat: option 'mirostat' was removed"))
@@ -208,12 +208,12 @@ struct SlurmEndToEndTests {
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
   }
 
-  @Test func promptFileProblemsNameTheLine() throws {
+  @Test func promptFileProblemsNameTheLine() async throws {
     let dir = try write([
       "job.yaml": "name: ok\nmodel: m\nprompts: p.jsonl\ncontainer: {runtime: none}\n",
       "p.jsonl": "{\"id\": \"a\", \"prompt\": \"x\"}\n\n{\"id\": \"a\", \"prompt\": \"y\"}\n{\"id\": \"b\", \"prompt\": \"z\", \"options\": {\"temperature\": -1}}\n{\"id\": \"c\"\n",
     ])
-    let result = try caravan(["submit", "job.yaml", "--dry-run"], in: dir)
+    let result = try await caravan(["submit", "job.yaml", "--dry-run"], in: dir)
     #expect(result.status == 64)
     #expect(result.stderr.contains("p.jsonl:3: duplicate id 'a' (first used on line 1)"), "\(result.stderr)")
     #expect(result.stderr.contains("p.jsonl:4: options.temperature: option 'temperature' is -1 but must be >= 0"))
@@ -221,13 +221,13 @@ struct SlurmEndToEndTests {
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
   }
 
-  @Test func missingFilesAreNamed() throws {
+  @Test func missingFilesAreNamed() async throws {
     let dir = try write(["job.yaml": "name: ok\nmodel: m\nprompts: nowhere.jsonl\ncontainer: {runtime: none}\n"])
-    let result = try caravan(["submit", "job.yaml", "--dry-run"], in: dir)
+    let result = try await caravan(["submit", "job.yaml", "--dry-run"], in: dir)
     #expect(result.status == 64)
     #expect(result.stderr.contains("job.yaml: prompts: the prompt file"), "\(result.stderr)")
     #expect(result.stderr.contains("nowhere.jsonl does not exist"))
-    let missingSpec = try caravan(["submit", "absent.yaml"], in: dir)
+    let missingSpec = try await caravan(["submit", "absent.yaml"], in: dir)
     #expect(missingSpec.status == 64)
     #expect(missingSpec.stderr.contains("absent.yaml: the job spec does not exist"))
   }

@@ -39,20 +39,12 @@
     return spec
   }
 
-  /// `runCommand` on a thread of its own, so that waiting for a child never holds one of the
-  /// few cooperative threads other suites run on.
-  private func command(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(with: Result { try runCommand(executable, arguments, environment: environment) }) }
-    }
-  }
-
   @Suite(.enabled(if: slurmConf != nil, "needs the local Slurm cluster: eval \"$(scripts/local-cluster.sh start)\""), .serialized)
   struct LibSlurmSubmitTests {
     /// `scontrol show job -o ID`: one dictionary per record, with the job id and run directory
     /// replaced by placeholders so that two jobs can be compared.
     func scontrolRecords(_ id: String, runDir: String) async throws -> [[String: String]] {
-      let output = try await command("scontrol", ["show", "job", "-o", id])
+      let output = try await runCommand("scontrol", ["show", "job", "-o", id])
       #expect(output.status == 0, "\(output.stderr)")
       return output.stdout.split(separator: "\n").map { line in
         var record: [String: String] = [:]
@@ -72,7 +64,7 @@
     func waitUntilGone(_ ids: [String], timeout: Duration = .seconds(240)) async throws {
       let deadline = ContinuousClock.now + timeout
       while ContinuousClock.now < deadline {
-        let queue = try await command("squeue", ["-h", "-j", ids.joined(separator: ","), "-o", "%i %T"])
+        let queue = try await runCommand("squeue", ["-h", "-j", ids.joined(separator: ","), "-o", "%i %T"])
         if queue.status != 0 || queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return }
         try await Task.sleep(for: .milliseconds(500))
       }
@@ -80,14 +72,14 @@
     }
 
     func submit(_ spec: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
-      try await command(try TestPaths.binary("caravan"), ["submit", spec.path, "--json"] + arguments, environment: environment)
+      try await runCommand(try TestPaths.binary("caravan"), ["submit", spec.path, "--json"] + arguments, environment: environment)
     }
 
     @Test func theSameSpecGivesTheSameJobThroughLibslurmAndSbatch() async throws {
       let dir = try TestPaths.temporaryDirectory("parity")
       let spec = try writeParityJob(in: dir)
       var submitted: [(scheduler: String, id: String, runDir: String)] = []
-      defer { if !submitted.isEmpty { _ = try? runCommand("scancel", submitted.map(\.id)) } }
+      defer { if !submitted.isEmpty { Task { [submitted] in _ = try? await runCommand("scancel", submitted.map(\.id)) } } }
       for scheduler in ["libslurm", "sbatch"] {
         let result = try await submit(spec, ["--scheduler", scheduler])
         #expect(result.status == 0, "\(scheduler): \(result.stderr)")
@@ -122,10 +114,10 @@
       }
 
       // Released, both run to the end and every result is there.
-      for job in submitted { #expect(try await command("scontrol", ["release", job.id]).status == 0) }
+      for job in submitted { #expect(try await runCommand("scontrol", ["release", job.id]).status == 0) }
       try await waitUntilGone(submitted.map(\.id))
       for job in submitted {
-        let collect = try await command(try TestPaths.binary("caravan"), ["collect", job.runDir])
+        let collect = try await runCommand(try TestPaths.binary("caravan"), ["collect", job.runDir])
         #expect(collect.status == 0, "\(job.scheduler): \(collect.stdout)\(collect.stderr)")
         let results = try readJSONLines(job.runDir + "/results.jsonl")
         #expect(results.count == 8 && results.allSatisfy { $0["status"] == .string("ok") }, "\(job.scheduler)")

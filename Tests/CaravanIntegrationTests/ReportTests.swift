@@ -26,13 +26,13 @@ enum SyntheticRun {
 
   /// Plans the run with `caravan submit --dry-run`, writes records, timing and telemetry, and
   /// returns the run directory (not yet collected).
-  static func make() throws -> URL {
+  static func make() async throws -> URL {
     let folder = try TestPaths.temporaryDirectory("report")
     try spec.write(to: folder.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
     try "{\"id\": \"birthday\", \"prompt\": \"Write a birthday message\"}\n{\"id\": \"haiku\", \"prompt\": \"Write a haiku\"}\n"
       .write(to: folder.appendingPathComponent("prompts.jsonl"), atomically: true, encoding: .utf8)
     let run = folder.appendingPathComponent("run")
-    let submitted = try caravan(["submit", "--dry-run", "--json", "--run-dir", run.path, folder.appendingPathComponent("job.yaml").path])
+    let submitted = try await caravan(["submit", "--dry-run", "--json", "--run-dir", run.path, folder.appendingPathComponent("job.yaml").path])
     guard submitted.status == 0 else { throw TestSupportError("submit --dry-run failed: \(submitted.stderr)") }
 
     for shard in 0..<2 {
@@ -146,9 +146,9 @@ enum SyntheticRun {
   }
 
   /// Runs `caravan collect` on a fresh synthetic run and returns its directory.
-  static func collected() throws -> URL {
-    let run = try make()
-    let result = try caravan(["collect", run.path])
+  static func collected() async throws -> URL {
+    let run = try await make()
+    let result = try await caravan(["collect", run.path])
     guard result.status == 0 else { throw TestSupportError("collect exited \(result.status): \(result.stdout)\(result.stderr)") }
     return run
   }
@@ -166,8 +166,8 @@ func timingRows(_ run: URL) throws -> (header: [String], rows: [String: [String:
 }
 
 @Suite struct ReportTests {
-  @Test func timingHasBusyTimeServerStartsAndEnergyPerNodeAndGPU() throws {
-    let run = try SyntheticRun.collected()
+  @Test func timingHasBusyTimeServerStartsAndEnergyPerNodeAndGPU() async throws {
+    let run = try await SyntheticRun.collected()
     let (header, rows) = try timingRows(run)
     #expect(header == [
       "node", "gpu", "requests", "errors", "prompt_tokens", "generated_tokens", "prefill_tokens_per_s", "decode_tokens_per_s", "load_s", "request_s",
@@ -200,8 +200,8 @@ func timingRows(_ run: URL) throws -> (header: [String], rows: [String: [String:
     #expect(gpu1["energy_j"] == "3000.000" && gpu1["tokens_per_j"] == "0.200" && gpu1["gpu_mem_max_mib"] == "20000.000")
   }
 
-  @Test func markdownReportHasTheNodeAndGPUTables() throws {
-    let run = try SyntheticRun.collected()
+  @Test func markdownReportHasTheNodeAndGPUTables() async throws {
+    let run = try await SyntheticRun.collected()
     let report = try String(contentsOf: run.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(report.contains("24 of 24 work items recorded: 23 ok, 1 errors, 0 missing."))
     #expect(report.contains("## Per node") && report.contains("## Per GPU") && report.contains("## Sweep"))
@@ -213,8 +213,8 @@ func timingRows(_ run: URL) throws -> (header: [String], rows: [String: [String:
     for variant in SyntheticRun.variants { #expect(report.contains("| \(variant) |")) }
   }
 
-  @Test func htmlReportIsSelfContainedWithEveryChart() throws {
-    let run = try SyntheticRun.collected()
+  @Test func htmlReportIsSelfContainedWithEveryChart() async throws {
+    let run = try await SyntheticRun.collected()
     let page = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
     #expect(page.hasPrefix("<!DOCTYPE html>"))
     for id in ["summary", "throughput", "timeline", "gpu-util", "nodes", "sweep"] { #expect(page.contains("id=\"\(id)\""), "\(id)") }
@@ -243,8 +243,8 @@ struct ReportBrowserTests {
   /// Where the screenshot is kept for a person to look at: .build/test-output/report/.
   static let output = TestPaths.packageRoot.appendingPathComponent(".build/test-output/report")
 
-  func headless(_ arguments: [String], profile: URL) throws -> CommandResult {
-    try runCommand(chromium!, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--user-data-dir=\(profile.path)"] + arguments)
+  func headless(_ arguments: [String], profile: URL) async throws -> CommandResult {
+    try await runCommand(chromium!, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--user-data-dir=\(profile.path)"] + arguments)
   }
 
   /// The PNG's width and height from its IHDR chunk, or nil when the file is not a PNG.
@@ -255,13 +255,13 @@ struct ReportBrowserTests {
     return (int(16), int(20))
   }
 
-  @Test func chromiumRendersTheReportWithEverySection() throws {
-    let run = try SyntheticRun.collected()
+  @Test func chromiumRendersTheReportWithEverySection() async throws {
+    let run = try await SyntheticRun.collected()
     let page = run.appendingPathComponent("report.html")
     let scratch = try TestPaths.temporaryDirectory("chromium")
     defer { try? FileManager.default.removeItem(at: scratch) }
 
-    let dom = try headless(["--dump-dom", page.absoluteString], profile: scratch.appendingPathComponent("profile-dom"))
+    let dom = try await headless(["--dump-dom", page.absoluteString], profile: scratch.appendingPathComponent("profile-dom"))
     #expect(dom.status == 0, "\(dom.stderr.suffix(2000))")
     let html = dom.stdout
     for id in ["throughput", "timeline", "gpu-util", "nodes", "sweep"] { #expect(html.contains("<section id=\"\(id)\">"), "\(id)") }
@@ -277,7 +277,7 @@ struct ReportBrowserTests {
     try? FileManager.default.removeItem(at: screenshot)
     try? FileManager.default.removeItem(at: Self.output.appendingPathComponent("report.html"))
     try FileManager.default.copyItem(at: page, to: Self.output.appendingPathComponent("report.html"))
-    let shot = try headless(["--screenshot=\(screenshot.path)", "--window-size=1280,2400", page.absoluteString], profile: scratch.appendingPathComponent("profile-shot"))
+    let shot = try await headless(["--screenshot=\(screenshot.path)", "--window-size=1280,2400", page.absoluteString], profile: scratch.appendingPathComponent("profile-shot"))
     #expect(shot.status == 0, "\(shot.stderr.suffix(2000))")
     print("report screenshot: \(screenshot.path)")
     let png = try Data(contentsOf: screenshot)
@@ -288,7 +288,7 @@ struct ReportBrowserTests {
     let blankPage = scratch.appendingPathComponent("blank.html")
     try "<!DOCTYPE html><html><body></body></html>".write(to: blankPage, atomically: true, encoding: .utf8)
     let blankShot = scratch.appendingPathComponent("blank.png")
-    let blank = try headless(["--screenshot=\(blankShot.path)", "--window-size=1280,2400", blankPage.absoluteString], profile: scratch.appendingPathComponent("profile-blank"))
+    let blank = try await headless(["--screenshot=\(blankShot.path)", "--window-size=1280,2400", blankPage.absoluteString], profile: scratch.appendingPathComponent("profile-blank"))
     #expect(blank.status == 0)
     let blankSize = try Data(contentsOf: blankShot).count
     #expect(png.count > 4 * blankSize, "report.png is \(png.count) bytes, a blank page \(blankSize)")

@@ -43,9 +43,9 @@ import Testing
     #expect(try await stats(sim)["burst_rejected"] == .int(4))
   }
 
-  @Test func malformedBurstIsRefusedAtStart() throws {
+  @Test func malformedBurstIsRefusedAtStart() async throws {
     for value in ["3", "0:2", "3:x", "-1:1"] {
-      let result = try runCommand(try TestPaths.binary("ollama-sim"), ["--burst-503", value])
+      let result = try await runCommand(try TestPaths.binary("ollama-sim"), ["--burst-503", value])
       #expect(result.status == 64, "--burst-503 \(value): \(result.stderr)")
       #expect(result.stderr.contains("EVERY:LENGTH"))
     }

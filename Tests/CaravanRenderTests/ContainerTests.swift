@@ -81,7 +81,7 @@ import Testing
   /// environment rules: host variables, then the image's ENV (OLLAMA_HOST=0.0.0.0:11434), then
   /// --env, which wins; --containall/--cleanenv drop host variables.
   @Test(arguments: [["--nv"], ["--nvccli"], ["--nv", "--containall"]])
-  func serverSeesOnlyLoopbackAndTheSpecsPaths(flags: [String]) throws {
+  func serverSeesOnlyLoopbackAndTheSpecsPaths(flags: [String]) async throws {
     let dir = try TestPaths.temporaryDirectory("fake-apptainer")
     let bin = dir.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
@@ -120,7 +120,7 @@ import Testing
     let script = dir.appendingPathComponent("server.sh")
     try Self.launch(.apptainer, flags: flags).script(origin: "test").write(to: script, atomically: true, encoding: .utf8)
     // The worker runs server.sh with these variables (see SupervisedServer.Launch).
-    let result = try runCommand(
+    let result = try await runCommand(
       "/bin/bash", [script.path],
       environment: [
         "PATH": bin.path + ":/usr/bin:/bin", "FAKE_OUT": out.path, "CUDA_VISIBLE_DEVICES": "1", "OLLAMA_HOST": "0.0.0.0:9999",
@@ -143,10 +143,10 @@ import Testing
 
 extension ServerLaunchTests {
   /// server.sh refuses to start without the variables the worker sets, rather than binding 11434.
-  @Test func serverScriptNeedsItsVariables() throws {
+  @Test func serverScriptNeedsItsVariables() async throws {
     let script = try TestPaths.temporaryDirectory("server-vars").appendingPathComponent("server.sh")
     try Self.launch(.none, flags: []).script(origin: "test").write(to: script, atomically: true, encoding: .utf8)
-    let result = try runCommand("/bin/bash", [script.path], environment: ["PATH": "/usr/bin:/bin"])
+    let result = try await runCommand("/bin/bash", [script.path], environment: ["PATH": "/usr/bin:/bin"])
     #expect(result.status != 0)
     #expect(result.stderr.contains("PORT"))
   }

@@ -43,12 +43,12 @@ enum Fixtures {
   }
 
   @Test(arguments: [Fixtures.simJob(), Fixtures.apptainerJob()])
-  func passesBashSyntaxCheck(job: BatchJob) throws {
+  func passesBashSyntaxCheck(job: BatchJob) async throws {
     let dir = try TestPaths.temporaryDirectory()
     for (name, text) in [("job.sbatch", ScriptRenderer.render(job)), ("server.sh", job.server.script(origin: job.origin))] {
       let file = dir.appendingPathComponent(name)
       try text.write(to: file, atomically: true, encoding: .utf8)
-      let result = try runCommand("/bin/bash", ["-n", file.path])
+      let result = try await runCommand("/bin/bash", ["-n", file.path])
       #expect(result.status == 0, "bash -n \(name): \(result.stderr)")
     }
   }
@@ -77,9 +77,9 @@ enum Fixtures {
     #expect(!script.split(separator: "\n").contains { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") && $0.contains("0.0.0.0") })
   }
 
-  @Test func shellQuotingKeepsValuesIntact() throws {
+  @Test func shellQuotingKeepsValuesIntact() async throws {
     for value in ["plain", "with space", "it's", "$HOME", "a\"b", "`date`", "semi;colon", ""] {
-      let result = try runCommand("/bin/bash", ["-c", "printf %s \(shellQuote(value))"])
+      let result = try await runCommand("/bin/bash", ["-c", "printf %s \(shellQuote(value))"])
       #expect(result.stdout == value)
     }
   }
@@ -114,7 +114,7 @@ enum Fixtures {
     let script = dir.appendingPathComponent("job.sbatch")
     try ScriptRenderer.render(job).write(to: script, atomically: true, encoding: .utf8)
 
-    let result = try runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "77", "TMPDIR": dir.path, "PATH": "/usr/bin:/bin"])
+    let result = try await runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "77", "TMPDIR": dir.path, "PATH": "/usr/bin:/bin"])
     #expect(result.status == 137, "the worker's status is the job's: \(result.stdout)\(result.stderr)")
 
     let workerArgs = try String(contentsOf: dir.appendingPathComponent("worker-args"), encoding: .utf8)

@@ -7,14 +7,6 @@
 
   @testable import CaravanSlurm
 
-  /// `runCommand` on a thread of its own, so that waiting for a child never holds one of the
-  /// few cooperative threads other suites run on.
-  private func command(_ executable: String, _ arguments: [String]) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(with: Result { try runCommand(executable, arguments) }) }
-    }
-  }
-
   /// LibSlurm against the local cluster (`eval "$(scripts/local-cluster.sh start)"`): errors with
   /// their advice, job state and cancel, and a job that behaves as the sbatch one does.
   @Suite(.enabled(if: ProcessInfo.processInfo.environment["SLURM_CONF"] != nil, "needs the local Slurm cluster (SLURM_CONF)"), .serialized)
@@ -96,15 +88,15 @@
       try await slurm.cancel(jobID: id)
       let cancelled = try await waitUntilFinished(id, timeout: .seconds(30))
       #expect(cancelled.tasks.allSatisfy { $0.state == "CANCELLED" }, "\(cancelled.tasks)")
-      #expect(try await command("squeue", ["-h", "-j", id, "-o", "%i %T"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+      #expect(try await runCommand("squeue", ["-h", "-j", id, "-o", "%i %T"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
     @Test func beginIsReadByLibslurmsOwnTimeParser() async throws {
       let later = try job("begin-later") { $0.extra = ["--begin=now+1hour"] }
       let slurm = LibSlurm()
       let id = try await slurm.submit(later, scriptPath: try script(for: later, body: "true\n"))
-      defer { _ = try? runCommand("scancel", [id]) }
-      let record = try await command("scontrol", ["show", "job", "-o", id]).stdout
+      defer { Task { _ = try? await runCommand("scancel", [id]) } }
+      let record = try await runCommand("scontrol", ["show", "job", "-o", id]).stdout
       let eligible = try #require(record.split(separator: " ").first { $0.hasPrefix("EligibleTime=") }?.dropFirst("EligibleTime=".count))
       let formatter = DateFormatter()
       formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"

@@ -50,7 +50,9 @@ public struct CommandResult: Sendable {
   public var stderr: String
 }
 
-public func runCommand(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+/// Async, and waits on a thread of its own: a blocking wait would hold one of the few threads
+/// that run every test's tasks (two on a two-core machine), and stall tests that run at once.
+public func runCommand(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) async throws -> CommandResult {
   let path = executable.hasPrefix("/") ? executable : try which(executable)
   let out = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-out-\(UUID().uuidString)")
   let err = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-err-\(UUID().uuidString)")
@@ -64,11 +66,9 @@ public func runCommand(_ executable: String, _ arguments: [String], in directory
   let pid = try Spawn.start([path] + arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory?.path, stdout: outFD, stderr: errFD)
   close(outFD)
   close(errFD)
-  var status: Int32 = 0
-  while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-  let signal = status & 0x7f
+  let status = await Spawn.wait(pid)
   return CommandResult(
-    status: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
+    status: status,
     stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
     stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
 }

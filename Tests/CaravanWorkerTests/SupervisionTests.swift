@@ -50,8 +50,8 @@ import Testing
   }
 
   /// Pids of simulators serving this run (their request logs live in the run directory).
-  func simulators(_ run: RunDirectory) throws -> [Int32] {
-    try runCommand("/usr/bin/pgrep", ["-f", "ollama-sim.*\(run.path)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
+  func simulators(_ run: RunDirectory) async throws -> [Int32] {
+    try await runCommand("/usr/bin/pgrep", ["-f", "ollama-sim.*\(run.path)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
   }
 
   @Test func onePerGPUServersShareTheWorkAndRecordTimingAndTelemetry() async throws {
@@ -95,7 +95,7 @@ import Testing
     let samples = csv.split(separator: "\n").compactMap { GPUSample.parse($0) }
     #expect(!samples.isEmpty && Set(samples.map(\.index)).isSubset(of: [0, 1]))
     // Servers are gone, and so is the pid list.
-    #expect(try simulators(prepared.run).isEmpty)
+    #expect(try await simulators(prepared.run).isEmpty)
     #expect((try? String(contentsOfFile: prepared.run.path + "/servers.pid", encoding: .utf8)) ?? "" == "")
   }
 
@@ -111,7 +111,7 @@ import Testing
     let task = Task { try await runner(prepared, environment: ["CUDA_VISIBLE_DEVICES": "3"]).run(stop: StopFlag()) }
     // Kill the server once requests are flowing.
     while try prepared.run.results(0).count < 5 { try await Task.sleep(for: .milliseconds(50)) }
-    let before = try simulators(prepared.run)
+    let before = try await simulators(prepared.run)
     #expect(before.count == 1)
     kill(before[0], SIGKILL)
     let outcome = try await task.value
@@ -135,7 +135,7 @@ import Testing
     }
     var killed: Set<Int32> = []
     while killed.count < 2, !finished.isSet {
-      for pid in try simulators(prepared.run) where !killed.contains(pid) {
+      for pid in try await simulators(prepared.run) where !killed.contains(pid) {
         try await Task.sleep(for: .milliseconds(300))
         kill(pid, SIGKILL)
         killed.insert(pid)
@@ -163,6 +163,36 @@ import Testing
     #expect(outcome.written == 8)
     let telemetry = try #require(try timing(prepared.run).last?.telemetry)
     #expect(telemetry.hasPrefix("unavailable: nvidia-smi exited with status 9") && telemetry.contains("NVIDIA driver"))
+  }
+
+  /// Processes with `path` open, from /proc/PID/fd.
+  func writers(of path: String) -> [String] {
+    let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return processes.filter { Int32($0) != nil }.filter { pid in
+      let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+      return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == path }
+    }
+  }
+
+  /// bash 5.2 can lose a trapped TERM (the fake nvidia-smi once did, and a worker waited for it
+  /// forever); the worker kills a sampler that outlives its TERM, and the shard ends.
+  @Test(.timeLimit(.minutes(2))) func aSamplerThatIgnoresTermDoesNotHoldTheShard() async throws {
+    let prepared = try prepare("stubbornsmi", prompts: 2)
+    let bin = prepared.run.path + "/stubborn-bin"
+    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+    let fake = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin/nvidia-smi").path
+    try """
+      #!/bin/bash
+      # The inventory as the fake answers it; the sampling loop ignores TERM.
+      case " $* " in *" -lms "*) trap '' TERM; exec '\(fake)' "$@" ;; *) exec '\(fake)' "$@" ;; esac
+      """.write(toFile: bin + "/nvidia-smi", atomically: true, encoding: .utf8)
+    chmod(bin + "/nvidia-smi", 0o755)
+    let outcome = try await runner(prepared, environment: ["PATH": bin + ":/usr/bin:/bin"]).run(stop: StopFlag())
+    #expect(outcome.written == 8)
+    #expect(try timing(prepared.run).last?.telemetry == "ok")
+    let csv = prepared.run.layout.telemetryFile(node: "gpunode", shard: 0)
+    #expect(FileManager.default.fileExists(atPath: csv))
+    #expect(writers(of: csv).isEmpty, "no process still writes \(csv)")
   }
 
   @Test func missingModelFailsFastAtLoadWithThePullCommand() async throws {
