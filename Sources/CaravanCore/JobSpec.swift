@@ -44,6 +44,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var env: [String: String] = [:]
     /// Seconds the worker waits for a server's first HTTP answer (model loads are not counted).
     public var readyTimeout: Int = 600
+    /// Seconds one request may take, generation included. A request that takes longer is
+    /// abandoned and counts as a failed attempt (a hung server is not a dead one).
+    public var requestTimeout: Int = 3600
     /// How many servers a shard runs: one per allocated GPU, or one for all of them.
     public var servers: Servers = .perGPU
     /// Times the worker restarts a server that died, per server and job run, before the shard fails.
@@ -64,6 +67,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
       case kind, command, parallel, env, servers
       case modelsDir = "models_dir"
       case readyTimeout = "ready_timeout"
+      case requestTimeout = "request_timeout"
       case maxRestarts = "max_restarts"
       case telemetryInterval = "telemetry_interval"
     }

@@ -193,7 +193,7 @@ struct NodeReader {
   }
 
   mutating func readEngine(_ node: Node, into engine: inout JobSpec.Engine) {
-    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout", "servers", "max_restarts", "telemetry_interval"]
+    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout", "request_timeout", "servers", "max_restarts", "telemetry_interval"]
     for (key, value) in entries(node, "engine", allowed: keys) ?? [] {
       let path = "engine.\(key)"
       switch key {
@@ -203,6 +203,7 @@ struct NodeReader {
       case "models_dir": engine.modelsDir = string(value, path)
       case "env": engine.env = stringMap(value, path) ?? [:]
       case "ready_timeout": engine.readyTimeout = int(value, path) ?? engine.readyTimeout
+      case "request_timeout": engine.requestTimeout = int(value, path) ?? engine.requestTimeout
       case "servers": engine.servers = choice(value, path, JobSpec.Engine.Servers.self) ?? engine.servers
       case "max_restarts": engine.maxRestarts = int(value, path) ?? engine.maxRestarts
       case "telemetry_interval": engine.telemetryInterval = int(value, path) ?? engine.telemetryInterval

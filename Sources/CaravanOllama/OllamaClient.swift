@@ -8,11 +8,12 @@ import NIOHTTP1
 public struct OllamaClient: Sendable {
   public let baseURL: String
   let httpClient: HTTPClient
-  /// Longest one request may take, generation included.
-  public var requestTimeout: TimeAmount = .seconds(3600)
+  /// Longest one request may take, generation included (`engine.request_timeout`).
+  public var requestTimeout: TimeAmount
 
-  public init(baseURL: String, http: HTTPClient = .ollama) {
+  public init(baseURL: String, requestTimeout: Duration = .seconds(3600), http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    self.requestTimeout = .nanoseconds(requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
     self.httpClient = http
   }
 
@@ -42,15 +43,42 @@ public struct OllamaClient: Sendable {
   }
 
   /// Loads `model` without generating (`/api/generate` with no prompt), so its load time is
-  /// measured apart from any request; Ollama answers once the model is in memory.
-  public func load(model: String) async throws(OllamaError) -> Completion {
-    Completion(try await call("POST", "/api/generate", body: .object(["model": .string(model), "stream": .bool(false)])))
+  /// measured apart from any request; Ollama answers once the model is in memory. A large
+  /// model's load may take far longer than any request, so it has a bound of its own (1 h).
+  public func load(model: String, timeout: TimeAmount = .seconds(3600)) async throws(OllamaError) -> Completion {
+    Completion(try await call("POST", "/api/generate", body: .object(["model": .string(model), "stream": .bool(false)]), timeout: timeout))
   }
 
   /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
   /// long generation shows progress and the time to the first token is measured. A failure in
   /// the middle of the stream (HTTP 200, then an `{"error": ...}` line) throws `.midStream`.
+  /// The whole exchange, stream included, must end within `requestTimeout`.
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
+    try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
+  }
+
+  /// Runs `operation`, and cancels it if `bound` passes first. AsyncHTTPClient's own deadline
+  /// ends when the response head arrives, and a stream from a hung server may never end.
+  func bounded<T: Sendable>(_ bound: TimeAmount, _ operation: @escaping @Sendable () async throws(OllamaError) -> T) async throws(OllamaError) -> T {
+    do {
+      return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+          try await Task.sleep(for: .nanoseconds(bound.nanoseconds))
+          return nil
+        }
+        defer { group.cancelAll() }
+        guard let value = try await group.next() ?? nil else { throw OllamaError.timedOut(bound) }
+        return value
+      }
+    } catch let error as OllamaError {
+      throw error
+    } catch {
+      throw .transport(String(describing: error))
+    }
+  }
+
+  private func stream(_ item: WorkItem) async throws(OllamaError) -> Completion {
     let (path, body) = Self.requestBody(item, stream: true)
     var request = HTTPClientRequest(url: baseURL + path)
     request.method = .POST
@@ -87,6 +115,8 @@ public struct OllamaClient: Sendable {
       throw OllamaError.midStream("the stream ended before its final (done) line")
     } catch let error as OllamaError {
       throw error
+    } catch let error as HTTPClientError where error == .deadlineExceeded {
+      throw .timedOut(requestTimeout)
     } catch {
       throw .transport(String(describing: error))
     }
@@ -109,7 +139,7 @@ public struct OllamaClient: Sendable {
   }
 
   /// One request/response round trip; Ollama's `{"error": ...}` bodies become `OllamaError.server`.
-  func call(_ method: String, _ path: String, body: JSONValue?) async throws(OllamaError) -> JSONValue {
+  func call(_ method: String, _ path: String, body: JSONValue?, timeout: TimeAmount? = nil) async throws(OllamaError) -> JSONValue {
     var request = HTTPClientRequest(url: baseURL + path)
     request.method = HTTPMethod(rawValue: method)
     if let body {
@@ -121,9 +151,11 @@ public struct OllamaClient: Sendable {
     let status: Int
     let bytes: ByteBuffer
     do {
-      let response = try await httpClient.execute(request, timeout: requestTimeout)
+      let response = try await httpClient.execute(request, timeout: timeout ?? requestTimeout)
       status = Int(response.status.code)
       bytes = try await response.body.collect(upTo: 64 << 20)
+    } catch let error as HTTPClientError where error == .deadlineExceeded {
+      throw .timedOut(timeout ?? requestTimeout)
     } catch {
       throw .transport(String(describing: error))
     }
@@ -166,8 +198,10 @@ public struct Completion: Sendable, Equatable {
 
 /// What can go wrong talking to Ollama, split by what the caller should do about it.
 public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// Connection refused or reset, timeout: the server may come back.
+  /// Connection refused or reset: the server may come back.
   case transport(String)
+  /// No complete answer within the request's time bound: a hung server, or one far too slow.
+  case timedOut(TimeAmount)
   /// An HTTP error with Ollama's message.
   case server(status: Int, message: String)
   /// A response that is not the documented shape.
@@ -178,7 +212,7 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
   /// Worth another try: transport failures, 503 (queue full) and other 5xx.
   public var isRetryable: Bool {
     switch self {
-    case .transport, .midStream: return true
+    case .transport, .timedOut, .midStream: return true
     case .server(let status, _): return status >= 500
     case .decoding: return false
     }
@@ -193,6 +227,7 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .transport(let message): return "cannot reach the server: \(message)"
+    case .timedOut(let bound): return "no complete answer within \(bound.nanoseconds / 1_000_000_000) s"
     case .server(let status, let message): return "HTTP \(status): \(message)"
     case .decoding(let message): return message
     case .midStream(let message): return "failed mid-stream: \(message)"

@@ -22,8 +22,13 @@ public actor SupervisedServer {
     public var runDir: String
     /// The worker's environment, which the server inherits (setup lines, PATH, module settings).
     public var environment: [String: String]
+    /// Longest one request to this server may take (`engine.request_timeout`).
+    public var requestTimeout: Duration
 
-    public init(index: Int, script: String, port: Int, cudaVisibleDevices: String?, home: String, log: String, runDir: String, environment: [String: String]) {
+    public init(
+      index: Int, script: String, port: Int, cudaVisibleDevices: String?, home: String, log: String, runDir: String, environment: [String: String],
+      requestTimeout: Duration = .seconds(3600)
+    ) {
       self.index = index
       self.script = script
       self.port = port
@@ -32,10 +37,11 @@ public actor SupervisedServer {
       self.log = log
       self.runDir = runDir
       self.environment = environment
+      self.requestTimeout = requestTimeout
     }
 
     /// A client for this server's loopback port.
-    var client: OllamaClient { OllamaClient(baseURL: "http://127.0.0.1:\(port)") }
+    var client: OllamaClient { OllamaClient(baseURL: "http://127.0.0.1:\(port)", requestTimeout: requestTimeout) }
 
     var processEnvironment: [String: String] {
       var env = environment

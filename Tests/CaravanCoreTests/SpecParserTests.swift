@@ -20,6 +20,7 @@ struct SpecParserTests {
         OLLAMA_KEEP_ALIVE: "-1"
         OLLAMA_FLASH_ATTENTION: "1"
       ready_timeout: 900
+      request_timeout: 1200
     variants:
       - name: cold
         options:
@@ -75,6 +76,7 @@ struct SpecParserTests {
     engine.modelsDir = "/scratch/ollama-models"
     engine.env = ["OLLAMA_KEEP_ALIVE": "-1", "OLLAMA_FLASH_ATTENTION": "1"]
     engine.readyTimeout = 900
+    engine.requestTimeout = 1200
     #expect(spec.engine == engine)
 
     #expect(spec.variants == [

@@ -195,6 +195,22 @@ import Testing
     #expect(writers(of: csv).isEmpty, "no process still writes \(csv)")
   }
 
+  /// A server that is alive but never finishes an answer: each try is abandoned after
+  /// engine.request_timeout, and the item is recorded as an error after the retries, not waited
+  /// for forever. The model load is not held to the request's bound.
+  @Test func aHungServerRunsIntoTheRequestTimeoutAndIsRetried() async throws {
+    let prepared = try prepare("hung", prompts: 1, tokenMs: 4000, parallel: 4, extra: "  request_timeout: 1")
+    #expect(prepared.spec.engine.requestTimeout == 1)
+    let outcome = try await runner(prepared, environment: [:]).run(stop: StopFlag())
+    #expect(outcome.written == 4 && outcome.errors == 4)
+    let records = try prepared.run.results(0)
+    #expect(records.count == 4)
+    for record in records {
+      #expect(record.status == .error && record.attempts == RetryPolicy().maxAttempts, "\(record)")
+      #expect(record.error == "no complete answer within 1 s", "\(record.error ?? "")")
+    }
+  }
+
   @Test func missingModelFailsFastAtLoadWithThePullCommand() async throws {
     let prepared = try prepare("nomodel", prompts: 50)
     // The server knows only another model.
