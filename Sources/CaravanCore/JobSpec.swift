@@ -71,6 +71,23 @@ public struct JobSpec: Codable, Sendable, Equatable {
       case maxRestarts = "max_restarts"
       case telemetryInterval = "telemetry_interval"
     }
+
+    /// A key missing from a resolved spec takes its default: a requeued job that a newer
+    /// caravan runs still reads the run directory an older one wrote.
+    public init(from decoder: any Decoder) throws {
+      self.init()
+      let keys = try decoder.container(keyedBy: CodingKeys.self)
+      kind = try keys.decodeIfPresent(Kind.self, forKey: .kind) ?? kind
+      command = try keys.decodeIfPresent(String.self, forKey: .command)
+      parallel = try keys.decodeIfPresent(Int.self, forKey: .parallel) ?? parallel
+      modelsDir = try keys.decodeIfPresent(String.self, forKey: .modelsDir)
+      env = try keys.decodeIfPresent([String: String].self, forKey: .env) ?? env
+      readyTimeout = try keys.decodeIfPresent(Int.self, forKey: .readyTimeout) ?? readyTimeout
+      requestTimeout = try keys.decodeIfPresent(Int.self, forKey: .requestTimeout) ?? requestTimeout
+      servers = try keys.decodeIfPresent(Servers.self, forKey: .servers) ?? servers
+      maxRestarts = try keys.decodeIfPresent(Int.self, forKey: .maxRestarts) ?? maxRestarts
+      telemetryInterval = try keys.decodeIfPresent(Int.self, forKey: .telemetryInterval) ?? telemetryInterval
+    }
   }
 
   /// Scheduler settings; each maps to an `#SBATCH` directive.
@@ -99,6 +116,24 @@ public struct JobSpec: Codable, Sendable, Equatable {
       case maxRequeues = "max_requeues"
       case gpusPerNode = "gpus_per_node"
       case cpusPerTask = "cpus_per_task"
+    }
+
+    /// A key missing from a resolved spec takes its default, as in `Engine`.
+    public init(from decoder: any Decoder) throws {
+      self.init()
+      let keys = try decoder.container(keyedBy: CodingKeys.self)
+      partition = try keys.decodeIfPresent(String.self, forKey: .partition)
+      account = try keys.decodeIfPresent(String.self, forKey: .account)
+      qos = try keys.decodeIfPresent(String.self, forKey: .qos)
+      time = try keys.decodeIfPresent(String.self, forKey: .time)
+      shards = try keys.decodeIfPresent(Int.self, forKey: .shards) ?? shards
+      gpusPerNode = try keys.decodeIfPresent(Int.self, forKey: .gpusPerNode) ?? gpusPerNode
+      cpusPerTask = try keys.decodeIfPresent(Int.self, forKey: .cpusPerTask)
+      mem = try keys.decodeIfPresent(String.self, forKey: .mem)
+      setup = try keys.decodeIfPresent([String].self, forKey: .setup) ?? setup
+      extra = try keys.decodeIfPresent([String].self, forKey: .extra) ?? extra
+      grace = try keys.decodeIfPresent(Int.self, forKey: .grace) ?? grace
+      maxRequeues = try keys.decodeIfPresent(Int.self, forKey: .maxRequeues) ?? maxRequeues
     }
   }
 

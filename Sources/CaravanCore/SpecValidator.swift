@@ -14,7 +14,9 @@ enum SpecValidator {
     if spec.repeats < 1 { add("repeats", "must be at least 1, got \(spec.repeats)") }
     if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1, got \(spec.engine.parallel)") }
     if spec.engine.readyTimeout < 1 { add("engine.ready_timeout", "must be at least 1 second") }
-    if spec.engine.requestTimeout < 1 { add("engine.request_timeout", "must be at least 1 second, got \(spec.engine.requestTimeout)") }
+    if !(1...2_592_000).contains(spec.engine.requestTimeout) {
+      add("engine.request_timeout", "must be between 1 second and 30 days (2592000), got \(spec.engine.requestTimeout)")
+    }
     if spec.engine.maxRestarts < 0 { add("engine.max_restarts", "must be 0 or more, got \(spec.engine.maxRestarts)") }
     if spec.engine.telemetryInterval < 0 || (1..<100).contains(spec.engine.telemetryInterval) {
       add("engine.telemetry_interval", "must be 0 (off) or at least 100 milliseconds, got \(spec.engine.telemetryInterval)")

@@ -101,10 +101,15 @@ public struct ShardWorker: Sendable {
   }
 
   /// Sends to one server that someone else runs (`caravan worker --url`): registers the
-  /// Modelfile variants the pending items need, then runs.
+  /// Modelfile variants the pending items need and loads their models (so no request pays for
+  /// a load under `engine.request_timeout`), then runs.
   public func run(client: OllamaClient, stop: StopFlag) async throws -> Outcome {
     let todo = try pending().todo
-    if !todo.isEmpty { try await registerVariants(on: client, for: todo) }
+    if !todo.isEmpty {
+      try await registerVariants(on: client, for: todo)
+      let loads = try await loadModels(on: client, for: todo)
+      logger.info("loaded on \(client.baseURL): \(loads) (ms)")
+    }
     return try await run(endpoints: [Endpoint(index: 0, client: client, gpu: nil, server: nil)], stop: stop)
   }
 

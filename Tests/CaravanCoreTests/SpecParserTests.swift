@@ -1,4 +1,5 @@
 @testable import CaravanCore
+import Foundation
 import Testing
 
 /// Reading job specs: every key lands in the right field, and what is left out gets the defaults.
@@ -228,6 +229,28 @@ struct SpecParserTests {
     #expect(spec.variants[3].modelfile == "FROM gemma:7b\nPARAMETER temperature 0.5\nPARAMETER top_k 3\n")
     #expect(spec.slurm.time == "00:30:00")
     #expect(spec.slurm.setup == ["module load apptainer"])
+  }
+
+  @Test("a resolved spec written before newer keys existed still reads, with their defaults")
+  func olderResolvedSpecReadsWithDefaults() throws {
+    var spec = try SpecParser.parse(Self.fullSpec, file: "birthday.yaml")
+    let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(spec)) as! [String: Any]
+    // What an earlier caravan wrote into spec.resolved.json: none of the keys added since.
+    var engine = encoded["engine"] as! [String: Any]
+    for key in ["request_timeout", "servers", "max_restarts", "telemetry_interval"] { #expect(engine.removeValue(forKey: key) != nil, "\(key)") }
+    var slurm = encoded["slurm"] as! [String: Any]
+    #expect(slurm.removeValue(forKey: "max_requeues") != nil)
+    var older = encoded
+    older["engine"] = engine
+    older["slurm"] = slurm
+    let decoded = try JSONDecoder().decode(JobSpec.self, from: JSONSerialization.data(withJSONObject: older))
+    spec.engine.requestTimeout = JobSpec.Engine().requestTimeout
+    spec.engine.servers = JobSpec.Engine().servers
+    spec.engine.maxRestarts = JobSpec.Engine().maxRestarts
+    spec.engine.telemetryInterval = JobSpec.Engine().telemetryInterval
+    spec.slurm.maxRequeues = JobSpec.Slurm().maxRequeues
+    #expect(decoded == spec)
+    #expect(decoded.engine.readyTimeout == 900 && decoded.slurm.grace == 300, "keys that were there keep their values")
   }
 }
 

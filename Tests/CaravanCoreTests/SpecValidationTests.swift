@@ -360,6 +360,7 @@ struct SpecValidationTests {
 
   @Test("numbers that make no sense are rejected", arguments: [
     ("repeats: 0", "repeats"), ("engine:\n  parallel: 0", "engine.parallel"), ("engine:\n  request_timeout: 0", "engine.request_timeout"),
+    ("engine:\n  request_timeout: 99999999999", "engine.request_timeout"),
     ("slurm:\n  shards: 0", "slurm.shards"), ("slurm:\n  grace: 5", "slurm.grace"),
     ("slurm:\n  cpus_per_task: 0", "slurm.cpus_per_task"), ("slurm:\n  gpus_per_node: -1", "slurm.gpus_per_node"),
   ])

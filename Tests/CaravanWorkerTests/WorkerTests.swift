@@ -66,7 +66,10 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     #expect(creates.first?["body"]?["from"] == .string("gemma:7b"))
     #expect(creates.first?["body"]?["parameters"] == .object(["temperature": .double(0.7)]))
     #expect(creates.first?["body"]?["modelfile"] == nil)
-    let cold = requests.filter { $0["endpoint"] == .string("/api/generate") && $0["model"] == .string("gemma:7b") }
+    // Each model is loaded once before the requests (a generate without a prompt).
+    let loads = requests.filter { $0["load"] == .bool(true) }
+    #expect(loads.map { $0["model"] } == [.string("caravan-small-mf"), .string("gemma:7b")])
+    let cold = requests.filter { $0["endpoint"] == .string("/api/generate") && $0["model"] == .string("gemma:7b") && $0["load"] == nil }
     #expect(cold.count == 10)
     #expect(cold.allSatisfy { $0["options"] == .object(["temperature": .int(0), "top_k": .int(3)]) })
     let warm = requests.filter { $0["model"] == .string("caravan-small-mf") && $0["endpoint"] == .string("/api/chat") }
