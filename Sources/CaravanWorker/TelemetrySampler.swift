@@ -12,6 +12,9 @@ public struct TelemetrySampler: Sendable {
   public var intervalMs: Int
   /// GPUs to sample (nvidia-smi `-i`), from the job's allocation; nil samples all.
   public var gpuIDs: [String]?
+  /// How long the first question to nvidia-smi may take: on a node with a broken driver it can
+  /// hang, and the shard then runs without telemetry rather than not at all.
+  public var inventoryTimeout: Duration = .seconds(30)
 
   public init(file: String, intervalMs: Int, gpuIDs: [String]?) {
     self.file = file
@@ -58,10 +61,11 @@ public struct TelemetrySampler: Sendable {
     }
     let inventory: ProcessRunner.Output
     do {
-      inventory = try await ProcessRunner().run(nvidiaSMI, NvidiaSmi.inventoryArguments(ids: gpuIDs), environment: environment)
+      inventory = try await ProcessRunner().run(nvidiaSMI, NvidiaSmi.inventoryArguments(ids: gpuIDs), environment: environment, timeout: inventoryTimeout)
     } catch {
       return .unavailable("nvidia-smi could not run: \(error)")
     }
+    if inventory.timedOut { return .unavailable("nvidia-smi did not answer within \(inventoryTimeout) and was killed") }
     let gpus = NvidiaSmi.parseInventory(inventory.stdout)
     guard inventory.status == 0, !gpus.isEmpty else {
       let message = (inventory.stdout + inventory.stderr).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -195,6 +195,19 @@ import Testing
     #expect(writers(of: csv).isEmpty, "no process still writes \(csv)")
   }
 
+  /// nvidia-smi can hang on a node whose driver is broken; the shard then goes on without
+  /// telemetry, and the hung program is killed.
+  @Test(.timeLimit(.minutes(1))) func aHungNvidiaSmiMeansTelemetryUnavailable() async throws {
+    let bin = try TestPaths.temporaryDirectory("hungsmi").path
+    try "#!/bin/bash\nexec sleep 613\n".write(toFile: bin + "/nvidia-smi", atomically: true, encoding: .utf8)
+    chmod(bin + "/nvidia-smi", 0o755)
+    var sampler = TelemetrySampler(file: bin + "/telemetry.csv", intervalMs: 100, gpuIDs: nil)
+    sampler.inventoryTimeout = .milliseconds(500)
+    let started = await sampler.start(environment: ["PATH": bin + ":/usr/bin:/bin"])
+    #expect(started.summary.hasPrefix("unavailable: nvidia-smi did not answer within"), "\(started.summary)")
+    #expect(try await runCommand("/usr/bin/pgrep", ["-f", "^sleep 613$"]).stdout.isEmpty, "the hung nvidia-smi was killed")
+  }
+
   /// A server that is alive but never finishes an answer: each try is abandoned after
   /// engine.request_timeout, and the item is recorded as an error after the retries, not waited
   /// for forever. The model load is not held to the request's bound.
