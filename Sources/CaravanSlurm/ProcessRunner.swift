@@ -57,12 +57,4 @@ public struct ProcessRunner: Sendable {
   public static func onPath(_ name: String) -> Bool {
     (try? path(of: name)) != nil
   }
-
-  /// Runs blocking work on a thread of its own. Tasks (detached ones too) run on a pool with one
-  /// thread per core, and a blocked one holds a thread every other task in the process needs.
-  private func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
-  }
 }

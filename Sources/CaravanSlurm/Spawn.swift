@@ -70,13 +70,33 @@ public enum Spawn {
 
   /// Waits for `pid` off the cooperative pool; returns its exit code (128 + signal if killed).
   public static func wait(_ pid: pid_t) async -> Int32 {
-    await withCheckedContinuation { continuation in
-      Thread.detachNewThread {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let signal = status & 0x7f
-        continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
-      }
+    await onThread {
+      var status: Int32 = 0
+      while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+      let signal = status & 0x7f
+      return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
+  }
+
+  /// Stops the process group that `pid` leads (started with `newSession`): TERM, then KILL to
+  /// whatever of it is left after `patience`. Someone must reap `pid` meanwhile (`wait`);
+  /// returns once the group is gone or killed.
+  public static func stopGroup(_ pid: pid_t, patience: Duration) async {
+    kill(-pid, SIGTERM)
+    kill(pid, SIGTERM)  // in case it has not reached setsid yet
+    let deadline = ContinuousClock.now + patience
+    while kill(pid, 0) == 0 || kill(-pid, 0) == 0, ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(100))
+    }
+    kill(-pid, SIGKILL)
+  }
+}
+
+/// Runs blocking work (waitpid, a read to the end of a pipe) on a thread of its own. Tasks,
+/// detached ones too, run on a pool with one thread per core, and a blocked one holds a thread
+/// that every other task in the process needs.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+  await withCheckedContinuation { continuation in
+    Thread.detachNewThread { continuation.resume(returning: work()) }
   }
 }

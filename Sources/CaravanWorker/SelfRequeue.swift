@@ -20,9 +20,12 @@ public struct SelfRequeue: Sendable {
 
   /// The decision, apart from Slurm: requeue when the time left is within the warning window.
   public static func shouldRequeue(secondsLeft: Int?, grace: Int, restartCount: Int, maxRequeues: Int) -> Bool {
-    guard maxRequeues > 0, restartCount < maxRequeues, let secondsLeft else { return false }
-    // Slurm may send the signal up to 60 s before `grace`; allow for that and for the drain.
-    return secondsLeft <= grace + 90
+    maxRequeues > 0 && restartCount < maxRequeues && nearTimeLimit(secondsLeft: secondsLeft, grace: grace)
+  }
+
+  /// Slurm may send the signal up to 60 s before `grace`; allow for that and for the drain.
+  static func nearTimeLimit(secondsLeft: Int?, grace: Int) -> Bool {
+    secondsLeft.map { $0 <= grace + 90 } ?? false
   }
 
   /// `squeue -o %L` time left: `[days-]hours:minutes:seconds`, `minutes:seconds`, or a word
@@ -48,7 +51,7 @@ public struct SelfRequeue: Sendable {
     let left = try? await runner.run("squeue", ["-h", "-j", job, "-o", "%L"])
     let seconds = left.flatMap { $0.status == 0 ? Self.parseTimeLeft($0.stdout) : nil }
     guard Self.shouldRequeue(secondsLeft: seconds, grace: spec.grace, restartCount: restarts, maxRequeues: spec.maxRequeues) else {
-      if spec.maxRequeues > 0, restarts >= spec.maxRequeues, seconds.map({ $0 <= spec.grace + 90 }) == true {
+      if spec.maxRequeues > 0, restarts >= spec.maxRequeues, Self.nearTimeLimit(secondsLeft: seconds, grace: spec.grace) {
         logger.notice("not requeueing job \(job): it has been requeued \(restarts) times (slurm.max_requeues is \(spec.maxRequeues))")
       }
       return

@@ -142,13 +142,7 @@ public actor SupervisedServer {
     fail(waitersWith: WorkerError.fatal("server \(launch.index) was stopped"))
     guard let pid else { return }
     self.pid = nil
-    kill(-pid, SIGTERM)
-    kill(pid, SIGTERM)
-    let deadline = ContinuousClock.now + patience
-    while processIsAlive(pid) || groupExists(pid), ContinuousClock.now < deadline {
-      try? await Task.sleep(for: .milliseconds(100))
-    }
-    kill(-pid, SIGKILL)
+    await Spawn.stopGroup(pid, patience: patience)  // the watcher reaps it
     await pids?.remove(pid)
   }
 
@@ -263,10 +257,6 @@ public actor SupervisedServer {
     let failed = waiters
     waiters = []
     failed.forEach { $0.resume(throwing: error) }
-  }
-
-  private nonisolated func groupExists(_ pgid: pid_t) -> Bool {
-    kill(-pgid, 0) == 0
   }
 }
 

@@ -90,14 +90,8 @@ public struct TelemetrySampler: Sendable {
   /// after `patience`, so a sampler that does not stop cannot keep the shard from ending.
   public static func stop(_ started: Started, patience: Duration = .seconds(5)) async {
     guard case .running(let pid, _) = started else { return }
-    kill(-pid, SIGTERM)
-    let reaped = Task { _ = await Spawn.wait(pid) }
-    let killer = Task {
-      try await Task.sleep(for: patience)
-      kill(-pid, SIGKILL)
-    }
-    await reaped.value
-    killer.cancel()
-    kill(-pid, SIGKILL)  // whatever it left behind in its group
+    async let reaped = Spawn.wait(pid)
+    await Spawn.stopGroup(pid, patience: patience)
+    _ = await reaped
   }
 }
