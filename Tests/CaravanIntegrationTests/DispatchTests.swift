@@ -87,11 +87,12 @@ import Testing
   @Test func burstsOf503AndMidStreamErrorsAreRetriedUntilEveryKeyIsOkOnce() async throws {
     let slots = 4, items = 100
     let runDir = try await prepareRun(items: items, parallel: slots)
-    // Requests of about 160 to 480 ms, so that a retry after the worker's backoff rarely meets
-    // the next burst; every 10 accepted requests the next 3 get 503, and every 13th stream fails.
+    // Requests of about 160 to 480 ms; every 20 accepted requests the next 3 get 503 (about
+    // 1.6 s apart, so a retry after the worker's backoff rarely meets the next burst: with 10:3,
+    // one item in a CI run met five bursts in a row), and every 13th stream fails.
     let sim = try SimulatorProcess(arguments: [
       "--models", "gemma:7b", "--slots", String(slots), "--token-ms", "20", "--load-ms", "0",
-      "--burst-503", "10:3", "--mid-stream-error-every", "13",
+      "--burst-503", "20:3", "--mid-stream-error-every", "13",
     ])
     let records = try await runWorker(runDir, url: sim.url, parallel: slots)
     expectEveryKeyOnceAndOk(records, items: items)
