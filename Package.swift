@@ -28,48 +28,60 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
   ],
+  // What runs where (README, "Code layout"): Core and Render are pure; Process, Storage, Ollama and
+  // Slurm are the edges (children, files, HTTP, the scheduler); Worker runs inside the job, Run on
+  // the login node; the executables are thin.
   targets: [
-    // Pure model: spec, validation, variants, sharding, records, Modelfiles, sampling. No IO.
-    .target(
-      name: "CaravanCore",
-      dependencies: [.product(name: "Yams", package: "Yams")]
-    ),
-    // Pure text generation: sbatch scripts (and later Apptainer definitions, reports).
+    // Pure values: spec, validation, plan, BatchJob, records, Modelfiles, statistics. No IO.
+    .target(name: "CaravanCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+    // Pure text: sbatch and server scripts, Apptainer definitions, reports, RunFiles.
     .target(name: "CaravanRender", dependencies: ["CaravanCore"]),
-    // HTTP client for the Ollama API.
+    // Child processes: spawning with a clean signal state, process groups, timeouts, PATH, ports.
+    .target(name: "CaravanProcess"),
+    // The run directory on shared storage: atomic creation, JSONL records, chunked line reading.
+    .target(name: "CaravanStorage", dependencies: ["CaravanCore"]),
+    // HTTP clients for inference servers (Ollama's API) and readiness.
     .target(
       name: "CaravanOllama",
       dependencies: [
-        "CaravanCore",
+        "CaravanCore", "CaravanProcess",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ]
     ),
     // libslurm's C API: module.modulemap + shim.h. Only CaravanSlurm imports it.
     .systemLibrary(name: "CSlurm"),
-    // Scheduler backends behind one protocol: libslurm, sbatch/squeue/scancel, and local processes.
+    // Schedulers behind one protocol: libslurm, sbatch/squeue/scancel, and local processes.
     .target(
       name: "CaravanSlurm",
       dependencies: [
-        "CaravanCore", "CaravanRender",
+        "CaravanCore", "CaravanProcess",
         .target(name: "CSlurm", condition: .when(traits: ["LibSlurm"])),
       ]
     ),
-    // The run directory's IO and what runs inside the job: readiness, dispatch, retries,
-    // resume, result writing, collect.
+    // Only what runs inside the job: servers, readiness, dispatch, retries, telemetry, records.
     .target(
       name: "CaravanWorker",
       dependencies: [
-        "CaravanCore", "CaravanRender", "CaravanOllama", "CaravanSlurm",
+        "CaravanCore", "CaravanOllama", "CaravanProcess", "CaravanStorage",
         .product(name: "Logging", package: "swift-log"),
       ]
+    ),
+    // The login side: writing and submitting runs, collect, status, the model store, image builds.
+    .target(
+      name: "CaravanRun",
+      dependencies: ["CaravanCore", "CaravanRender", "CaravanOllama", "CaravanProcess", "CaravanStorage", "CaravanSlurm"]
     ),
     .executableTarget(
       name: "caravan",
       dependencies: [
-        "CaravanCore", "CaravanRender", "CaravanOllama", "CaravanSlurm", "CaravanWorker",
+        "CaravanCore", "CaravanRender", "CaravanOllama", "CaravanProcess", "CaravanStorage", "CaravanSlurm",
+        "CaravanWorker", "CaravanRun",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]
@@ -85,27 +97,39 @@ let package = Package(
       ]
     ),
     // Helpers shared by the test targets: paths, processes, a simulator on a free port, goldens.
-    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanSlurm"], path: "Tests/CaravanTestSupport"),
+    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanProcess"], path: "Tests/CaravanTestSupport"),
     .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"], exclude: ["Snapshots"]),
     .testTarget(
       name: "CaravanRenderTests",
-      dependencies: ["CaravanRender", "CaravanTestSupport"],
+      dependencies: ["CaravanRender", "CaravanCore", "CaravanTestSupport"],
       exclude: ["Snapshots"]
     ),
+    .testTarget(name: "CaravanProcessTests", dependencies: ["CaravanProcess", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanStorageTests", dependencies: ["CaravanStorage", "CaravanCore", "CaravanTestSupport"]),
     .testTarget(
       name: "CaravanOllamaTests",
       dependencies: [
-        "CaravanOllama", "CaravanTestSupport",
+        "CaravanOllama", "CaravanCore", "CaravanTestSupport",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),
-    .testTarget(name: "CaravanSlurmTests", dependencies: ["CaravanSlurm", "CaravanTestSupport"]),
+    .testTarget(
+      name: "CaravanSlurmTests",
+      dependencies: ["CaravanSlurm", "CaravanCore", "CaravanRender", "CaravanProcess", "CaravanTestSupport"]
+    ),
     .testTarget(
       name: "CaravanWorkerTests",
-      dependencies: ["CaravanWorker", "CaravanTestSupport", .product(name: "Logging", package: "swift-log")]
+      dependencies: [
+        "CaravanWorker", "CaravanCore", "CaravanOllama", "CaravanProcess", "CaravanStorage", "CaravanTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .testTarget(
+      name: "CaravanRunTests",
+      dependencies: ["CaravanRun", "CaravanCore", "CaravanRender", "CaravanStorage", "CaravanTestSupport"]
     ),
     // End to end through the built executables and the local Slurm cluster (SLURM_CONF).
-    .testTarget(name: "CaravanIntegrationTests", dependencies: ["CaravanCore", "CaravanTestSupport"]),
+    .testTarget(name: "CaravanIntegrationTests", dependencies: ["CaravanCore", "CaravanProcess", "CaravanTestSupport"]),
   ]
 )
 

@@ -1,14 +1,13 @@
 import CaravanCore
-import CaravanRender
 import Foundation
 
-/// A batch job as libslurm's job description must state it: one value per `#SBATCH` option.
+/// A batch job as libslurm's job description must state it: one value per sbatch option.
 ///
-/// sbatch reads the `#SBATCH` lines of the script itself; libslurm does not, so every option the
-/// script carries (the rendered `BatchJob.directives`, then `slurm.extra`) is parsed here into the
-/// job_desc_msg_t field it sets. An option with no field is refused rather than dropped, so a
-/// directive added to `BatchJob` later fails loudly on this path until it is mapped. Pure Swift:
-/// `LibSlurm` copies the result into C.
+/// sbatch reads the `#SBATCH` lines of the script itself; libslurm does not, so every option
+/// must be set as a job_desc_msg_t field. The job's own settings come field by field from
+/// `BatchJob`; only `slurm.extra`, which the user writes as sbatch options, is parsed from text.
+/// An extra option with no field is refused rather than dropped. Pure Swift: `LibSlurm` copies
+/// the result into C.
 public struct SlurmJobRequest: Sendable, Equatable {
   /// `--time`: minutes, or no limit.
   public enum TimeLimit: Sendable, Equatable {
@@ -82,16 +81,38 @@ public struct SlurmJobRequest: Sendable, Equatable {
 
   public init() {}
 
-  /// The request for `job`: its directives, then `slurm.extra` (later options win, as in sbatch).
+  /// The request for `job`: its fields, then `slurm.extra` (later options win, as in sbatch).
   /// Throws one `SchedulerError` naming every option that libslurm cannot be given.
   public init(_ job: BatchJob) throws {
     self.init()
+    name = job.name
+    arrayIndices = job.arrayIndices
+    partition = job.slurm.partition
+    account = job.slurm.account
+    qos = job.slurm.qos
     var refused: [String] = []
-    for directive in job.directives {
-      do { try apply(option: directive.option, value: directive.value) } catch {
-        refused.append("\(directive.option)\(directive.value.map { "=\($0)" } ?? ""): \(error.reason)")
+    if let time = job.slurm.time {
+      if SlurmTime.isUnlimited(time) {
+        timeLimit = .unlimited
+      } else if let minutes = SlurmTime.minutes(time) {
+        timeLimit = .minutes(minutes)
+      } else {
+        refused.append("slurm.time '\(time)': is not a Slurm time")
       }
     }
+    minNodes = 1
+    maxNodes = 1
+    tasks = 1
+    tresPerNode = job.gres.map { "gres:\($0)" }
+    cpusPerTask = job.slurm.cpusPerTask
+    if let mem = job.slurm.mem {
+      if let megabytes = SlurmMemory.megabytes(mem) { memoryPerNodeMB = megabytes } else { refused.append("slurm.mem '\(mem)': is not a Slurm memory size") }
+    }
+    warning = Warning(signal: SIGTERM, seconds: job.slurm.grace, batchShellOnly: true)
+    requeue = true
+    openMode = .append
+    standardOutput = job.outputPattern
+    workingDirectory = job.runDir
     for (index, line) in job.slurm.extra.enumerated() {
       let (option, value) = Self.split(line)
       do { try apply(option: option, value: value) } catch {

@@ -1,4 +1,4 @@
-import CaravanOllama
+import CaravanProcess
 import Foundation
 
 /// Waits until a freshly started server answers HTTP, or explains why it never will.
@@ -39,18 +39,6 @@ public struct Readiness: Sendable {
     guard let logPath, let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
     return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
   }
-}
-
-/// True while `pid` exists and is not a zombie (an exited child its parent has not reaped yet).
-func processIsAlive(_ pid: Int32) -> Bool {
-  guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-  if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-    let close = stat.lastIndex(of: ")")
-  {
-    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-    return state != "Z" && state != "X"
-  }
-  return true
 }
 
 /// The server never became ready.

@@ -50,7 +50,7 @@ public struct ProcessRunner: Sendable {
     for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
       return "\(folder)/\(name)"
     }
-    throw SchedulerError("\(name) is not on PATH")
+    throw ProcessError("\(name) is not on PATH")
   }
 
   /// True when `name` is an executable on PATH.

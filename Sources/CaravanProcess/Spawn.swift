@@ -56,7 +56,7 @@ public enum Spawn {
     var pid = pid_t()
     let result = posix_spawn(&pid, command[0], &actions, &attributes, argv, envp)
     guard result == 0 else {
-      throw SchedulerError("cannot start \(command[0]): \(String(cString: strerror(result)))")
+      throw ProcessError("cannot start \(command[0]): \(String(cString: strerror(result)))")
     }
     return pid
   }
@@ -95,7 +95,7 @@ public enum Spawn {
 /// Runs blocking work (waitpid, a read to the end of a pipe) on a thread of its own. Tasks,
 /// detached ones too, run on a pool with one thread per core, and a blocked one holds a thread
 /// that every other task in the process needs.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+public func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
   await withCheckedContinuation { continuation in
     Thread.detachNewThread { continuation.resume(returning: work()) }
   }

@@ -1,0 +1,50 @@
+/// Everything the job script says, resolved from the spec and the run directory.
+///
+/// The same value renders the `#SBATCH` lines (CaravanRender) and fills libslurm's job
+/// description field by field (CaravanSlurm), so the two submission paths cannot drift apart.
+/// Every job runs one task on one node, requeues on a time limit, appends to its log, and gets
+/// TERM `slurm.grace` seconds before its limit; those settings are not fields because they never vary.
+public struct BatchJob: Sendable, Equatable {
+  public var name: String
+  public var runDir: String
+  public var shardCount: Int
+  public var slurm: JobSpec.Slurm
+  /// Absolute path of the `caravan` executable the job runs.
+  public var caravan: String
+  public var server: ServerLaunch
+  /// Header comment: where this script came from.
+  public var origin: String
+
+  public init(name: String, runDir: String, shardCount: Int, slurm: JobSpec.Slurm, caravan: String, server: ServerLaunch, origin: String) {
+    self.name = name
+    self.runDir = runDir
+    self.shardCount = shardCount
+    self.slurm = slurm
+    self.caravan = caravan
+    self.server = server
+    self.origin = origin
+  }
+
+  /// Builds the job from a validated spec; `engineCommand` is the resolved server command line.
+  public init(spec: JobSpec, runDir: String, shardCount: Int, caravan: String, engineCommand: String, origin: String) {
+    let server = ServerLaunch(
+      runtime: spec.container.runtime,
+      image: spec.container.image ?? "",
+      flags: spec.container.flags,
+      binds: spec.container.binds,
+      command: engineCommand,
+      modelsDir: spec.engine.modelsDir,
+      parallel: spec.engine.parallel,
+      env: spec.engine.env
+    )
+    self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
+  }
+
+  /// `--array`: one index per shard.
+  public var arrayIndices: String { shardCount == 1 ? "0" : "0-\(shardCount - 1)" }
+  /// `--output`: Slurm's own log of each array task, appended across requeues (`%A_%a` is
+  /// expanded by Slurm).
+  public var outputPattern: String { runDir + "/logs/slurm-%A_%a.out" }
+  /// `--gres`: nil when the job asks for no GPU.
+  public var gres: String? { slurm.gpusPerNode > 0 ? "gpu:\(slurm.gpusPerNode)" : nil }
+}
