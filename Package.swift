@@ -97,7 +97,7 @@ let package = Package(
       ]
     ),
     // Helpers shared by the test targets: paths, processes, a simulator on a free port, goldens.
-    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanProcess"], path: "Tests/CaravanTestSupport"),
+    .target(name: "CaravanTestSupport", dependencies: ["CaravanCore", "CaravanProcess", "CaravanRun"], path: "Tests/CaravanTestSupport"),
     .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"], exclude: ["Snapshots"]),
     .testTarget(
       name: "CaravanRenderTests",
@@ -120,7 +120,7 @@ let package = Package(
     .testTarget(
       name: "CaravanWorkerTests",
       dependencies: [
-        "CaravanWorker", "CaravanCore", "CaravanOllama", "CaravanProcess", "CaravanStorage", "CaravanTestSupport",
+        "CaravanWorker", "CaravanCore", "CaravanOllama", "CaravanProcess", "CaravanStorage", "CaravanRun", "CaravanTestSupport",
         .product(name: "Logging", package: "swift-log"),
       ]
     ),

@@ -15,5 +15,5 @@ fi
 eval "$(scripts/local-cluster.sh start)"
 echo "test: Slurm cluster up (SLURM_CONF=$SLURM_CONF)" >&2
 
-swift build
+swift build --explicit-target-dependency-import-check error
 swift test "$@"

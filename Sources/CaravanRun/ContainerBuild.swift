@@ -1,3 +1,4 @@
+import CaravanProcess
 import Foundation
 
 /// `apptainer build` for Caravan's image, run here or submitted as a Slurm job.
@@ -34,15 +35,15 @@ public struct ContainerBuild: Sendable {
   /// Explains what is missing before anything runs.
   public func checkPrerequisites() throws {
     guard ProcessRunner.onPath("apptainer") else {
-      throw SchedulerError("apptainer is not on PATH. On most clusters: `module load apptainer` (or singularity); it cannot be installed from Debian 12's archive.")
+      throw ContainerBuildError("apptainer is not on PATH. On most clusters: `module load apptainer` (or singularity); it cannot be installed from Debian 12's archive.")
     }
     guard FileManager.default.fileExists(atPath: definition) else {
-      throw SchedulerError("\(definition) does not exist; write it with `caravan container def --out \(definition)`")
+      throw ContainerBuildError("\(definition) does not exist; write it with `caravan container def --out \(definition)`")
     }
     if getuid() != 0, let text = try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8),
       Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) == 0
     {
-      throw SchedulerError("user namespaces are disabled here (/proc/sys/user/max_user_namespaces is 0), so --fakeroot builds cannot run; build on a machine where you are root, or ask your admins for a build node")
+      throw ContainerBuildError("user namespaces are disabled here (/proc/sys/user/max_user_namespaces is 0), so --fakeroot builds cannot run; build on a machine where you are root, or ask your admins for a build node")
     }
   }
 
@@ -53,7 +54,7 @@ public struct ContainerBuild: Sendable {
     let apptainer = try ProcessRunner.path(of: "apptainer")
     let pid = try Spawn.start([apptainer] + command.dropFirst(), environment: environment, stdout: STDOUT_FILENO, stderr: STDERR_FILENO)
     let status = await Spawn.wait(pid)
-    guard status == 0 else { throw SchedulerError("apptainer build exited \(status)") }
+    guard status == 0 else { throw ContainerBuildError("apptainer build exited \(status)") }
   }
 
   /// Submits the build with `sbatch --wrap`; returns the job id.
@@ -61,7 +62,13 @@ public struct ContainerBuild: Sendable {
     let exports = "APPTAINER_CACHEDIR=\(environment["APPTAINER_CACHEDIR"]!) APPTAINER_TMPDIR=\(environment["APPTAINER_TMPDIR"]!)"
     let wrap = "mkdir -p \(environment["APPTAINER_CACHEDIR"]!) \(environment["APPTAINER_TMPDIR"]!) && \(exports) " + command.map { "'\($0)'" }.joined(separator: " ")
     let output = try await ProcessRunner().run("sbatch", ["--parsable", "--job-name=caravan-image", "--time=02:00:00", "--cpus-per-task=4", "--mem=16G", "--output=caravan-image-%j.out", "--wrap", wrap])
-    guard output.status == 0 else { throw SchedulerError("sbatch refused the build job: \(output.stderr)") }
+    guard output.status == 0 else { throw ContainerBuildError("sbatch refused the build job: \(output.stderr)") }
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
   }
+}
+
+/// The image could not be built here; the message says what to do instead.
+public struct ContainerBuildError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
 }

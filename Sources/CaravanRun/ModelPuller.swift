@@ -1,6 +1,7 @@
+import CaravanProcess
+import CaravanStorage
 import CaravanCore
 import CaravanOllama
-import CaravanSlurm
 import Foundation
 
 /// `caravan models pull`: a temporary server on the login node pulls into the shared store.

@@ -1,3 +1,4 @@
+import CaravanProcess
 import Foundation
 
 /// Asks Slurm where a job stands, and cancels it: through libslurm or through its commands.

@@ -1,6 +1,6 @@
 #if LibSlurm
   import CSlurm
-  import CaravanRender
+  import CaravanCore
   import Foundation
 
   #if canImport(Glibc)

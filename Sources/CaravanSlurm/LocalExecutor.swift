@@ -1,4 +1,5 @@
-import CaravanRender
+import CaravanCore
+import CaravanProcess
 import Foundation
 
 /// Runs every shard of a job as a local process with the same script Slurm would run.

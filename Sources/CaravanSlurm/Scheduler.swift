@@ -1,4 +1,4 @@
-import CaravanRender
+import CaravanCore
 
 /// Something that runs a rendered batch job: Slurm, or local processes.
 public protocol Scheduler: Sendable {

@@ -1,4 +1,5 @@
-import CaravanRender
+import CaravanCore
+import CaravanProcess
 import Foundation
 
 /// Slurm through its command-line tools: `sbatch --parsable`, `squeue`, `scancel`.

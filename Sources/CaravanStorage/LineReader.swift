@@ -40,17 +40,17 @@ public struct LineReader: Sequence, IteratorProtocol {
 
 /// Reads one line at a known offset (random access into a results file) with pread(2) into a
 /// buffer of its own: no mapping of the file, so a large results file does not add to RSS.
-final class LineAt {
+public final class LineAt {
   private let fd: Int32
 
-  init?(path: String) {
+  public init?(path: String) {
     fd = open(path, O_RDONLY)
     if fd < 0 { return nil }
   }
 
   deinit { close(fd) }
 
-  func read(offset: Int, length: Int) throws -> Data {
+  public func read(offset: Int, length: Int) throws -> Data {
     var data = Data(count: length)
     let count = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
     guard count == length else { throw RunDirectoryError("short read at byte \(offset) of a results file (was it truncated while collecting?)") }

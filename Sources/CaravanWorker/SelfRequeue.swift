@@ -1,5 +1,5 @@
+import CaravanProcess
 import CaravanCore
-import CaravanSlurm
 import Foundation
 import Logging
 

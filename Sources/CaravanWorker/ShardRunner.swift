@@ -1,3 +1,5 @@
+import CaravanProcess
+import CaravanStorage
 import CaravanCore
 import CaravanOllama
 import Foundation

@@ -1,3 +1,4 @@
+import CaravanStorage
 import CaravanCore
 import CaravanOllama
 import Foundation

@@ -1,5 +1,5 @@
+import CaravanProcess
 import CaravanOllama
-import CaravanSlurm
 import Foundation
 import Logging
 

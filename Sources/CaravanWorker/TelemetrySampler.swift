@@ -1,5 +1,5 @@
+import CaravanProcess
 import CaravanCore
-import CaravanSlurm
 import Foundation
 
 /// Samples the job's GPUs with nvidia-smi for as long as the shard runs. nvidia-smi writes its

@@ -1,5 +1,6 @@
+import CaravanRun
+import CaravanStorage
 import ArgumentParser
-import CaravanWorker
 
 extension Collector.Format: ExpressibleByArgument {}
 

@@ -1,6 +1,7 @@
+import CaravanProcess
+import CaravanRun
 import ArgumentParser
 import CaravanRender
-import CaravanSlurm
 import Foundation
 
 extension Caravan {

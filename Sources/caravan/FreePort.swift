@@ -1,5 +1,5 @@
+import CaravanProcess
 import ArgumentParser
-import CaravanWorker
 
 extension Caravan {
   /// `caravan free-port`: prints a TCP port on 127.0.0.1 that nothing listens on.

@@ -1,7 +1,7 @@
+import CaravanProcess
+import CaravanRun
 import ArgumentParser
 import CaravanOllama
-import CaravanSlurm
-import CaravanWorker
 import Foundation
 
 extension Caravan {

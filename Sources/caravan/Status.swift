@@ -1,6 +1,7 @@
+import CaravanRun
+import CaravanStorage
 import ArgumentParser
 import CaravanSlurm
-import CaravanWorker
 import Foundation
 
 extension Caravan {

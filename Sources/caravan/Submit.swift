@@ -1,7 +1,7 @@
+import CaravanRun
 import ArgumentParser
 import CaravanCore
 import CaravanSlurm
-import CaravanWorker
 import Foundation
 
 extension Caravan {

@@ -1,6 +1,6 @@
+import CaravanRun
 import ArgumentParser
 import CaravanCore
-import CaravanWorker
 
 extension Caravan {
   /// `caravan validate`: the checks of submit, without writing anything.

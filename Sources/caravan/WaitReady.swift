@@ -1,6 +1,5 @@
 import ArgumentParser
 import CaravanOllama
-import CaravanWorker
 
 extension Caravan {
   /// `caravan wait-ready`: blocks until the server answers HTTP (the job script calls it).

@@ -1,3 +1,4 @@
+import CaravanStorage
 import ArgumentParser
 import CaravanCore
 import CaravanWorker

@@ -1,3 +1,4 @@
+import CaravanProcess
 import CaravanCore
 import CaravanRender
 import CaravanTestSupport

@@ -1,5 +1,6 @@
 import CaravanCore
-import CaravanSlurm
+import CaravanProcess
+import CaravanRun
 import Foundation
 
 /// Where things are when tests run from this package.
@@ -119,18 +120,7 @@ public final class SimulatorProcess: @unchecked Sendable {
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
-public func freePort() throws -> Int {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-  guard bound == 0 else { throw TestSupportError("bind failed") }
-  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-  _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-  return Int(UInt16(bigEndian: address.sin_port))
-}
+public func freePort() throws -> Int { try freeLoopbackPort() }
 
 /// Compares text with a golden file; `CARAVAN_RECORD_SNAPSHOTS=1` rewrites the file instead.
 /// Returns nil when they match, else a readable line diff.
@@ -183,3 +173,31 @@ public func httpGet(port: Int, path: String) -> String {
   }
   return String(decoding: response, as: UTF8.self)
 }
+
+/// Writes a small job into a temp folder and prepares its run directory.
+public func prepareRun(spec: String, prompts: String, promptFile: String = "prompts.jsonl") throws -> RunPreparer.Prepared {
+  let dir = try TestPaths.temporaryDirectory("worker")
+  try spec.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+  try prompts.write(to: dir.appendingPathComponent(promptFile), atomically: true, encoding: .utf8)
+  let preparer = RunPreparer(caravanPath: "/usr/bin/true", simulatorPath: "/usr/bin/true", version: "test")
+  return try preparer.prepare(specPath: dir.appendingPathComponent("job.yaml").path, runDir: nil)
+}
+
+public let smallSpec = """
+  name: small
+  model: gemma:7b
+  prompts: prompts.jsonl
+  repeats: 2
+  engine: {kind: sim, parallel: 3}
+  variants:
+    - name: cold
+      options: {temperature: 0, top_k: 3}
+    - name: mf
+      modelfile: |
+        FROM gemma:7b
+        PARAMETER temperature 0.7
+        SYSTEM Be brief.
+  container: {runtime: none}
+  """
+
+public let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"}"# }.joined(separator: "\n") + "\n"

@@ -1,3 +1,5 @@
+import CaravanStorage
+import CaravanRun
 import CaravanCore
 import CaravanTestSupport
 import Foundation

@@ -1,3 +1,5 @@
+import CaravanStorage
+import CaravanRun
 import CaravanCore
 import CaravanOllama
 import CaravanTestSupport
@@ -6,34 +8,6 @@ import Logging
 import Testing
 
 @testable import CaravanWorker
-
-/// Writes a small job into a temp folder and prepares its run directory.
-func prepareRun(spec: String, prompts: String, promptFile: String = "prompts.jsonl") throws -> RunPreparer.Prepared {
-  let dir = try TestPaths.temporaryDirectory("worker")
-  try spec.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
-  try prompts.write(to: dir.appendingPathComponent(promptFile), atomically: true, encoding: .utf8)
-  let preparer = RunPreparer(caravanPath: "/usr/bin/true", simulatorPath: "/usr/bin/true", version: "test")
-  return try preparer.prepare(specPath: dir.appendingPathComponent("job.yaml").path, runDir: nil)
-}
-
-let smallSpec = """
-  name: small
-  model: gemma:7b
-  prompts: prompts.jsonl
-  repeats: 2
-  engine: {kind: sim, parallel: 3}
-  variants:
-    - name: cold
-      options: {temperature: 0, top_k: 3}
-    - name: mf
-      modelfile: |
-        FROM gemma:7b
-        PARAMETER temperature 0.7
-        SYSTEM Be brief.
-  container: {runtime: none}
-  """
-
-let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"}"# }.joined(separator: "\n") + "\n"
 
 @Suite struct ShardWorkerTests {
   func worker(_ run: RunDirectory) -> ShardWorker {
@@ -151,81 +125,5 @@ let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"
     #expect(outcome.written == 20 && outcome.errors == 0)
     let records = try prepared.run.results(0)
     #expect(records.contains { $0.attempts > 1 }, "with one slot and six in flight some requests must have been retried")
-  }
-}
-
-@Suite struct RunDirectoryTests {
-  @Test func badPromptFileWritesNothing() throws {
-    let dir = try TestPaths.temporaryDirectory("bad")
-    try smallSpec.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
-    try "{\"id\": \"a\", \"prompt\": \"x\"}\n{not json}\n".write(to: dir.appendingPathComponent("prompts.jsonl"), atomically: true, encoding: .utf8)
-    let preparer = RunPreparer(caravanPath: "/usr/bin/true", simulatorPath: "/usr/bin/true", version: "test")
-    #expect(throws: InputError.self) { try preparer.prepare(specPath: dir.appendingPathComponent("job.yaml").path, runDir: nil) }
-    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
-  }
-
-  @Test func runDirectoryIsPrivateAndComplete() throws {
-    let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
-    let attributes = try FileManager.default.attributesOfItem(atPath: prepared.run.path)
-    #expect((attributes[.posixPermissions] as? Int) == 0o700)
-    for path in [prepared.run.layout.manifest, prepared.run.layout.resolvedSpec, prepared.run.layout.specCopy, prepared.run.layout.script, prepared.run.layout.shardFile(0)] {
-      #expect(FileManager.default.fileExists(atPath: path), "\(path)")
-    }
-    for folder in ["results", "logs", "shards"] {
-      #expect(FileManager.default.fileExists(atPath: prepared.run.path + "/" + folder))
-    }
-    let manifest = try prepared.run.manifest()
-    #expect(manifest.totalItems == 20 && manifest.shards.map(\.items) == [20])
-    // No staging folder is left beside it.
-    let siblings = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: prepared.run.path).deletingLastPathComponent().path)
-    #expect(siblings.count == 1)
-  }
-
-  @Test func tornLastLineIsDroppedAndCutBeforeAppending() async throws {
-    let dir = try TestPaths.temporaryDirectory("jsonl")
-    let path = dir.appendingPathComponent("r.jsonl").path
-    try "{\"a\":1}\n{\"a\":2}\n{\"a\":".write(toFile: path, atomically: true, encoding: .utf8)
-    let read = try JSONLines.read(JSONValue.self, from: path)
-    #expect(read.values == [.object(["a": .int(1)]), .object(["a": .int(2)])])
-    let file = try AppendOnlyFile(path: path, intactBytes: read.intactBytes)
-    try await file.append(JSONValue.object(["a": .int(3)]))
-    #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n")
-  }
-}
-
-@Suite struct ReadinessTests {
-  @Test func readyOnceTheServerAnswers() async throws {
-    let sim = try SimulatorProcess()
-    // No timing bound here: on a loaded machine the wait may be slow, and that is not a failure.
-    try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.pid, logPath: nil, timeout: .seconds(60)).wait()
-    #expect(await OllamaClient(baseURL: sim.url).isRunning())
-  }
-
-  @Test func failsFastWithTheLogTailWhenTheServerExits() async throws {
-    let dir = try TestPaths.temporaryDirectory("ready")
-    let log = dir.appendingPathComponent("server.log")
-    try "starting\nError: could not create directory /home/x/.ollama: read-only file system\n".write(to: log, atomically: true, encoding: .utf8)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", "exit 1"]
-    try process.run()
-    process.waitUntilExit()
-    let port = try freePort()
-    do {
-      try await Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: process.processIdentifier, logPath: log.path, timeout: .seconds(60)).wait()
-      Issue.record("wait() returned although the server had exited")
-    } catch let error as ReadinessError {
-      // It gave up because the process was gone, not because the 60 s ran out.
-      #expect(error.description.contains("exited before it answered"))
-      #expect(!error.description.contains("did not answer within"))
-      #expect(error.description.contains("read-only file system"))
-    }
-  }
-
-  @Test func timesOutWhenNothingAnswers() async throws {
-    let port = try freePort()
-    await #expect(throws: ReadinessError.self) {
-      try await Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: nil, logPath: nil, timeout: .milliseconds(500)).wait()
-    }
   }
 }
