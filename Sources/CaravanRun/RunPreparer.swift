@@ -3,8 +3,12 @@ import CaravanCore
 import CaravanRender
 import Foundation
 
-/// `caravan submit` up to the scheduler: read and check the spec and prompts, plan, render,
-/// and write the run directory. Nothing is written unless every input is valid.
+/// `caravan submit` and `caravan validate` up to the scheduler, one stage at a time:
+///
+///     check (read the spec and prompt file, validate) -> plan -> render `RunFiles` -> write
+///
+/// `check` and `write` touch the file system; `plan` and `render` are pure. `prepare` runs them
+/// in order, and nothing is written unless every input is valid. `Submitter` takes it from there.
 public struct RunPreparer: Sendable {
   /// Absolute path of the `caravan` executable the job will run.
   public var caravanPath: String
@@ -18,6 +22,15 @@ public struct RunPreparer: Sendable {
     self.version = version
   }
 
+  /// A spec and its prompts, read and checked.
+  public struct Checked: Sendable {
+    public var specPath: String
+    /// The spec as the user wrote it.
+    public var specText: String
+    public var spec: JobSpec
+    public var prompts: [Prompt]
+  }
+
   /// A run directory ready for a scheduler.
   public struct Prepared: Sendable {
     public var run: RunDirectory
@@ -28,8 +41,8 @@ public struct RunPreparer: Sendable {
     public var notes: [String]
   }
 
-  /// Reads, checks and plans without writing anything.
-  public func load(specPath: String) throws -> (spec: JobSpec, specText: String, plan: Plan) {
+  /// Stage 1: reads the spec and its prompt file and checks both, reporting every problem at once.
+  public func check(specPath: String) throws -> Checked {
     let specText = try readInput(specPath, what: "job spec")
     let spec = try SpecParser.parse(specText, file: specPath)
     let promptsPath = resolve(spec.prompts, relativeTo: specPath)
@@ -37,7 +50,18 @@ public struct RunPreparer: Sendable {
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
     guard problems.isEmpty else { throw InputError(problems) }
-    return (spec, specText, Planner.plan(spec: spec, prompts: prompts))
+    return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)
+  }
+
+  /// Stage 2: prompts x variants x repeats, cut into shards. Pure.
+  public static func plan(_ checked: Checked) -> Plan {
+    Planner.plan(spec: checked.spec, prompts: checked.prompts)
+  }
+
+  /// Reads, checks and plans without writing anything (`caravan validate`).
+  public func load(specPath: String) throws -> (spec: JobSpec, specText: String, plan: Plan) {
+    let checked = try check(specPath: specPath)
+    return (checked.spec, checked.specText, Self.plan(checked))
   }
 
   /// Base models (the spec's, and Modelfile FROM lines) missing from `engine.models_dir`.
@@ -48,46 +72,43 @@ public struct RunPreparer: Sendable {
     return missing.isEmpty ? nil : MissingModelsError(models: missing, store: store)
   }
 
-  /// With `checkModels`, a job whose models are not in `engine.models_dir` is refused before
-  /// anything is written (a dry run passes false and reports it as a note instead).
-  public func prepare(specPath: String, runDir: String?, checkModels: Bool = true, now: Date = Date()) throws -> Prepared {
-    let (spec, specText, plan) = try load(specPath: specPath)
-    let missing = missingModels(spec, plan: plan)
-    if checkModels, let missing { throw missing }
-    let runID = "\(spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
-    let root = absolute(runDir ?? resolve(spec.output, relativeTo: specPath) + "/" + runID)
-    let layout = RunLayout(root: root)
-    let job = BatchJob(spec: spec, runDir: root, shardCount: plan.shards.count, caravan: caravanPath, engineCommand: engineCommand(spec, plan: plan), origin: "\(version) from \(specPath) (run \(runID))")
+  /// Stage 3: the job and every file of its run directory, for a run at `root`. Pure.
+  public func render(_ checked: Checked, plan: Plan, runID: String, root: String, createdAt: String) throws -> (job: BatchJob, files: RunFiles) {
+    let spec = checked.spec
+    let job = BatchJob(
+      spec: spec, runDir: root, shardCount: plan.shards.count, caravan: caravanPath,
+      engineCommand: engineCommand(spec, plan: plan), origin: "\(version) from \(checked.specPath) (run \(runID))")
+    let manifest = Manifest(name: spec.name, runID: runID, createdAt: createdAt, caravanVersion: version, specFile: absolute(checked.specPath), plan: plan)
+    return (job, try RunFiles(specText: checked.specText, spec: spec, plan: plan, job: job, manifest: manifest))
+  }
 
-    let pretty = JSONEncoder()
-    pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let manifest = Manifest(name: spec.name, runID: runID, createdAt: now.ISO8601Format(), caravanVersion: version, specFile: absolute(specPath), plan: plan)
-    var files: [String: Data] = [
-      "spec.yaml": Data(specText.utf8),
-      "spec.resolved.json": try pretty.encode(spec),
-      "manifest.json": try pretty.encode(manifest),
-      "job.sbatch": Data(ScriptRenderer.render(job).utf8),
-      "server.sh": Data(job.server.script(origin: job.origin).utf8),
-    ]
-    let lineEncoder = JSONLines.lineEncoder()
-    for (index, items) in plan.shards.enumerated() {
-      var data = Data()
-      for item in items {
-        data.append(try lineEncoder.encode(item))
-        data.append(UInt8(ascii: "\n"))
-      }
-      files["shards/" + RunLayout.shardName(index)] = data
+  /// Stage 4: writes the run directory atomically, its scripts executable.
+  public static func write(_ files: RunFiles, at root: String) throws -> RunDirectory {
+    let run = try RunDirectory.create(at: root, files: files.files)
+    for script in files.executables {
+      try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root + "/" + script)
     }
-    let run = try RunDirectory.create(at: layout.root, files: files)
-    for script in [layout.script, layout.serverScript] {
-      try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script)
-    }
+    return run
+  }
+
+  /// Every stage in order. With `checkModels`, a job whose models are not in
+  /// `engine.models_dir` is refused before anything is written (a dry run passes false and
+  /// reports it as a note instead).
+  public func prepare(specPath: String, runDir: String?, checkModels: Bool = true, now: Date = Date()) throws -> Prepared {
+    let checked = try check(specPath: specPath)
+    let plan = Self.plan(checked)
+    let missing = missingModels(checked.spec, plan: plan)
+    if checkModels, let missing { throw missing }
+    let runID = "\(checked.spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
+    let root = absolute(runDir ?? resolve(checked.spec.output, relativeTo: specPath) + "/" + runID)
+    let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
+    let run = try Self.write(files, at: root)
     var notes: [String] = []
     if let missing { notes.append("submit would refuse this job: " + missing.description) }
     if let reduced = plan.shardsReduced {
       notes.append("slurm.shards is \(reduced.requested) but there are only \(plan.items.count) work items; using \(reduced.used) shards")
     }
-    return Prepared(run: run, spec: spec, plan: plan, job: job, notes: notes)
+    return Prepared(run: run, spec: checked.spec, plan: plan, job: job, notes: notes)
   }
 
   /// The server command: the spec's, or the engine kind's default.

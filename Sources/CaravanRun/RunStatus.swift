@@ -43,22 +43,18 @@ public struct RunStatus: Sendable, Encodable {
   }
 
   /// The job id and scheduler `caravan submit` recorded in `submission.json`.
-  public static func submission(_ run: RunDirectory) -> (jobID: String, scheduler: String)? {
-    guard let data = try? Data(contentsOf: URL(fileURLWithPath: run.layout.submission)),
-      let object = try? JSONDecoder().decode(JSONValue.self, from: data),
-      let id = object["job_id"]?.stringValue
-    else { return nil }
-    return (id, object["scheduler"]?.stringValue ?? "sbatch")
+  public static func submission(_ run: RunDirectory) -> Submission? {
+    try? run.submission()
   }
 
   public static func read(_ run: RunDirectory, query: (any JobQuerying)?) async throws -> RunStatus {
     let manifest = try run.manifest()
     let progress = try RunProgress.read(run)
     let submission = submission(run)
-    var status = RunStatus(runDir: run.path, name: manifest.name, jobID: submission?.jobID, scheduler: submission?.scheduler, source: "run records", shards: [])
+    var status = RunStatus(runDir: run.path, name: manifest.name, jobID: submission?.jobID, scheduler: submission?.scheduler.rawValue, source: "run records", shards: [])
     var bySlurm: [Int: SlurmJobState.Task] = [:]
     var finished: [Int: String] = [:]
-    if let submission, let query, submission.scheduler != "local" {
+    if let submission, let query, submission.scheduler != .local {
       do {
         let state = try await query.jobState(jobID: submission.jobID)
         for task in state.tasks {
@@ -79,7 +75,7 @@ public struct RunStatus: Sendable, Encodable {
         status.shards.append(Shard(index: shard.index, state: state, restarts: 0, progress: shard))
       } else {
         // Nothing from Slurm: the records say whether the shard's work is done.
-        status.shards.append(Shard(index: shard.index, state: shard.complete ? "COMPLETED" : (submission?.scheduler == "local" ? "INCOMPLETE" : "UNKNOWN"), restarts: 0, progress: shard))
+        status.shards.append(Shard(index: shard.index, state: shard.complete ? "COMPLETED" : (submission?.scheduler == .local ? "INCOMPLETE" : "UNKNOWN"), restarts: 0, progress: shard))
       }
     }
     return status

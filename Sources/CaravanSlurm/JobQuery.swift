@@ -1,3 +1,4 @@
+import CaravanCore
 import CaravanProcess
 import Foundation
 
@@ -83,8 +84,8 @@ public enum FinishedJobs {
 extension Schedulers {
   /// How to ask about a job submitted through `recorded` (`libslurm` or `sbatch`): libslurm
   /// when it is built in and slurm.conf is readable, else Slurm's commands.
-  public static func query(recorded: String?) -> any JobQuerying {
-    if let (scheduler, _) = try? choose(recorded == "sbatch" ? .sbatch : nil), let query = scheduler as? any JobQuerying {
+  public static func query(recorded: Submission.Scheduler?) -> any JobQuerying {
+    if let (scheduler, _) = try? choose(recorded == .sbatch ? .sbatch : nil), let query = scheduler as? any JobQuerying {
       return query
     }
     return SlurmCLI()

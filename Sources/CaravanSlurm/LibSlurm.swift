@@ -15,7 +15,7 @@
   /// sent as it is. Every libslurm call is a blocking RPC: all of them run one at a time on one
   /// serial dispatch queue (libslurm keeps process-wide state), never on a Swift concurrency thread.
   public struct LibSlurm: Scheduler {
-    public var name: String { "libslurm" }
+    public var kind: Submission.Scheduler { .libslurm }
     /// The slurm.conf libslurm is started with (the first one wins for the whole process).
     public let configuration: SlurmConfiguration
 

@@ -7,16 +7,18 @@ import Foundation
 /// For laptops and login-node rehearsals without a cluster. `submit` returns when all shards
 /// have finished; each shard's output goes where Slurm's would (`logs/slurm-local_N.out`).
 public struct LocalExecutor: Scheduler {
-  public var name: String { "local" }
+  public var kind: Submission.Scheduler { .local }
   /// Shards run at the same time (each starts its own server).
   public var concurrency: Int
+  /// Known before the run starts, so `submission.json` can be written first.
+  public let jobID = "local-\(getpid())"
 
   public init(concurrency: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)) {
     self.concurrency = max(1, concurrency)
   }
 
+  /// Runs every shard and returns once all have finished.
   public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
-    let jobID = "local-\(getpid())"
     let failures = try await withThrowingTaskGroup(of: (Int, Int32).self) { group in
       var next = 0, running = 0
       var failed: [(Int, Int32)] = []

@@ -2,8 +2,8 @@ import CaravanCore
 
 /// Something that runs a rendered batch job: Slurm, or local processes.
 public protocol Scheduler: Sendable {
-  /// Short name shown to users and recorded in the run directory.
-  var name: String { get }
+  /// Which scheduler this is, as `submission.json` records it.
+  var kind: Submission.Scheduler { get }
   /// Submits the job whose script is at `scriptPath`; returns the scheduler's job id.
   func submit(_ job: BatchJob, scriptPath: String) async throws -> String
 }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// sbatch reads the script's own `#SBATCH` lines, so the script is the single source of truth here.
 public struct SlurmCLI: Scheduler {
-  public var name: String { "sbatch" }
+  public var kind: Submission.Scheduler { .sbatch }
   private let runner = ProcessRunner()
 
   public init() {}

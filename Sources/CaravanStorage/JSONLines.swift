@@ -1,3 +1,4 @@
+import CaravanCore
 import Foundation
 
 /// Reading and appending JSON Lines files, the format of shards, results and merged output.
@@ -44,11 +45,7 @@ public enum JSONLines {
   }
 
   /// The encoder every JSON Lines file uses: one line per value, stable key order.
-  public static func lineEncoder() -> JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return encoder
-  }
+  public static func lineEncoder() -> JSONEncoder { JSONFormats.lineEncoder() }
 }
 
 /// A line that is not valid JSON in a file Caravan wrote: the file was changed by hand or damaged.

@@ -19,6 +19,22 @@ public struct RunDirectory: Sendable {
     }
   }
 
+  /// `submission.json`, once the run has been handed to a scheduler.
+  public func submission() throws -> Submission {
+    do {
+      return try JSONDecoder().decode(Submission.self, from: Data(contentsOf: URL(fileURLWithPath: layout.submission)))
+    } catch CocoaError.fileReadNoSuchFile {
+      throw RunDirectoryError("\(layout.root) has no submission.json: it was never submitted (or is not a run directory)")
+    } catch {
+      throw RunDirectoryError("cannot read \(layout.submission): \(error)")
+    }
+  }
+
+  /// Writes `submission.json`, replacing any earlier one.
+  public func record(_ submission: Submission) throws {
+    try JSONFormats.documentEncoder().encode(submission).write(to: URL(fileURLWithPath: layout.submission), options: .atomic)
+  }
+
   public func shardItems(_ index: Int) throws -> [WorkItem] {
     let path = layout.shardFile(index)
     guard FileManager.default.fileExists(atPath: path) else {

@@ -88,7 +88,7 @@ extension Caravan {
       guard let submission = RunStatus.submission(run) else {
         throw fail("\(runDir) has no submission.json: it was never submitted (or is not a run directory)")
       }
-      guard submission.scheduler != "local" else {
+      guard submission.scheduler != .local else {
         throw fail("job \(submission.jobID) ran as local processes; stop it with Ctrl-C in the terminal that runs `caravan submit`")
       }
       do {

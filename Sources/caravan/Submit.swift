@@ -1,6 +1,6 @@
-import CaravanRun
 import ArgumentParser
 import CaravanCore
+import CaravanRun
 import CaravanSlurm
 import Foundation
 
@@ -39,81 +39,57 @@ extension Caravan {
     }
 
     func run() async throws {
-      let preparer = RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version)
-      let prepared: RunPreparer.Prepared
+      let submitter = Submitter(preparer: RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version))
+      let options = Submitter.Options(runDir: runDir, dryRun: dryRun, executor: executor, scheduler: schedulerKind)
+      let json = self.json
+      let outcome: Submitter.Outcome
       do {
-        prepared = try preparer.prepare(specPath: spec, runDir: runDir, checkModels: !dryRun)
+        outcome = try await submitter.submit(specPath: spec, options: options) { event in
+          switch event {
+          case .note(let note): FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+          case .prepared(let prepared, let executor):
+            guard !json else { return }
+            print("Run directory: \(prepared.run.path)")
+            if executor == .local { print("Running \(Self.summary(prepared)) locally...") }
+          }
+        }
       } catch let error as InputError {
         throw failInput(error)
       } catch {
         throw fail("\(error)")
       }
-      let run = prepared.run
-      for note in prepared.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-      // Prompt lines may name their own variants, so items need not be prompts × variants × repeats.
-      let prompts = Set(prepared.plan.items.map(\.id)).count
-      let summary = "\(prepared.plan.items.count) work items (\(prompts) prompts, \(prepared.plan.variants.count) variants, \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
-
-      if dryRun {
-        if json { printJSON(["run_dir": run.path, "job_id": NSNull(), "items": prepared.plan.items.count]) } else {
-          print("Run directory: \(run.path)")
-          print("Planned \(summary); dry run, nothing submitted.")
-          print("Variants: " + prepared.plan.variants.map(\.name).joined(separator: ", "))
-          print("Script:   \(run.layout.script)")
-          print("Server:   \(run.layout.serverScript)")
-        }
-        return
-      }
-
-      let choice = await chooseExecutor(prepared.spec)
-      if let note = choice.note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-      let scheduler: any Scheduler
-      if choice.executor == .local {
-        scheduler = LocalExecutor()
-      } else {
-        do {
-          let picked = try Schedulers.choose(schedulerKind)
-          if let note = picked.note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-          scheduler = picked.scheduler
-        } catch {
-          throw fail("\(error)")
-        }
-      }
-      if !json { print("Run directory: \(run.path)") }
-      if choice.executor == .local, !json { print("Running \(summary) locally...") }
-      let jobID: String
-      do {
-        jobID = try await scheduler.submit(prepared.job, scriptPath: run.layout.script)
-      } catch {
-        throw fail("\(error)")
-      }
-      let record = ["job_id": jobID, "scheduler": scheduler.name, "submitted_at": Date().ISO8601Format()]
-      try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]).write(to: URL(fileURLWithPath: run.layout.submission))
-
-      var output: [String: Any] = ["run_dir": run.path, "job_id": jobID]
-      if choice.executor == .local {
-        let report = try Collector.collect(run)
+      let prepared = outcome.prepared
+      let layout = prepared.run.layout
+      var output: [String: Any] = ["run_dir": prepared.run.path, "job_id": outcome.submission?.jobID ?? NSNull()]
+      if let report = outcome.collected {
         output["ok"] = report.ok
         output["errors"] = report.errors
         output["missing"] = report.missingCount
         if !json {
           print("Finished: \(report.ok) ok, \(report.errors) errors, \(report.missingCount) missing.")
-          print("Results:  \(run.layout.mergedResults)")
+          print("Results:  \(layout.mergedResults)")
         }
-      } else if !json {
-        print("Submitted job \(jobID) with \(scheduler.name): \(summary).")
-        print("Watch it with `squeue -j \(jobID)`; merge results with `caravan collect \(run.path)`.")
+      } else if let submission = outcome.submission {
+        if !json {
+          print("Submitted job \(submission.jobID) with \(submission.scheduler.rawValue): \(Self.summary(prepared)).")
+          print("Watch it with `squeue -j \(submission.jobID)`; merge results with `caravan collect \(prepared.run.path)`.")
+        }
+      } else {
+        output["items"] = prepared.plan.items.count
+        if !json {
+          print("Planned \(Self.summary(prepared)); dry run, nothing submitted.")
+          print("Variants: " + prepared.plan.variants.map(\.name).joined(separator: ", "))
+          print("Script:   \(layout.script)")
+          print("Server:   \(layout.serverScript)")
+        }
       }
       if json { printJSON(output) }
     }
 
-    /// Flag, then spec, then what this machine offers.
-    func chooseExecutor(_ spec: JobSpec) async -> (executor: JobSpec.Executor, note: String?) {
-      if let executor { return (executor, nil) }
-      if schedulerKind != nil { return (.slurm, nil) }
-      if let chosen = spec.executor { return (chosen, nil) }
-      if await SlurmCLI.isAvailable() { return (.slurm, nil) }
-      return (.local, "no Slurm cluster answers here (sinfo failed), so the shards run as local processes")
+    /// Prompt lines may name their own variants, so items need not be prompts × variants × repeats.
+    static func summary(_ prepared: RunPreparer.Prepared) -> String {
+      let prompts = Set(prepared.plan.items.map(\.id)).count
+      return "\(prepared.plan.items.count) work items (\(prompts) prompts, \(prepared.plan.variants.count) variants, \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
     }
   }
 }

@@ -1,0 +1,83 @@
+import CaravanCore
+import CaravanProcess
+import CaravanSlurm
+import CaravanStorage
+import Foundation
+
+/// `caravan submit` from start to end: the `RunPreparer` stages, then the executor and
+/// scheduler, `submission.json`, and for a local run the collect. A dry run stops before the
+/// scheduler. What happens is reported through `onEvent`; the caller prints.
+public struct Submitter: Sendable {
+  public var preparer: RunPreparer
+
+  public init(preparer: RunPreparer) { self.preparer = preparer }
+
+  /// What the user asked for on the command line (each overrides the spec).
+  public struct Options: Sendable {
+    public var runDir: String?
+    public var dryRun = false
+    public var executor: JobSpec.Executor?
+    public var scheduler: SchedulerKind?
+
+    public init(runDir: String? = nil, dryRun: Bool = false, executor: JobSpec.Executor? = nil, scheduler: SchedulerKind? = nil) {
+      self.runDir = runDir
+      self.dryRun = dryRun
+      self.executor = executor
+      self.scheduler = scheduler
+    }
+  }
+
+  /// Steps a user may want to see as they happen.
+  public enum Event: Sendable {
+    /// Something worth knowing (shards reduced, Slurm not found, models missing on a dry run).
+    case note(String)
+    /// The run directory is written; `executor` is nil on a dry run.
+    case prepared(RunPreparer.Prepared, executor: JobSpec.Executor?)
+  }
+
+  /// How it ended.
+  public struct Outcome: Sendable {
+    public var prepared: RunPreparer.Prepared
+    /// Nil on a dry run.
+    public var submission: Submission?
+    /// A local run is collected once its shards have finished.
+    public var collected: Collector.Report?
+  }
+
+  public func submit(specPath: String, options: Options, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
+    let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir, checkModels: !options.dryRun)
+    prepared.notes.forEach { onEvent(.note($0)) }
+    guard !options.dryRun else {
+      onEvent(.prepared(prepared, executor: nil))
+      return Outcome(prepared: prepared)
+    }
+    let (executor, why) = await Self.chooseExecutor(options, spec: prepared.spec)
+    if let why { onEvent(.note(why)) }
+    onEvent(.prepared(prepared, executor: executor))
+    let run = prepared.run
+    switch executor {
+    case .local:
+      let local = LocalExecutor()
+      let submission = Submission(jobID: local.jobID, scheduler: .local, submittedAt: Date().ISO8601Format())
+      try run.record(submission)
+      _ = try await local.submit(prepared.job, scriptPath: run.layout.script)
+      return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(run))
+    case .slurm:
+      let (scheduler, note) = try Schedulers.choose(options.scheduler)
+      if let note { onEvent(.note(note)) }
+      let jobID = try await scheduler.submit(prepared.job, scriptPath: run.layout.script)
+      let submission = Submission(jobID: jobID, scheduler: scheduler.kind, submittedAt: Date().ISO8601Format())
+      try run.record(submission)
+      return Outcome(prepared: prepared, submission: submission)
+    }
+  }
+
+  /// The flag, then the spec, then what this machine offers; with the reason when it was a guess.
+  static func chooseExecutor(_ options: Options, spec: JobSpec) async -> (JobSpec.Executor, String?) {
+    if let executor = options.executor { return (executor, nil) }
+    if options.scheduler != nil { return (.slurm, nil) }
+    if let chosen = spec.executor { return (chosen, nil) }
+    if await SlurmCLI.isAvailable() { return (.slurm, nil) }
+    return (.local, "no Slurm cluster answers here (sinfo failed), so the shards run as local processes")
+  }
+}
