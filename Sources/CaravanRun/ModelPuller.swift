@@ -48,15 +48,21 @@ public struct ModelPuller: Sendable {
     case .apptainer(let image):
       command = ["/usr/bin/env", "apptainer", "exec", "--home", scratch.path, "--env", "OLLAMA_HOST=127.0.0.1:\(port)", "--env", "OLLAMA_MODELS=\(store)", "--bind", store, image, "ollama", "serve"]
     }
-    let pid = try Spawn.start(command, environment: environment, stdout: logFD, stderr: logFD)
-    defer {
-      kill(pid, SIGTERM)
-      // Reap it so no zombie is left; the server stops within a second or two.
-      _ = waitpid(pid, nil, 0)
-    }
+    let pid = try Spawn.start(command, environment: environment, stdout: logFD, stderr: logFD, newSession: true)
     let client = OllamaClient(baseURL: "http://127.0.0.1:\(port)")
-    try await Readiness(client: client, serverPID: pid, logPath: log, timeout: readyTimeout).wait()
-    try await client.pull(model, progress: progress)
+    let pulled: Result<Void, any Error>
+    do {
+      try await Readiness(client: client, serverPID: pid, logPath: log, timeout: readyTimeout).wait()
+      try await client.pull(model, progress: progress)
+      pulled = .success(())
+    } catch {
+      pulled = .failure(error)
+    }
+    // Stop and reap the server (off the shared threads) whatever happened.
+    async let reaped = Spawn.wait(pid)
+    await Spawn.stopGroup(pid, patience: .seconds(10))
+    _ = await reaped
+    try pulled.get()
     guard ModelStore(path: store).contains(model) else {
       throw RunDirectoryError("the server reported success but \(store)/\(ModelName(model).manifestPath) does not exist; is OLLAMA_MODELS honoured by this server?")
     }

@@ -58,7 +58,12 @@ public struct JSONLinesError: Error, CustomStringConvertible {
 
 /// Appends records to a results file, one flushed line per record, so a crash loses at most
 /// the line being written (which the next reader detects and drops).
+///
+/// The actor runs on `BlockingIOExecutor`'s thread, not on Swift's cooperative pool: each append
+/// ends in fsync(2), which can block for long on a busy parallel file system, and a blocked pool
+/// thread would stall every other task of the worker (there is one per core).
 public actor AppendOnlyFile {
+  public nonisolated var unownedExecutor: UnownedSerialExecutor { BlockingIOExecutor.shared.asUnownedSerialExecutor() }
   private let handle: FileHandle
   private let encoder = JSONLines.lineEncoder()
   public let path: String

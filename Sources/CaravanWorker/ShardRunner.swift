@@ -75,13 +75,12 @@ public struct ShardRunner: Sendable {
         // Nothing left to send (a requeue after the last record): no servers to start.
         if !todo.isEmpty {
           servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing, pids: pids)
-          try await withThrowingTaskGroup(of: Void.self) { group in
-            for server in servers { group.addTask { try await server.start() } }
-            try await group.waitForAll()
-          }
         }
-        let endpoints = servers.map { ShardWorker.Endpoint(index: $0.launch.index, client: $0.client, gpu: $0.launch.cudaVisibleDevices, server: $0) }
-        outcome = try await worker.run(endpoints: endpoints, stop: stop)
+        let started = servers
+        outcome = try await Self.supervising(started) {
+          let endpoints = started.map { ShardWorker.Endpoint(index: $0.launch.index, client: $0.client, gpu: $0.launch.cudaVisibleDevices, server: $0) }
+          return try await worker.run(endpoints: endpoints, stop: stop)
+        }
       }
       shardEvent.outcome = outcome.stopped ? "stopped" : "done"
       shardEvent.requestsSent = outcome.written
@@ -93,6 +92,25 @@ public struct ShardRunner: Sendable {
       shardEvent.outcome = "failed: \(error)"
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       throw error
+    }
+  }
+
+  /// Runs `body` once every server is ready, with each server's supervision (`run()`) in a
+  /// child task for as long as `body` runs; the servers are stopped before this returns.
+  static func supervising<T: Sendable>(_ servers: [SupervisedServer], _ body: @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for server in servers { group.addTask { try await server.run() } }
+      let result: Result<T, any Error>
+      do {
+        for server in servers { _ = try await server.readyGeneration() }
+        result = .success(try await body())
+      } catch {
+        result = .failure(error)
+      }
+      for server in servers { await server.stop() }
+      // Each run() returns once its server is stopped; one that gave up already told `body`.
+      while !group.isEmpty { _ = try? await group.next() }
+      return try result.get()
     }
   }
 

@@ -176,6 +176,8 @@ public struct ShardWorker: Sendable {
         }
         return record
       } catch {
+        // A request cut short because the shard is being cancelled is not a transport error.
+        if Task.isCancelled || error is CancellationError { throw CancellationError() }
         // A restarted server answers 404 for a created model until the variants are registered
         // again: a request that left before the crash and arrived after it is sent again too.
         if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await server.recover(after: generation) {

@@ -95,11 +95,18 @@ public actor SupervisedServer {
     self.onReady = onReady
   }
 
-  /// Starts the server and returns once it answers and `onReady` has run. A server that dies
-  /// while starting is started again, within `maxRestarts`.
-  public func start() async throws {
-    phase = .starting
+  /// Starts the server and keeps it up until `stop()`: a server that dies is started again,
+  /// within `maxRestarts`. Returns once the server was stopped; throws when it cannot be brought
+  /// (back) up. The shard runs this in its task group for as long as it sends requests, so no
+  /// supervision outlives the shard.
+  public func run() async throws {
+    if case .idle = phase { phase = .starting }
     try await startUntilReady(restarting: false)
+    while let pid {
+      let status = await Spawn.wait(pid)
+      guard await exited(pid, status: status) else { return }
+      try await startUntilReady(restarting: true)
+    }
   }
 
   /// The generation to send to, once the server is ready: a request dispatched while the
@@ -107,11 +114,11 @@ public actor SupervisedServer {
   public func readyGeneration() async throws -> Int {
     switch phase {
     case .ready: return generation
-    case .starting:
+    case .idle, .starting:
       try await untilReady()
       return generation
     case .failed(let reason): throw WorkerError.fatal(reason)
-    case .idle, .stopping: throw WorkerError.fatal("server \(launch.index) was stopped")
+    case .stopping: throw WorkerError.fatal("server \(launch.index) was stopped")
     }
   }
 
@@ -129,8 +136,7 @@ public actor SupervisedServer {
       return true
     case .ready:
       if let pid, processIsAlive(pid) { return false }
-      // Dead, and the watcher has not reported it yet: handle it here (it is idempotent).
-      if let pid { crashed(pid, status: nil) }
+      // Dead, and `run()` has not reaped it yet: it will, and start it again.
       try await untilReady()
       return true
     }
@@ -142,7 +148,7 @@ public actor SupervisedServer {
     fail(waitersWith: WorkerError.fatal("server \(launch.index) was stopped"))
     guard let pid else { return }
     self.pid = nil
-    await Spawn.stopGroup(pid, patience: patience)  // the watcher reaps it
+    await Spawn.stopGroup(pid, patience: patience)  // `run()` reaps it
     await pids?.remove(pid)
   }
 
@@ -194,7 +200,6 @@ public actor SupervisedServer {
     do { pid = try spawn() } catch { throw StartFailure(error: error, died: false) }
     self.pid = pid
     await pids?.add(pid)
-    watch(pid)
     do {
       try await Readiness(client: client, serverPID: pid, logPath: launch.log, timeout: readyTimeout).wait()
       let started = Started(startedAt: startedAt, readyAt: Date(), duration: ContinuousClock.now - clock, restart: restarts)
@@ -203,6 +208,7 @@ public actor SupervisedServer {
       let died = !processIsAlive(pid)
       kill(-pid, SIGKILL)
       kill(pid, SIGKILL)
+      _ = await Spawn.wait(pid)
       await pids?.remove(pid)
       if self.pid == pid { self.pid = nil }
       throw StartFailure(error: error, died: died)
@@ -225,28 +231,16 @@ public actor SupervisedServer {
     return try Spawn.start(["/bin/bash", launch.script], environment: launch.processEnvironment, stdout: fd, stderr: fd, newSession: true)
   }
 
-  /// Reaps the process on a thread of its own and reports its exit.
-  private nonisolated func watch(_ pid: pid_t) {
-    Task {
-      let status = await Spawn.wait(pid)
-      await self.crashed(pid, status: status)
-    }
-  }
-
-  /// The process `pid` exited. A ready server is restarted; one that was starting is handled by
-  /// the start that is waiting for it; a stopping one was meant to exit.
-  private func crashed(_ pid: pid_t, status: Int32?) {
-    guard self.pid == pid, phase == .ready else { return }
+  /// The process `pid` exited (`run()` reaped it). Returns true when it crashed and must be
+  /// started again; false when it was stopped on purpose.
+  private func exited(_ pid: pid_t, status: Int32) async -> Bool {
+    guard self.pid == pid, phase == .ready else { return false }
     self.pid = nil
     kill(-pid, SIGKILL)  // whatever the server left behind in its process group
-    let exit = status.map { "exit status \($0)" } ?? "exited"
-    logger.warning("server \(launch.index) (pid \(pid)) died (\(exit)); see \(launch.log)")
+    logger.warning("server \(launch.index) (pid \(pid)) died (exit status \(status)); see \(launch.log)")
     phase = .starting
-    Task {
-      await self.pids?.remove(pid)
-      // Failures reach the waiting requests through `giveUp`.
-      try? await self.startUntilReady(restarting: true)
-    }
+    await pids?.remove(pid)
+    return true
   }
 
   private func untilReady() async throws {

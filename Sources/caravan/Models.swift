@@ -83,6 +83,9 @@ extension Caravan {
 }
 
 /// Pull progress: a redrawn bar on a terminal, one plain line per step (and every 5 s) otherwise.
+///
+/// `@unchecked Sendable`: the mutable properties are read and written only in `update`, which
+/// holds `lock` throughout.
 final class ProgressLine: @unchecked Sendable {
   private let model: String
   private let lock = NSLock()
