@@ -109,8 +109,9 @@ let package = Package(
     .testTarget(
       name: "CaravanOllamaTests",
       dependencies: [
-        "CaravanOllama", "CaravanCore", "CaravanTestSupport",
+        "CaravanOllama", "CaravanCore", "CaravanProcess", "CaravanTestSupport",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
       ]
     ),
     .testTarget(

@@ -38,9 +38,10 @@ public struct GPUSample: Sendable, Equatable, Codable {
   }
 
   /// Parses one CSV line; nil for a line that is not a sample (blank, torn, or an error message).
-  public static func parse(_ line: some StringProtocol) -> GPUSample? {
+  /// nvidia-smi writes local time without a zone: `timeZone` is the node's (collect's own).
+  public static func parse(_ line: some StringProtocol, timeZone: TimeZone) -> GPUSample? {
     let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-    guard fields.count == queryFields.count, let timestamp = parseTimestamp(fields[0]), let index = Int(fields[1]) else { return nil }
+    guard fields.count == queryFields.count, let timestamp = parseTimestamp(fields[0], timeZone: timeZone), let index = Int(fields[1]) else { return nil }
     func number(_ field: String) -> Double? { field.hasPrefix("[") ? nil : Double(field) }
     return GPUSample(
       timestamp: timestamp, index: index, uuid: fields[2], name: fields[3],
@@ -50,7 +51,7 @@ public struct GPUSample: Sendable, Equatable, Codable {
 
   /// nvidia-smi's timestamp, `2026/11/29 18:59:34.123`, in the node's local time zone.
   /// Parsed by hand: collect reads one per GPU per sample, and Calendar is slow.
-  static func parseTimestamp(_ text: String) -> Date? {
+  static func parseTimestamp(_ text: String, timeZone: TimeZone) -> Date? {
     let parts = text.split(separator: " ")
     guard parts.count == 2 else { return nil }
     let date = parts[0].split(separator: "/").compactMap { Int($0) }
@@ -58,20 +59,11 @@ public struct GPUSample: Sendable, Equatable, Codable {
     guard date.count == 3, time.count == 3, let hour = Int(time[0]), let minute = Int(time[1]), let second = Double(time[2]),
       (1...12).contains(date[1]), (1...31).contains(date[2]), hour < 24, minute < 60, second < 61
     else { return nil }
-    let local = Double(daysFromCivil(year: date[0], month: date[1], day: date[2]) * 86400 + hour * 3600 + minute * 60) + second
-    let offset = TimeZone.current.secondsFromGMT(for: Date(timeIntervalSince1970: local))
+    let local = Double(CivilDate.daysSince1970(year: date[0], month: date[1], day: date[2]) * 86400 + hour * 3600 + minute * 60) + second
+    let offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: local))
     return Date(timeIntervalSince1970: local - Double(offset))
   }
 
-  /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-  static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146097 + dayOfEra - 719468
-  }
 }
 
 /// Where and how the worker samples GPUs.

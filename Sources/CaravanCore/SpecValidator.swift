@@ -32,7 +32,7 @@ enum SpecValidator {
     if let time = spec.slurm.time, !SlurmTime.isUnlimited(time), SlurmTime.minutes(time) == nil {
       add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
     }
-    if let mem = spec.slurm.mem, !isSlurmMemory(mem) {
+    if let mem = spec.slurm.mem, SlurmMemory.megabytes(mem) == nil {
       add("slurm.mem", "'\(mem)' is not a Slurm memory size; use a number with an optional K, M, G or T suffix (e.g. 32G)")
     }
     for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || line.contains("\n") {
@@ -105,11 +105,6 @@ enum SpecValidator {
     return name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
   }
 
-  static func isSlurmMemory(_ text: String) -> Bool {
-    var digits = Substring(text)
-    if let last = digits.last, "KMGTkmgt".contains(last) { digits = digits.dropLast() }
-    return !digits.isEmpty && digits.allSatisfy(\.isNumber)
-  }
 }
 
 extension String {
@@ -118,38 +113,3 @@ extension String {
   }
 }
 
-/// Slurm's time strings, converted to minutes as libslurm's `time_limit` wants them.
-public enum SlurmTime {
-  /// `infinite` or `UNLIMITED`: no time limit (the partition's maximum applies).
-  public static func isUnlimited(_ text: String) -> Bool {
-    ["infinite", "unlimited"].contains(text.lowercased())
-  }
-
-  /// Minutes (rounded up) for "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"; nil if malformed.
-  public static func minutes(_ text: String) -> Int? {
-    if text == "infinite" || text == "UNLIMITED" { return nil }
-    var days = 0
-    var rest = Substring(text)
-    if let dash = rest.firstIndex(of: "-") {
-      guard let value = Int(rest[..<dash]), value >= 0 else { return nil }
-      days = value
-      rest = rest[rest.index(after: dash)...]
-    }
-    let parts = rest.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-    guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
-    let numbers = parts.map { $0! }
-    var seconds: Int
-    switch (text.contains("-"), numbers.count) {
-    case (false, 1): seconds = numbers[0] * 60
-    case (false, 2): seconds = numbers[0] * 60 + numbers[1]
-    case (false, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
-    case (true, 1): seconds = numbers[0] * 3600
-    case (true, 2): seconds = numbers[0] * 3600 + numbers[1] * 60
-    case (true, 3): seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
-    default: return nil
-    }
-    seconds += days * 86400
-    guard seconds > 0 else { return nil }
-    return (seconds + 59) / 60
-  }
-}

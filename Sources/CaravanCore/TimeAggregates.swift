@@ -235,13 +235,7 @@ public enum ISOTimestamp {
       default:
         return nil
       }
-      // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-      let y = month <= 2 ? year - 1 : year
-      let era = (y >= 0 ? y : y - 399) / 400
-      let yearOfEra = y - era * 400
-      let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-      let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-      let days = era * 146097 + dayOfEra - 719468
+      let days = CivilDate.daysSince1970(year: year, month: month, day: day)
       return Double(days * 86400 + hour * 3600 + minute * 60 + second - offset) + fraction
     }
   }

@@ -13,7 +13,7 @@ public struct OllamaClient: Sendable {
 
   public init(baseURL: String, requestTimeout: Duration = .seconds(3600), http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-    self.requestTimeout = .nanoseconds(requestTimeout.components.seconds * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
+    self.requestTimeout = .nanoseconds(requestTimeout.nanoseconds)
     self.httpClient = http
   }
 

@@ -55,20 +55,3 @@ extension OllamaClient {
 func jsonString(_ text: String) -> String {
   String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
 }
-
-/// Cuts a byte stream into NDJSON lines as chunks arrive (a line may span chunks).
-struct LineSplitter {
-  private var pending = Data()
-
-  /// The complete, non-empty lines the chunk finishes.
-  mutating func append(_ chunk: ByteBuffer) -> [Data] {
-    pending.append(contentsOf: chunk.readableBytesView)
-    var lines: [Data] = []
-    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-      let line = pending[pending.startIndex..<newline]
-      if !line.isEmpty { lines.append(Data(line)) }
-      pending = Data(pending[pending.index(after: newline)...])
-    }
-    return lines
-  }
-}

@@ -168,7 +168,7 @@ public enum Collector {
     for node in files(in: layout.telemetryDir, suffix: "") {
       let folder = layout.telemetryDir + "/" + node
       for name in files(in: folder, suffix: ".csv") {
-        let samples = LineReader(path: folder + "/" + name).lazy.compactMap { GPUSample.parse(String(decoding: $0.line, as: UTF8.self)) }
+        let samples = LineReader(path: folder + "/" + name).lazy.compactMap { GPUSample.parse(String(decoding: $0.line, as: UTF8.self), timeZone: .current) }
         statistics.addTelemetry(node: node, samples: samples)
       }
     }

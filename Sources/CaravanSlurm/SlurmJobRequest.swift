@@ -293,27 +293,3 @@ public struct SlurmJobRequest: Sendable, Equatable {
     return names[name]
   }
 }
-
-/// Slurm memory sizes (`--mem`) in megabytes, the unit libslurm's `pn_min_memory` takes.
-public enum SlurmMemory {
-  /// `500`, `500M`, `1G`, `2T`, `512K` (rounded up to whole megabytes, as sbatch does); nil if malformed.
-  public static func megabytes(_ text: String) -> UInt64? {
-    var digits = Substring(text)
-    var factor: UInt64 = 1
-    var kilobytes = false
-    if let last = digits.last, !last.isNumber {
-      switch last {
-      case "K", "k": kilobytes = true
-      case "M", "m": factor = 1
-      case "G", "g": factor = 1024
-      case "T", "t": factor = 1024 * 1024
-      default: return nil
-      }
-      digits = digits.dropLast()
-    }
-    guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let value = UInt64(digits) else { return nil }
-    if kilobytes { return (value + 1023) / 1024 }
-    let (product, overflow) = value.multipliedReportingOverflow(by: factor)
-    return overflow ? nil : product
-  }
-}

@@ -31,18 +31,9 @@ public struct SelfRequeue: Sendable {
   /// `squeue -o %L` time left: `[days-]hours:minutes:seconds`, `minutes:seconds`, or a word
   /// (UNLIMITED, NOT_SET, INVALID) for which nil is returned.
   public static func parseTimeLeft(_ text: String) -> Int? {
-    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-    var days = 0
-    var clock = Substring(trimmed)
-    if let dash = trimmed.firstIndex(of: "-") {
-      guard let d = Int(trimmed[..<dash]) else { return nil }
-      days = d
-      clock = trimmed[trimmed.index(after: dash)...]
-    }
-    let parts = clock.split(separator: ":").map { Int($0) }
-    guard !parts.isEmpty, parts.count <= 3, parts.allSatisfy({ $0 != nil }) else { return nil }
-    return days * 86400 + parts.reduce(0) { $0 * 60 + $1! }
+    SlurmTime.seconds(text.trimmingCharacters(in: .whitespacesAndNewlines))
   }
+
 
   public func requeueIfTimeLimit() async {
     guard let job = environment["SLURM_JOB_ID"] else { return }

@@ -150,7 +150,7 @@ public struct ShardRunner: Sendable {
         line.port = launch.port
         line.startedAt = started.startedAt.preciseStamp
         line.readyAt = started.readyAt.preciseStamp
-        line.startToReadyMs = milliseconds(started.duration)
+        line.startToReadyMs = started.duration.milliseconds
         line.modelLoadMs = loads
         try await timing.append(line)
         logger.info("server \(index) ready on port \(launch.port) after \(line.startToReadyMs ?? 0) ms (GPUs \(devices ?? "none")); model load \(loads)")

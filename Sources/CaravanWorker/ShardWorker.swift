@@ -139,7 +139,7 @@ public struct ShardWorker: Sendable {
       let started = ContinuousClock.now
       do {
         let answer = try await client.load(model: model)
-        loads[model] = answer.loadDuration.map { Double($0) / 1e6 } ?? milliseconds(ContinuousClock.now - started)
+        loads[model] = answer.loadDuration.map { Double($0) / 1e6 } ?? (ContinuousClock.now - started).milliseconds
       } catch {
         if error.isMissingModel { throw WorkerError.missingModel(model, error) }
         throw WorkerError.fatal("cannot load model \(model) on \(client.baseURL): \(error)")
@@ -169,7 +169,7 @@ public struct ShardWorker: Sendable {
         record.promptEvalDuration = completion.promptEvalDuration
         record.evalCount = completion.evalCount
         record.evalDuration = completion.evalDuration
-        if let ttft = completion.timeToFirstToken.map(milliseconds) {
+        if let ttft = completion.timeToFirstToken.map(\.milliseconds) {
           record.ttftMs = ttft
           let serverWork = Double((completion.loadDuration ?? 0) + (completion.promptEvalDuration ?? 0)) / 1e6
           record.queueMs = (max(0, ttft - serverWork) * 1000).rounded() / 1000
@@ -199,7 +199,7 @@ public struct ShardWorker: Sendable {
   }
 
   private func makeRecord(_ item: WorkItem, _ status: ResultRecord.Status, endpoint: Endpoint, attempts: Int, since start: ContinuousClock.Instant) -> ResultRecord {
-    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: milliseconds(ContinuousClock.now - start), finishedAt: Date().preciseStamp)
+    var record = ResultRecord(item: item, status: status, node: node, shard: shard, attempts: attempts, wallMs: (ContinuousClock.now - start).milliseconds, finishedAt: Date().preciseStamp)
     record.jobId = jobID
     record.server = endpoint.index
     record.gpu = endpoint.gpu
@@ -240,10 +240,4 @@ public enum WorkerError: Error, CustomStringConvertible {
       return "model '\(model)' is not in the server's model store (\(error)). Pull it into engine.models_dir first: `caravan models pull \(model) --store <engine.models_dir>` (or `ollama pull \(model)` with OLLAMA_MODELS set to it)."
     }
   }
-}
-
-/// A duration in milliseconds, to the microsecond.
-func milliseconds(_ duration: Duration) -> Double {
-  let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-  return (ms * 1000).rounded() / 1000
 }

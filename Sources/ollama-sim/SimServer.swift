@@ -277,12 +277,12 @@ struct Generation: Sendable {
     var final = chunk(streaming ? "" : tokens.joined())
     final["done"] = .bool(true)
     final["done_reason"] = .string(doneReason)
-    final["total_duration"] = .int(nanoseconds(ContinuousClock.now - started))
-    final["load_duration"] = .int(nanoseconds(loadTime))
+    final["total_duration"] = .int(Int((ContinuousClock.now - started).nanoseconds))
+    final["load_duration"] = .int(Int(loadTime.nanoseconds))
     final["prompt_eval_count"] = .int(promptTokens)
-    final["prompt_eval_duration"] = .int(nanoseconds(promptTime))
+    final["prompt_eval_duration"] = .int(Int(promptTime.nanoseconds))
     final["eval_count"] = .int(tokens.count)
-    final["eval_duration"] = .int(nanoseconds(evalTime))
+    final["eval_duration"] = .int(Int(evalTime.nanoseconds))
     return .object(final)
   }
 
@@ -297,9 +297,6 @@ struct Generation: Sendable {
   }
 }
 
-func nanoseconds(_ duration: Duration) -> Int {
-  Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
-}
 
 /// Appends every received request to a JSON Lines file, so tests can see what reached the server.
 actor RequestLog {

@@ -37,7 +37,7 @@ actor SlotPool {
     guard busy == slots, stats.firstFull != nil else { return stats.steadyUntilLastFull }
     // Every slot is busy right now: the steady phase runs up to this moment.
     var histogram = stats.sinceFull
-    histogram[slots, default: 0] += seconds(ContinuousClock.now - stats.lastChange)
+    histogram[slots, default: 0] += (ContinuousClock.now - stats.lastChange).seconds
     return histogram
   }
 
@@ -67,7 +67,7 @@ actor SlotPool {
 
   private func setBusy(_ value: Int) {
     let now = ContinuousClock.now
-    let elapsed = seconds(now - stats.lastChange)
+    let elapsed = (now - stats.lastChange).seconds
     stats.secondsAtInFlight[busy, default: 0] += elapsed
     if stats.firstFull != nil { stats.sinceFull[busy, default: 0] += elapsed }
     if busy == slots, value < slots { stats.steadyUntilLastFull = stats.sinceFull }
@@ -75,9 +75,5 @@ actor SlotPool {
     busy = value
     stats.maxInFlight = max(stats.maxInFlight, busy)
     if busy == slots, stats.firstFull == nil { stats.firstFull = now }
-  }
-
-  private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }

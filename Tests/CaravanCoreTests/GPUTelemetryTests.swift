@@ -10,7 +10,7 @@ import Testing
   }
 
   @Test func readsAnH100Line() throws {
-    let sample = try #require(GPUSample.parse("2026/11/29 18:59:34.250, 0, GPU-8a1f3c2e-55d1-7b9e-2c4a-91e0f7d3b6a5, NVIDIA H100 80GB HBM3, 87, 61234, 81559, 612.45, 67"))
+    let sample = try #require(GPUSample.parse("2026/11/29 18:59:34.250, 0, GPU-8a1f3c2e-55d1-7b9e-2c4a-91e0f7d3b6a5, NVIDIA H100 80GB HBM3, 87, 61234, 81559, 612.45, 67", timeZone: .current))
     #expect(sample.timestamp == localTime(2026, 11, 29, 18, 59, 34).addingTimeInterval(0.25))
     #expect(sample.index == 0)
     #expect(sample.uuid == "GPU-8a1f3c2e-55d1-7b9e-2c4a-91e0f7d3b6a5")
@@ -22,11 +22,11 @@ import Testing
   /// Drivers print `[N/A]` for a sensor a board lacks and `[Not Supported]` for a query it refuses
   /// (MIG slices, some H200 NVL boards); the rest of the line still counts.
   @Test func unreadableFieldsAreNilAndTheRestIsKept() throws {
-    let na = try #require(GPUSample.parse("2026/11/29 18:59:35.001, 3, GPU-0c7e9a44-1b2d-4e6f-8a9b-0d1c2e3f4a5b, NVIDIA H200, 45, 70112, 143771, [N/A], 52"))
+    let na = try #require(GPUSample.parse("2026/11/29 18:59:35.001, 3, GPU-0c7e9a44-1b2d-4e6f-8a9b-0d1c2e3f4a5b, NVIDIA H200, 45, 70112, 143771, [N/A], 52", timeZone: .current))
     #expect(na.index == 3 && na.name == "NVIDIA H200")
     #expect(na.power == nil)
     #expect(na.utilization == 45 && na.memoryUsed == 70112 && na.temperature == 52)
-    let unsupported = try #require(GPUSample.parse("2026/11/29 18:59:35.001, 1, MIG-5f6a7b8c-1d2e-3f40-5162-738495a6b7c8, NVIDIA H200, [Not Supported], [Not Supported], 143771, 398.10, [Unknown Error]"))
+    let unsupported = try #require(GPUSample.parse("2026/11/29 18:59:35.001, 1, MIG-5f6a7b8c-1d2e-3f40-5162-738495a6b7c8, NVIDIA H200, [Not Supported], [Not Supported], 143771, 398.10, [Unknown Error]", timeZone: .current))
     #expect(unsupported.utilization == nil && unsupported.memoryUsed == nil && unsupported.temperature == nil)
     #expect(unsupported.power == 398.10 && unsupported.memoryTotal == 143771)
   }
@@ -34,7 +34,7 @@ import Testing
   /// nvidia-smi is killed mid-line on a requeue, and the next run appends to the same file.
   @Test func tornAndForeignLinesAreNotSamples() {
     let full = "2026/11/29 18:59:36.500, 0, GPU-8a1f3c2e-55d1-7b9e-2c4a-91e0f7d3b6a5, NVIDIA H100 80GB HBM3, 90, 61234, 81559, 650.00, 68"
-    #expect(GPUSample.parse(full) != nil)
+    #expect(GPUSample.parse(full, timeZone: .current) != nil)
     for junk in [
       "",
       "2026/11/29 18:59:36.500, 0, GPU-8a1f3c2e-55d1-7b9e-2c4a-91e0f7d3b6a5, NVIDIA H1",  // cut mid-line
@@ -46,7 +46,7 @@ import Testing
       "2026-11-29 18:59:36, 0, GPU-x, NVIDIA H100, 1, 2, 3, 4, 5",  // not nvidia-smi's date form
       "2026/11/29 18:59:36.500, zero, GPU-x, NVIDIA H100, 1, 2, 3, 4, 5",
     ] {
-      #expect(GPUSample.parse(junk) == nil, "\(junk)")
+      #expect(GPUSample.parse(junk, timeZone: .current) == nil, "\(junk)")
     }
   }
 
@@ -56,7 +56,7 @@ import Testing
     let arguments = ["--query-gpu=" + GPUSample.queryFields.joined(separator: ","), "--format=csv,noheader,nounits"]
     let result = try await runCommand(fake, arguments, environment: ["FAKE_GPUS": "2", "FAKE_GPU_NA": "power.draw"])
     #expect(result.status == 0, "\(result.stderr)")
-    let samples = result.stdout.split(separator: "\n").compactMap(GPUSample.parse)
+    let samples = result.stdout.split(separator: "\n").compactMap { GPUSample.parse($0, timeZone: .current) }
     #expect(samples.map(\.index) == [0, 1])
     #expect(samples.allSatisfy { $0.name == "NVIDIA H200" && $0.power == nil && $0.memoryTotal == 143771 && $0.utilization != nil })
   }

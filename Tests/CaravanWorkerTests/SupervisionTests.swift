@@ -94,7 +94,7 @@ import Testing
     }
     // nvidia-smi samples for the job's GPUs, parsed as collect will.
     let csv = try String(contentsOfFile: prepared.run.layout.telemetryFile(node: "gpunode", shard: 0), encoding: .utf8)
-    let samples = csv.split(separator: "\n").compactMap { GPUSample.parse($0) }
+    let samples = csv.split(separator: "\n").compactMap { GPUSample.parse($0, timeZone: .current) }
     #expect(!samples.isEmpty && Set(samples.map(\.index)).isSubset(of: [0, 1]))
     // Servers are gone, and so is the pid list.
     #expect(try await simulators(prepared.run).isEmpty)
