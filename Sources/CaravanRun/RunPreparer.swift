@@ -44,8 +44,9 @@ public struct RunPreparer: Sendable {
   /// Stage 1: reads the spec and its prompt file and checks both, reporting every problem at once.
   public func check(specPath: String) throws -> Checked {
     let specText = try readInput(specPath, what: "job spec")
-    let spec = try SpecParser.parse(specText, file: specPath)
-    let promptsPath = resolve(spec.prompts, relativeTo: specPath)
+    // Every path is resolved against the spec's folder here, once: the job runs elsewhere.
+    let spec = try SpecParser.parse(specText, file: specPath).resolvingPaths(against: PathText.folder(of: absolute(specPath)))
+    let promptsPath = spec.prompts
     let promptsText = try readInput(promptsPath, what: "prompt file", key: "prompts", specPath: specPath)
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
@@ -100,7 +101,7 @@ public struct RunPreparer: Sendable {
     let missing = missingModels(checked.spec, plan: plan)
     if checkModels, let missing { throw missing }
     let runID = "\(checked.spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
-    let root = absolute(runDir ?? resolve(checked.spec.output, relativeTo: specPath) + "/" + runID)
+    let root = absolute(runDir ?? checked.spec.output + "/" + runID)
     let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
     let run = try Self.write(files, at: root)
     var notes: [String] = []
@@ -144,12 +145,6 @@ func readInput(_ path: String, what: String, key: String? = nil, specPath: Strin
   }
 }
 
-/// `relative` resolved against the folder of `file` (absolute paths pass through).
-func resolve(_ relative: String, relativeTo file: String) -> String {
-  if relative.hasPrefix("/") { return relative }
-  let folder = URL(fileURLWithPath: file).deletingLastPathComponent().path
-  return URL(fileURLWithPath: folder).appendingPathComponent(relative).standardizedFileURL.path
-}
 
 func absolute(_ path: String) -> String {
   URL(fileURLWithPath: path).standardizedFileURL.path
