@@ -35,7 +35,9 @@ public struct BatchJob: Sendable, Equatable {
       command: engineCommand,
       modelsDir: spec.engine.modelsDir,
       parallel: spec.engine.parallel,
-      env: spec.engine.env
+      env: spec.engine.env,
+      engine: spec.engine.kind,
+      model: spec.model
     )
     self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
   }

@@ -34,7 +34,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
 
   /// The inference server started inside each job.
   public struct Engine: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case ollama, sim }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case ollama, sim, openai }
     public var kind: Kind = .ollama
     /// Server command line, run through bash with PORT and OLLAMA_HOST set; nil means the kind's default.
     public var command: String?

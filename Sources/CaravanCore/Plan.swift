@@ -10,14 +10,18 @@ public struct Variant: Sendable, Equatable, Codable {
   public var create: JSONValue?
   /// Base models this variant needs in the store.
   public var baseModel: String
+  /// A Modelfile's MESSAGE lines, sent before each prompt where the server cannot create a
+  /// model that holds them (engine.kind openai); nil otherwise.
+  public var messages: [ChatMessage]?
 
-  public init(name: String, model: String, options: Options, system: String? = nil, create: JSONValue? = nil, baseModel: String) {
+  public init(name: String, model: String, options: Options, system: String? = nil, create: JSONValue? = nil, baseModel: String, messages: [ChatMessage]? = nil) {
     self.name = name
     self.model = model
     self.options = options
     self.system = system
     self.create = create
     self.baseModel = baseModel
+    self.messages = messages
   }
 }
 
@@ -80,7 +84,12 @@ public enum Planner {
   public static func variants(for spec: JobSpec) -> [Variant] {
     var result: [Variant] = []
     for listed in spec.variants {
-      if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text) {
+      if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text), spec.engine.kind == .openai {
+        // No model to create: PARAMETER lines are request options, SYSTEM and MESSAGE lines lead
+        // every request of the variant (`EngineChecks` refused what cannot be carried over).
+        let history = modelfile.messages.isEmpty ? nil : modelfile.messages
+        result.append(Variant(name: listed.name, model: spec.model, options: modelfile.parameters, system: modelfile.system, baseModel: spec.model, messages: history))
+      } else if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text) {
         let base = modelfile.from ?? spec.model
         let created = createdModelName(job: spec.name, variant: listed.name)
         // PARAMETER and SYSTEM travel with the created model, and are also sent per request so
@@ -145,7 +154,8 @@ public enum Planner {
       for variant in variants where prompt.variants?.contains(variant.name) ?? true {
         var options = variant.options
         for (name, value) in prompt.options { options[name] = value }
-        let input = variant.system.map(prompt.input.withSystem) ?? prompt.input
+        var input = variant.messages.map(prompt.input.withHistory) ?? prompt.input
+        if let system = variant.system { input = input.withSystem(system) }
         for r in 1...max(1, spec.repeats) {
           items.append(WorkItem(seq: items.count, id: prompt.id, variant: variant.name, repeat: r, model: variant.model, input: input, options: options))
         }
@@ -167,6 +177,17 @@ public enum Planner {
 }
 
 extension PromptInput {
+  /// The input with earlier turns of a conversation before it (after a system message, if any).
+  func withHistory(_ history: [ChatMessage]) -> PromptInput {
+    switch self {
+    case .prompt(let text):
+      return .messages(history + [ChatMessage(role: "user", content: text)])
+    case .messages(let messages):
+      guard messages.first?.role == "system" else { return .messages(history + messages) }
+      return .messages([messages[0]] + history + messages.dropFirst())
+    }
+  }
+
   /// The input with a system prompt added, unless it already starts with one.
   func withSystem(_ system: String) -> PromptInput {
     switch self {

@@ -12,13 +12,8 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var response: String?
   public var error: String?
   public var doneReason: String?
-  /// Ollama's timings, in nanoseconds, from the final response object.
-  public var totalDuration: Int?
-  public var loadDuration: Int?
-  public var promptEvalCount: Int?
-  public var promptEvalDuration: Int?
-  public var evalCount: Int?
-  public var evalDuration: Int?
+  /// The server's timings, in Ollama's fields (nanoseconds), written flat into the record.
+  public var timings = ServerTimings()
   /// Wall time of the last attempt as the worker saw it.
   public var wallMs: Double
   /// Time to the first generated text of the last attempt.
@@ -58,18 +53,37 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   enum CodingKeys: String, CodingKey {
     case seq, id, variant, `repeat`, model, options, status, response, error, node, shard, attempts
     case doneReason = "done_reason"
-    case totalDuration = "total_duration"
-    case loadDuration = "load_duration"
-    case promptEvalCount = "prompt_eval_count"
-    case promptEvalDuration = "prompt_eval_duration"
-    case evalCount = "eval_count"
-    case evalDuration = "eval_duration"
     case wallMs = "wall_ms"
     case ttftMs = "ttft_ms"
     case queueMs = "queue_ms"
     case server, gpu
     case jobId = "job_id"
     case finishedAt = "finished_at"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    seq = try c.decode(Int.self, forKey: .seq)
+    id = try c.decode(String.self, forKey: .id)
+    variant = try c.decode(String.self, forKey: .variant)
+    `repeat` = try c.decode(Int.self, forKey: .repeat)
+    model = try c.decode(String.self, forKey: .model)
+    options = try c.decode(Options.self, forKey: .options)
+    status = try c.decode(Status.self, forKey: .status)
+    response = try c.decodeIfPresent(String.self, forKey: .response)
+    error = try c.decodeIfPresent(String.self, forKey: .error)
+    doneReason = try c.decodeIfPresent(String.self, forKey: .doneReason)
+    timings = try ServerTimings(from: decoder)
+    wallMs = try c.decode(Double.self, forKey: .wallMs)
+    ttftMs = try c.decodeIfPresent(Double.self, forKey: .ttftMs)
+    queueMs = try c.decodeIfPresent(Double.self, forKey: .queueMs)
+    node = try c.decode(String.self, forKey: .node)
+    shard = try c.decode(Int.self, forKey: .shard)
+    server = try c.decodeIfPresent(Int.self, forKey: .server)
+    gpu = try c.decodeIfPresent(String.self, forKey: .gpu)
+    attempts = try c.decode(Int.self, forKey: .attempts)
+    jobId = try c.decodeIfPresent(String.self, forKey: .jobId)
+    finishedAt = try c.decode(String.self, forKey: .finishedAt)
   }
 
   /// Records are written with every key present (null when unknown), so each line has the same columns.
@@ -85,12 +99,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     try c.encode(response, forKey: .response)
     try c.encode(error, forKey: .error)
     try c.encode(doneReason, forKey: .doneReason)
-    try c.encode(totalDuration, forKey: .totalDuration)
-    try c.encode(loadDuration, forKey: .loadDuration)
-    try c.encode(promptEvalCount, forKey: .promptEvalCount)
-    try c.encode(promptEvalDuration, forKey: .promptEvalDuration)
-    try c.encode(evalCount, forKey: .evalCount)
-    try c.encode(evalDuration, forKey: .evalDuration)
+    try timings.encode(to: encoder)
     try c.encode(wallMs, forKey: .wallMs)
     try c.encode(ttftMs, forKey: .ttftMs)
     try c.encode(queueMs, forKey: .queueMs)

@@ -52,11 +52,11 @@ public struct RunStatistics: Sendable {
     mutating func add(_ record: ResultRecord, start: Double?, end: Double?) {
       requests += 1
       if record.status == .error { errors += 1 }
-      promptTokens += record.promptEvalCount ?? 0
-      generatedTokens += record.evalCount ?? 0
-      promptEvalNanoseconds += record.promptEvalDuration ?? 0
-      evalNanoseconds += record.evalDuration ?? 0
-      loadNanoseconds += record.loadDuration ?? 0
+      promptTokens += record.timings.promptEvalCount ?? 0
+      generatedTokens += record.timings.evalCount ?? 0
+      promptEvalNanoseconds += record.timings.promptEvalDuration ?? 0
+      evalNanoseconds += record.timings.evalDuration ?? 0
+      loadNanoseconds += record.timings.loadDuration ?? 0
       requestMilliseconds += record.wallMs
       if let start, let end {
         firstStart = min(firstStart ?? start, start)

@@ -12,8 +12,17 @@ public struct ServerLaunch: Sendable, Equatable {
   public var modelsDir: String?
   public var parallel: Int
   public var env: [String: String]
+  /// The API the server speaks: Ollama's variables are set for `ollama` and `sim` only.
+  public var engine: JobSpec.Engine.Kind
+  /// The model requests name (`$MODEL` in the command): what an OpenAI-compatible server must serve.
+  public var model: String
 
-  public init(runtime: JobSpec.Container.Runtime, image: String, flags: [String], binds: [String], command: String, modelsDir: String?, parallel: Int, env: [String: String]) {
+  public init(
+    runtime: JobSpec.Container.Runtime, image: String, flags: [String], binds: [String], command: String, modelsDir: String?, parallel: Int,
+    env: [String: String], engine: JobSpec.Engine.Kind = .ollama, model: String = ""
+  ) {
+    self.engine = engine
+    self.model = model
     self.runtime = runtime
     self.image = image
     self.flags = flags
@@ -34,12 +43,17 @@ public struct ServerLaunch: Sendable, Equatable {
     ("OLLAMA_LOAD_TIMEOUT", "30m"),
   ]
 
-  /// Server environment, in a stable order. OLLAMA_HOST and HOME are not here: they need
-  /// $PORT and $SERVER_HOME, and are passed explicitly by `commandLines()`.
+  /// Server environment, in a stable order: `MODEL` and `PARALLEL` for the command line
+  /// (`llama-server ... --alias $MODEL -np $PARALLEL`), Ollama's settings for Ollama, then
+  /// `engine.env`. OLLAMA_HOST and HOME are not here: they need $PORT and $SERVER_HOME, and are
+  /// passed explicitly by `commandLines()`.
   public var environment: [(String, String)] {
-    var list: [(String, String)] = [("OLLAMA_NUM_PARALLEL", String(parallel))]
-    list += Self.batchDefaults.filter { env[$0.0] == nil }
-    if let modelsDir { list.append(("OLLAMA_MODELS", modelsDir)) }
+    var list: [(String, String)] = [("MODEL", model), ("PARALLEL", String(parallel))]
+    if engine != .openai {
+      list.append(("OLLAMA_NUM_PARALLEL", String(parallel)))
+      list += Self.batchDefaults.filter { env[$0.0] == nil }
+      if let modelsDir { list.append(("OLLAMA_MODELS", modelsDir)) }
+    }
     list += env.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     return list
   }

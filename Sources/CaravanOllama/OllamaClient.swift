@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 
 /// A client for Ollama's native API (`/api/*`), which carries options and nanosecond timings.
-public struct OllamaClient: Sendable {
+public struct OllamaClient: InferenceEngine {
   public let baseURL: String
   let httpClient: HTTPClient
   /// Longest one request may take, generation included (`engine.request_timeout`).
@@ -28,6 +28,21 @@ public struct OllamaClient: Sendable {
     }
   }
 
+  public func isReady() async -> Bool { await isRunning() }
+
+  /// A Modelfile variant becomes a server-side model through `/api/create`; a server that
+  /// restarted gets it again (creating an existing model is harmless).
+  public func register(_ variant: Variant) async throws(OllamaError) {
+    guard let body = variant.create else { return }
+    try await create(body)
+  }
+
+  /// Loads `model` and returns Ollama's own load time (or nil when it reports none).
+  public func load(model: String) async throws(OllamaError) -> Duration? {
+    let answer: Completion = try await load(model: model)
+    return answer.timings.loadDuration.map { .nanoseconds($0) }
+  }
+
   /// `GET /api/version`.
   public func version() async throws(OllamaError) -> String {
     let object = try await call("GET", "/api/version", body: nil)
@@ -46,7 +61,7 @@ public struct OllamaClient: Sendable {
   /// measured apart from any request; Ollama answers once the model is in memory. A large
   /// model's load may take far longer than any request, so it has a bound of its own (1 h).
   public func load(model: String, timeout: TimeAmount = .seconds(3600)) async throws(OllamaError) -> Completion {
-    Completion(try await call("POST", "/api/generate", body: .object(["model": .string(model), "stream": .bool(false)]), timeout: timeout))
+    Completion(ollama: try await call("POST", "/api/generate", body: .object(["model": .string(model), "stream": .bool(false)]), timeout: timeout))
   }
 
   /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
@@ -55,27 +70,6 @@ public struct OllamaClient: Sendable {
   /// The whole exchange, stream included, must end within `requestTimeout`.
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
     try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
-  }
-
-  /// Runs `operation`, and cancels it if `bound` passes first. AsyncHTTPClient's own deadline
-  /// ends when the response head arrives, and a stream from a hung server may never end.
-  func bounded<T: Sendable>(_ bound: TimeAmount, _ operation: @escaping @Sendable () async throws(OllamaError) -> T) async throws(OllamaError) -> T {
-    do {
-      return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-          try await Task.sleep(for: .nanoseconds(bound.nanoseconds))
-          return nil
-        }
-        defer { group.cancelAll() }
-        guard let value = try await group.next() ?? nil else { throw OllamaError.timedOut(bound) }
-        return value
-      }
-    } catch let error as OllamaError {
-      throw error
-    } catch {
-      throw .transport(String(describing: error))
-    }
   }
 
   private func stream(_ item: WorkItem) async throws(OllamaError) -> Completion {
@@ -105,7 +99,7 @@ public struct OllamaClient: Sendable {
           if firstToken == nil, !piece.isEmpty { firstToken = ContinuousClock.now - started }
           text += piece
           if object["done"]?.boolValue == true {
-            var completion = Completion(object)
+            var completion = Completion(ollama: object)
             completion.response = text
             completion.timeToFirstToken = firstToken
             return completion
@@ -167,32 +161,6 @@ public struct OllamaClient: Sendable {
     }
     guard let object else { throw .decoding("not JSON from \(path): \(text.prefix(200))") }
     return object
-  }
-}
-
-/// The final answer to one request, with Ollama's timings (nanoseconds).
-public struct Completion: Sendable, Equatable {
-  public var response: String
-  public var doneReason: String?
-  public var totalDuration: Int?
-  public var loadDuration: Int?
-  public var promptEvalCount: Int?
-  public var promptEvalDuration: Int?
-  public var evalCount: Int?
-  public var evalDuration: Int?
-  /// From sending the request to the first non-empty piece of text (streamed requests only).
-  public var timeToFirstToken: Duration?
-
-  /// Reads a `/api/chat` (`message.content`) or `/api/generate` (`response`) final object.
-  public init(_ object: JSONValue) {
-    response = object["message"]?["content"]?.stringValue ?? object["response"]?.stringValue ?? ""
-    doneReason = object["done_reason"]?.stringValue
-    totalDuration = object["total_duration"]?.intValue
-    loadDuration = object["load_duration"]?.intValue
-    promptEvalCount = object["prompt_eval_count"]?.intValue
-    promptEvalDuration = object["prompt_eval_duration"]?.intValue
-    evalCount = object["eval_count"]?.intValue
-    evalDuration = object["eval_duration"]?.intValue
   }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 
 /// Waits until a freshly started server answers HTTP, or explains why it never will.
 public struct Readiness: Sendable {
-  public var client: OllamaClient
+  public var client: any InferenceEngine
   /// The server's process id: if it exits, waiting longer is pointless.
   public var serverPID: Int32?
   /// The server's log, whose tail is shown on failure.
@@ -11,7 +11,7 @@ public struct Readiness: Sendable {
   public var timeout: Duration
   public var pollInterval: Duration = .milliseconds(200)
 
-  public init(client: OllamaClient, serverPID: Int32?, logPath: String?, timeout: Duration) {
+  public init(client: any InferenceEngine, serverPID: Int32?, logPath: String?, timeout: Duration) {
     self.client = client
     self.serverPID = serverPID
     self.logPath = logPath
@@ -24,7 +24,7 @@ public struct Readiness: Sendable {
     let clock = ContinuousClock()
     let start = clock.now
     while true {
-      if await client.isRunning() { return clock.now - start }
+      if await client.isReady() { return clock.now - start }
       if let pid = serverPID, !processIsAlive(pid) {
         throw ReadinessError(reason: "the server (pid \(pid)) exited before it answered", url: client.baseURL, logTail: logTail())
       }

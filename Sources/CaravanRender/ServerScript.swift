@@ -41,9 +41,10 @@ extension ServerLaunch {
       lines.append("exec apptainer exec \(flags.map(shellQuote).joined(separator: " ")) \\")
       lines.append("  --home \"$SERVER_HOME\" \\")
       lines.append("  --env \"OLLAMA_HOST=127.0.0.1:$PORT\" \\")
+      lines.append("  --env \"PORT=$PORT\" \\")
       for (name, value) in environment { lines.append("  --env \(shellQuote("\(name)=\(value)")) \\") }
       if dropsHostEnvironment { lines.append("  ${gpu_env[@]+\"${gpu_env[@]}\"} \\") }
-      if let modelsDir { lines.append("  --bind \(shellQuote(modelsDir)) \\") }
+      if let modelsDir, engine != .openai { lines.append("  --bind \(shellQuote(modelsDir)) \\") }
       lines.append("  --bind \"$RUN_DIR\" \\")
       for bind in binds { lines.append("  --bind \(shellQuote(bind)) \\") }
       let command = self.command == "ollama serve" ? "ollama serve" : "bash -c \(shellQuote(self.command))"

@@ -118,8 +118,8 @@ public enum Collector {
         report.recorded += 1
         var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
         if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
-        entry.tokens += record.evalCount ?? 0
-        entry.ns += record.evalDuration ?? 0
+        entry.tokens += record.timings.evalCount ?? 0
+        entry.ns += record.timings.evalDuration ?? 0
         byVariant[record.variant] = entry
         statistics.add(record)
         switch format {
@@ -265,7 +265,7 @@ struct OpenAIOutputLine: Encodable {
     id = "caravan-\(record.seq)"
     customID = singleKey ? record.id : "\(record.id)::\(record.variant)::\(record.repeat)"
     if record.status == .ok {
-      let prompt = record.promptEvalCount ?? 0, completion = record.evalCount ?? 0
+      let prompt = record.timings.promptEvalCount ?? 0, completion = record.timings.evalCount ?? 0
       let reason = record.doneReason == "length" ? "length" : "stop"
       response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)))
     } else {

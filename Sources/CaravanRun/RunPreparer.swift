@@ -50,6 +50,7 @@ public struct RunPreparer: Sendable {
     let promptsText = try readInput(promptsPath, what: "prompt file", key: "prompts", specPath: specPath)
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
+      + EngineChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
     guard problems.isEmpty else { throw InputError(problems) }
     return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)
   }
@@ -117,6 +118,7 @@ public struct RunPreparer: Sendable {
     if let command = spec.engine.command { return command }
     switch spec.engine.kind {
     case .ollama: return "ollama serve"
+    case .openai: return ""  // refused by `EngineChecks`: these servers have no common command
     case .sim:
       let models = Set(plan.variants.map(\.baseModel)).sorted().joined(separator: ",")
       return "exec \(shellQuote(simulatorPath)) --models \(shellQuote(models))"

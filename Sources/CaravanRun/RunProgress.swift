@@ -65,8 +65,8 @@ public struct RunProgress: Sendable, Equatable, Encodable {
         guard position >= 0, position < info.items else { continue }
         seen[position] = true
         latestError[position] = record.status == .error
-        tokens += record.evalCount ?? 0
-        nanoseconds += record.evalDuration ?? 0
+        tokens += record.timings.evalCount ?? 0
+        nanoseconds += record.timings.evalDuration ?? 0
         if let seconds = ISOTimestamp.seconds(record.finishedAt) {
           let date = Date(timeIntervalSince1970: seconds)
           first = min(first ?? date, date)

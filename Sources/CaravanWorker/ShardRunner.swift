@@ -70,7 +70,7 @@ public struct ShardRunner: Sendable {
     do {
       let outcome: ShardWorker.Outcome
       if let externalURL {
-        outcome = try await worker.run(client: OllamaClient(baseURL: externalURL, requestTimeout: .seconds(spec.engine.requestTimeout)), stop: stop)
+        outcome = try await worker.run(client: Engines.client(spec.engine.kind, baseURL: externalURL, requestTimeout: .seconds(spec.engine.requestTimeout)), stop: stop)
       } else {
         // Nothing left to send (a requeue after the last record): no servers to start.
         if !todo.isEmpty {
@@ -132,7 +132,7 @@ public struct ShardRunner: Sendable {
         index: index, script: run.layout.serverScript, port: try freeLoopbackPort(), cudaVisibleDevices: devices,
         home: "\(tmp)/caravan-home-\(job)-\(shard)-\(index)",
         log: run.layout.serverLog(shard: shard, server: assignment.count > 1 ? index : nil),
-        runDir: run.path, environment: environment, requestTimeout: .seconds(spec.engine.requestTimeout))
+        runDir: run.path, environment: environment, requestTimeout: .seconds(spec.engine.requestTimeout), engine: spec.engine.kind)
       // With one GPU per server and nvidia-smi's list in the same order, server k has GPU k.
       let serverGPUs = assignment.count > 1 && gpus.count == assignment.count ? [gpus[index]] : gpus
       let base = event(.server)

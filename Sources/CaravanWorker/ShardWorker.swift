@@ -31,13 +31,13 @@ public struct ShardWorker: Sendable {
   /// A server requests go to.
   public struct Endpoint: Sendable {
     public var index: Int
-    public var client: OllamaClient
+    public var client: any InferenceEngine
     /// Its CUDA_VISIBLE_DEVICES, recorded in each result.
     public var gpu: String?
     /// Set when the worker owns the server and can restart it.
     public var server: SupervisedServer?
 
-    public init(index: Int, client: OllamaClient, gpu: String?, server: SupervisedServer?) {
+    public init(index: Int, client: any InferenceEngine, gpu: String?, server: SupervisedServer?) {
       self.index = index
       self.client = client
       self.gpu = gpu
@@ -104,7 +104,7 @@ public struct ShardWorker: Sendable {
   /// Sends to one server that someone else runs (`caravan worker --url`): registers the
   /// Modelfile variants the pending items need and loads their models (so no request pays for
   /// a load under `engine.request_timeout`), then runs.
-  public func run(client: OllamaClient, stop: StopFlag) async throws -> Outcome {
+  public func run(client: any InferenceEngine, stop: StopFlag) async throws -> Outcome {
     let todo = try pending().todo
     if !todo.isEmpty {
       try await registerVariants(on: client, for: todo)
@@ -114,14 +114,14 @@ public struct ShardWorker: Sendable {
     return try await run(endpoints: [Endpoint(index: 0, client: client, gpu: nil, server: nil)], stop: stop)
   }
 
-  /// Modelfile variants become server-side models through `/api/create`; a server that
-  /// restarted gets them again (creating an existing model is harmless).
-  public func registerVariants(on client: OllamaClient, for items: [WorkItem]) async throws {
+  /// Registers the variants the items use (Ollama creates Modelfile variants as models); a
+  /// server that restarted gets them again (creating an existing model is harmless).
+  public func registerVariants(on client: any InferenceEngine, for items: [WorkItem]) async throws {
     let needed = Set(items.map(\.variant))
     for variant in try run.manifest().variants where needed.contains(variant.name) {
-      guard let body = variant.create else { continue }
+      guard variant.create != nil else { continue }
       do {
-        try await client.create(body)
+        try await client.register(variant)
         logger.info("created model \(variant.model) for variant \(variant.name) on \(client.baseURL)")
       } catch {
         if error.isMissingModel { throw WorkerError.missingModel(variant.baseModel, error) }
@@ -133,13 +133,13 @@ public struct ShardWorker: Sendable {
   /// Loads each model the items use and returns how long each load took, in milliseconds, so
   /// model load is measured once per server and not inside the first requests' timings.
   /// A model the server does not have fails the shard here, with one message.
-  public func loadModels(on client: OllamaClient, for items: [WorkItem]) async throws -> [String: Double] {
+  public func loadModels(on client: any InferenceEngine, for items: [WorkItem]) async throws -> [String: Double] {
     var loads: [String: Double] = [:]
     for model in Set(items.map(\.model)).sorted() {
       let started = ContinuousClock.now
       do {
-        let answer = try await client.load(model: model)
-        loads[model] = answer.loadDuration.map { Double($0) / 1e6 } ?? (ContinuousClock.now - started).milliseconds
+        let reported = try await client.load(model: model)
+        loads[model] = (reported ?? ContinuousClock.now - started).milliseconds
       } catch {
         if error.isMissingModel { throw WorkerError.missingModel(model, error) }
         throw WorkerError.fatal("cannot load model \(model) on \(client.baseURL): \(error)")
@@ -163,15 +163,14 @@ public struct ShardWorker: Sendable {
         var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
         record.response = completion.response
         record.doneReason = completion.doneReason
-        record.totalDuration = completion.totalDuration
-        record.loadDuration = completion.loadDuration
-        record.promptEvalCount = completion.promptEvalCount
-        record.promptEvalDuration = completion.promptEvalDuration
-        record.evalCount = completion.evalCount
-        record.evalDuration = completion.evalDuration
+        record.timings = completion.timings
         if let ttft = completion.timeToFirstToken.map(\.milliseconds) {
           record.ttftMs = ttft
-          let serverWork = Double((completion.loadDuration ?? 0) + (completion.promptEvalDuration ?? 0)) / 1e6
+        }
+        // Only the engine's own prefill time tells how long a request queued (a prefill measured
+        // as the time to the first token leaves nothing).
+        if let ttft = record.ttftMs, completion.timings.source == .engine {
+          let serverWork = Double((completion.timings.loadDuration ?? 0) + (completion.timings.promptEvalDuration ?? 0)) / 1e6
           record.queueMs = (max(0, ttft - serverWork) * 1000).rounded() / 1000
         }
         return record

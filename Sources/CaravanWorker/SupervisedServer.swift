@@ -1,3 +1,4 @@
+import CaravanCore
 import CaravanProcess
 import CaravanOllama
 import Foundation
@@ -24,10 +25,12 @@ public actor SupervisedServer {
     public var environment: [String: String]
     /// Longest one request to this server may take (`engine.request_timeout`).
     public var requestTimeout: Duration
+    /// The API the server speaks.
+    public var engine: JobSpec.Engine.Kind
 
     public init(
       index: Int, script: String, port: Int, cudaVisibleDevices: String?, home: String, log: String, runDir: String, environment: [String: String],
-      requestTimeout: Duration = .seconds(3600)
+      requestTimeout: Duration = .seconds(3600), engine: JobSpec.Engine.Kind = .ollama
     ) {
       self.index = index
       self.script = script
@@ -38,10 +41,11 @@ public actor SupervisedServer {
       self.runDir = runDir
       self.environment = environment
       self.requestTimeout = requestTimeout
+      self.engine = engine
     }
 
     /// A client for this server's loopback port.
-    var client: OllamaClient { OllamaClient(baseURL: "http://127.0.0.1:\(port)", requestTimeout: requestTimeout) }
+    var client: any InferenceEngine { Engines.client(engine, baseURL: "http://127.0.0.1:\(port)", requestTimeout: requestTimeout) }
 
     var processEnvironment: [String: String] {
       var env = environment
@@ -69,7 +73,7 @@ public actor SupervisedServer {
   }
 
   public nonisolated let launch: Launch
-  public nonisolated let client: OllamaClient
+  public nonisolated let client: any InferenceEngine
   let readyTimeout: Duration
   let maxRestarts: Int
   let logger: Logger

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaravanCore
 import CaravanOllama
 
 extension Caravan {
@@ -6,7 +7,8 @@ extension Caravan {
   struct WaitReady: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "wait-ready",
-      abstract: "Wait until an Ollama server answers HTTP; fail clearly if it exits or times out."
+      abstract: "Wait until an inference server is ready; fail clearly if it exits or times out.",
+      discussion: "Ready means Ollama's `GET /` answers `Ollama is running` (--engine ollama), or `GET /health` answers 200 (--engine openai: llama.cpp, vLLM, SGLang; `GET /v1/models` where /health is missing)."
     )
 
     @Option(help: "Base URL of the server.")
@@ -21,8 +23,11 @@ extension Caravan {
     @Option(help: "Seconds to wait.")
     var timeout: Int = 600
 
+    @Option(help: "The API the server speaks: ollama or openai.")
+    var engine: JobSpec.Engine.Kind = .ollama
+
     func run() async throws {
-      let readiness = Readiness(client: OllamaClient(baseURL: url), serverPID: pid, logPath: log, timeout: .seconds(timeout))
+      let readiness = Readiness(client: Engines.client(engine, baseURL: url, requestTimeout: .seconds(timeout)), serverPID: pid, logPath: log, timeout: .seconds(timeout))
       do {
         let took = try await readiness.wait()
         print("caravan: server at \(url) ready after \(took.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
@@ -32,3 +37,4 @@ extension Caravan {
     }
   }
 }
+extension JobSpec.Engine.Kind: ExpressibleByArgument {}

@@ -66,8 +66,8 @@ import Testing
     let item = WorkItem(seq: seq, id: "p\(seq)", variant: "default", repeat: 1, model: "m", input: .prompt("q"), options: [:])
     var record = ResultRecord(item: item, status: .ok, node: node, shard: 0, attempts: 1, wallMs: wallMs, finishedAt: end)
     record.gpu = gpu
-    record.evalCount = tokens
-    record.evalDuration = 1_000_000_000
+    record.timings.evalCount = tokens
+    record.timings.evalDuration = 1_000_000_000
     record.response = "answer"
     return record
   }

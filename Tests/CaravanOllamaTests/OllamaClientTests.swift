@@ -18,21 +18,21 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
 
 @Suite struct CompletionParsingTests {
   @Test func chatAnswerAndTimingsFromTheDocumentedExample() throws {
-    let completion = Completion(try decode(fixture("chat-nostream.json")))
+    let completion = Completion(ollama: try decode(fixture("chat-nostream.json")))
     #expect(completion.response == "Hello! How are you today?")
     #expect(completion.doneReason == "stop")
-    #expect(completion.totalDuration == 5_191_566_416)
-    #expect(completion.loadDuration == 2_154_458)
-    #expect(completion.promptEvalCount == 26)
-    #expect(completion.promptEvalDuration == 383_809_000)
-    #expect(completion.evalCount == 298)
-    #expect(completion.evalDuration == 4_799_921_000)
+    #expect(completion.timings.totalDuration == 5_191_566_416)
+    #expect(completion.timings.loadDuration == 2_154_458)
+    #expect(completion.timings.promptEvalCount == 26)
+    #expect(completion.timings.promptEvalDuration == 383_809_000)
+    #expect(completion.timings.evalCount == 298)
+    #expect(completion.timings.evalDuration == 4_799_921_000)
   }
 
   @Test func generateAnswerUsesResponseNotMessage() throws {
-    let completion = Completion(try decode(fixture("generate-nostream.json")))
+    let completion = Completion(ollama: try decode(fixture("generate-nostream.json")))
     #expect(completion.response == "The sky is blue because it is the color of the sky.")
-    #expect(completion.evalCount == 290)
+    #expect(completion.timings.evalCount == 290)
   }
 }
 

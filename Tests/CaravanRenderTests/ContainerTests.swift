@@ -53,7 +53,7 @@ import Testing
 
 @Suite struct ServerLaunchTests {
   static func launch(_ runtime: JobSpec.Container.Runtime, flags: [String]) -> ServerLaunch {
-    ServerLaunch(runtime: runtime, image: "/images/my ollama.sif", flags: flags, binds: ["/data:/data:ro"], command: runtime == .none ? "ollama serve" : "ollama serve", modelsDir: "/scratch/shared models", parallel: 4, env: ["OLLAMA_LOAD_TIMEOUT": "45m"])
+    ServerLaunch(runtime: runtime, image: "/images/my ollama.sif", flags: flags, binds: ["/data:/data:ro"], command: runtime == .none ? "ollama serve" : "ollama serve", modelsDir: "/scratch/shared models", parallel: 4, env: ["OLLAMA_LOAD_TIMEOUT": "45m"], model: "gemma:7b")
   }
 
   @Test(arguments: [

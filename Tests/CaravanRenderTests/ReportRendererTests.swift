@@ -49,10 +49,10 @@ import Testing
             var record = ResultRecord(item: item, status: .ok, node: node, shard: gpuCount > 0 ? 0 : 1, attempts: 1, wallMs: 3000, finishedAt: Date(timeIntervalSince1970: end).ISO8601Format())
             record.gpu = gpuCount > 0 ? String(seq % gpuCount) : nil
             record.response = variant == "cold" ? "the same words" : "words number \(repeatNumber) of \(prompt)"
-            record.promptEvalCount = 12
-            record.promptEvalDuration = 60_000_000
-            record.evalCount = 90
-            record.evalDuration = 1_500_000_000
+            record.timings.promptEvalCount = 12
+            record.timings.promptEvalDuration = 60_000_000
+            record.timings.evalCount = 90
+            record.timings.evalDuration = 1_500_000_000
             statistics.add(record)
             seq += 1
           }
@@ -98,8 +98,8 @@ import Testing
     for seq in 0..<20_000 {
       let item = WorkItem(seq: seq, id: "p\(seq)", variant: "default", repeat: 1, model: "m", input: .prompt("q"), options: [:])
       var record = ResultRecord(item: item, status: .ok, node: "n\(seq % 3)", shard: 0, attempts: 1, wallMs: 1500, finishedAt: Date(timeIntervalSince1970: Self.t0 + Double(seq)).ISO8601Format())
-      record.evalCount = 10
-      record.evalDuration = 100_000_000
+      record.timings.evalCount = 10
+      record.timings.evalDuration = 100_000_000
       statistics.add(record)
     }
     statistics.finish()

@@ -16,7 +16,7 @@ enum Fixtures {
     slurm.cpusPerTask = 2
     slurm.mem = "1G"
     slurm.setup = ["module load apptainer", "export TMPDIR=/tmp"]
-    let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "exec /opt/caravan/bin/ollama-sim --models gemma:7b", modelsDir: nil, parallel: 4, env: [:])
+    let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "exec /opt/caravan/bin/ollama-sim --models gemma:7b", modelsDir: nil, parallel: 4, env: [:], model: "gemma:7b")
     return BatchJob(name: "e2e", runDir: "/scratch/runs/e2e-1", shardCount: 3, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, origin: "0.1.0 from job.yaml (run e2e-1)")
   }
 
@@ -27,7 +27,7 @@ enum Fixtures {
     slurm.time = "1-00:00:00"
     slurm.gpusPerNode = 2
     slurm.extra = ["--mail-type=END", "--exclusive"]
-    let server = ServerLaunch(runtime: .apptainer, image: "/project/images/ollama 0.6.sif", flags: ["--nv"], binds: ["/project/data:/data:ro"], command: "ollama serve", modelsDir: "/scratch/shared models", parallel: 8, env: ["OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_LOAD_TIMEOUT": "15m"])
+    let server = ServerLaunch(runtime: .apptainer, image: "/project/images/ollama 0.6.sif", flags: ["--nv"], binds: ["/project/data:/data:ro"], command: "ollama serve", modelsDir: "/scratch/shared models", parallel: 8, env: ["OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_LOAD_TIMEOUT": "15m"], model: "gemma:7b")
     return BatchJob(name: "tutorial", runDir: "/scratch/my runs/tutorial-1", shardCount: 1, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, origin: "0.1.0 from jobs/tutorial.yaml (run tutorial-1)")
   }
 }

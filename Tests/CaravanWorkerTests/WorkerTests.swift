@@ -29,7 +29,7 @@ import Testing
     for record in records {
       #expect(record.status == .ok)
       #expect(record.node == "testnode" && record.shard == 0 && record.attempts == 1)
-      #expect((record.evalCount ?? 0) > 0 && (record.evalDuration ?? 0) > 0 && (record.totalDuration ?? 0) > 0)
+      #expect((record.timings.evalCount ?? 0) > 0 && (record.timings.evalDuration ?? 0) > 0 && (record.timings.totalDuration ?? 0) > 0)
       #expect(!(record.response ?? "").isEmpty)
     }
     // What reached the server: per-request options, and the Modelfile variant as a created model.
@@ -108,7 +108,7 @@ import Testing
     #expect(records.contains { $0.attempts > 1 }, "every third stream failed, so some items needed another try")
     for record in records {
       // The response is the whole answer: as many words as the server says it generated.
-      #expect(record.response?.split(separator: " ").count == record.evalCount, "\(record.key): \(record.response ?? "")")
+      #expect(record.response?.split(separator: " ").count == record.timings.evalCount, "\(record.key): \(record.response ?? "")")
       let ttft = try #require(record.ttftMs)
       #expect(ttft > 0 && ttft <= record.wallMs)
     }

@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+import CaravanCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A client for OpenAI-compatible servers: llama.cpp's `llama-server`, vLLM and SGLang. They
+/// load their one model at start and serve it under one name (vLLM's `--served-model-name`,
+/// llama-server's `--alias`), which is the spec's `model`.
+public struct OpenAIClient: InferenceEngine {
+  public let baseURL: String
+  let httpClient: HTTPClient
+  /// Longest one request may take, generation included (`engine.request_timeout`).
+  public var requestTimeout: TimeAmount
+
+  public init(baseURL: String, requestTimeout: Duration, http: HTTPClient = .ollama) {
+    self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    self.requestTimeout = .nanoseconds(requestTimeout.nanoseconds)
+    self.httpClient = http
+  }
+
+  public func isReady() async -> Bool { await isReady(timeout: .seconds(2)) }
+
+  /// Nothing to create: a variant's Modelfile became request options and messages at plan time.
+  public func register(_ variant: Variant) async throws(OllamaError) {}
+
+  /// The model was loaded when the server started (load time is start to ready); this checks
+  /// that it is the one requests name.
+  public func load(model: String) async throws(OllamaError) -> Duration? {
+    try await checkServes(model: model)
+    return nil
+  }
+
+  /// `GET /health` answers 200 once the model is loaded (llama.cpp answers 503 while it loads);
+  /// a server without it (404) is asked `GET /v1/models` instead.
+  public func isReady(timeout: TimeAmount) async -> Bool {
+    do {
+      let health = try await httpClient.execute(HTTPClientRequest(url: baseURL + "/health"), timeout: timeout)
+      _ = try await health.body.collect(upTo: 1 << 16)
+      if health.status == .ok { return true }
+      guard health.status == .notFound else { return false }
+      let models = try await httpClient.execute(HTTPClientRequest(url: baseURL + "/v1/models"), timeout: timeout)
+      _ = try await models.body.collect(upTo: 1 << 20)
+      return models.status == .ok
+    } catch {
+      return false
+    }
+  }
+
+  /// The names `GET /v1/models` lists (`data[].id`).
+  public func servedModels() async throws(OllamaError) -> [String] {
+    let object = try await call("/v1/models")
+    return object["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+  }
+
+  /// Checks that the server serves `model`. These servers load their model at start (model load
+  /// is start to ready), and most answer any `model` with the one they have, so a request to the
+  /// wrong server would not fail: a model not listed is a missing model, said once.
+  public func checkServes(model: String) async throws(OllamaError) {
+    let served = try await servedModels()
+    guard served.contains(model) else {
+      throw .server(status: 404, message: "model \"\(model)\" not found: the server serves \(served.map { "'\($0)'" }.joined(separator: ", ")); start it with that name (vLLM --served-model-name, llama-server --alias)")
+    }
+  }
+
+  /// Sends one item, streamed (server-sent events with a final usage chunk). A stream that ends
+  /// without `data: [DONE]`, or an event with an `error`, throws `.midStream`.
+  public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
+    try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
+  }
+
+  private func stream(_ item: WorkItem) async throws(OllamaError) -> Completion {
+    let (path, body) = OpenAIRequest.body(for: item)
+    var request = HTTPClientRequest(url: baseURL + path)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.headers.add(name: "Accept", value: "text/event-stream")
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    let started = ContinuousClock.now
+    var events = OpenAIStream(started: started)
+    do {
+      let response = try await httpClient.execute(request, timeout: requestTimeout)
+      // Errors found before generation come back as plain JSON, even for a streamed request.
+      guard response.status == .ok else {
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        throw OllamaError.server(status: Int(response.status.code), message: Self.errorMessage(bytes))
+      }
+      var splitter = LineSplitter()
+      for try await chunk in response.body {
+        for line in splitter.append(chunk) {
+          if let completion = try events.consume(line, at: ContinuousClock.now) { return completion }
+        }
+      }
+      throw OllamaError.midStream("the stream ended before data: [DONE]")
+    } catch let error as OllamaError {
+      throw error
+    } catch let error as HTTPClientError where error == .deadlineExceeded {
+      throw .timedOut(requestTimeout)
+    } catch {
+      throw .transport(String(describing: error))
+    }
+  }
+
+  /// OpenAI's `{"error": {"message": ...}}`, vLLM's `{"message": ...}`, or the text itself.
+  static func errorMessage(_ bytes: ByteBuffer) -> String {
+    let text = String(buffer: bytes)
+    let object = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    return object?["error"]?["message"]?.stringValue ?? object?["error"]?.stringValue ?? object?["message"]?.stringValue
+      ?? (text.isEmpty ? "no message" : String(text.prefix(500)))
+  }
+
+  private func call(_ path: String) async throws(OllamaError) -> JSONValue {
+    let bytes: ByteBuffer
+    let status: Int
+    do {
+      let response = try await httpClient.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(30))
+      status = Int(response.status.code)
+      bytes = try await response.body.collect(upTo: 16 << 20)
+    } catch {
+      throw .transport(String(describing: error))
+    }
+    guard (200..<300).contains(status) else { throw .server(status: status, message: Self.errorMessage(bytes)) }
+    guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(String(buffer: bytes).utf8)) else {
+      throw .decoding("not JSON from \(path): \(String(buffer: bytes).prefix(200))")
+    }
+    return object
+  }
+}
+
+/// The events of one streamed answer, folded into a `Completion` as they arrive.
+///
+/// Chat chunks carry `choices[0].delta.content`, completion chunks `choices[0].text`; a chunk
+/// has `finish_reason`; the last one (or the finish chunk) has `usage` and, from llama.cpp,
+/// `timings` in milliseconds. Lines starting with `:` are keep-alive comments.
+struct OpenAIStream {
+  let started: ContinuousClock.Instant
+  var text = ""
+  var firstToken: Duration?
+  var finishReason: String?
+  var usage: JSONValue?
+  var timings: JSONValue?
+
+  init(started: ContinuousClock.Instant) { self.started = started }
+
+  /// Takes one line; returns the completion at `data: [DONE]`.
+  mutating func consume(_ line: Data, at now: ContinuousClock.Instant) throws(OllamaError) -> Completion? {
+    guard line.starts(with: Array("data:".utf8)) else { return nil }  // comments, event:, id:
+    var payload = line.dropFirst(5)
+    if payload.first == UInt8(ascii: " ") { payload = payload.dropFirst() }
+    if payload.elementsEqual("[DONE]".utf8) { return completion(at: now) }
+    guard let event = try? JSONDecoder().decode(JSONValue.self, from: Data(payload)) else {
+      throw .decoding("not JSON in the event stream: \(String(decoding: payload.prefix(200), as: UTF8.self))")
+    }
+    if let error = event["error"] {
+      throw .midStream(error["message"]?.stringValue ?? error.stringValue ?? "an error event")
+    }
+    if let choice = event["choices"]?.arrayValue?.first {
+      let piece = choice["delta"]?["content"]?.stringValue ?? choice["text"]?.stringValue ?? ""
+      if firstToken == nil, !piece.isEmpty { firstToken = now - started }
+      text += piece
+      if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+    }
+    if let value = event["usage"], value != .null { usage = value }
+    if let value = event["timings"], value != .null { timings = value }
+    return nil
+  }
+
+  /// The answer with Ollama's timing fields filled: token counts from `usage`, durations from the
+  /// server's `timings` where it sends them (llama.cpp), else measured here (prefill = time to the
+  /// first token, decode = the rest).
+  func completion(at now: ContinuousClock.Instant) -> Completion {
+    var measured = ServerTimings()
+    let wall = now - started
+    measured.totalDuration = Int(wall.nanoseconds)
+    measured.promptEvalCount = usage?["prompt_tokens"]?.intValue
+    measured.evalCount = usage?["completion_tokens"]?.intValue
+    if let timings, let promptMs = timings["prompt_ms"]?.doubleValue, let predictedMs = timings["predicted_ms"]?.doubleValue {
+      // llama.cpp counts only the prompt tokens it evaluated (`prompt_n`, cached ones apart), as
+      // Ollama does, so the prefill rate is the server's own.
+      measured.promptEvalCount = timings["prompt_n"]?.intValue ?? measured.promptEvalCount
+      measured.evalCount = measured.evalCount ?? timings["predicted_n"]?.intValue
+      measured.promptEvalDuration = Int((promptMs * 1e6).rounded())
+      measured.evalDuration = Int((predictedMs * 1e6).rounded())
+      measured.source = .engine
+    } else if let firstToken {
+      measured.promptEvalDuration = Int(firstToken.nanoseconds)
+      measured.evalDuration = Int((wall - firstToken).nanoseconds)
+      measured.source = .client
+    }
+    return Completion(response: text, doneReason: finishReason, timings: measured, timeToFirstToken: firstToken)
+  }
+}
