@@ -73,7 +73,11 @@ def main():
     # runs inside C++ holding the GIL, so a Python handler could only run once it has finished.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     args = parse_args()
-    from xllamacpp import CommonParams, Server, LLAMA_DEFAULT_SEED, __version__
+    try:
+        from xllamacpp import CommonParams, Server, LLAMA_DEFAULT_SEED, __version__
+    except ImportError as e:
+        die(1, f"cannot import xllamacpp in {sys.executable} ({e}); install it with "
+               "pip install --no-deps -r scripts/requirements-inference.txt")
 
     p = CommonParams()
     p.model.path = os.path.abspath(args.model)
