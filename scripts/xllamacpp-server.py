@@ -12,7 +12,12 @@ pip install (see scripts/requirements-inference.txt). Usable as a spec's `engine
 - `--port` defaults to $PORT, `--model` to $MODEL when that names a file.
 - `--slots` = parallel sequences (llama-server -np); `--ctx` is the total context, split evenly
   over the slots as llama-server does (4096 with 4 slots = 1024 tokens per request).
-- `--alias` is the model name /v1/models lists and requests use (default: the file's name).
+- `--threads`: llama.cpp's threads meet at a barrier for every token, so one thread that loses its
+  core stalls the rest. With dedicated cores (a Slurm allocation) use them all; on a shared,
+  busy machine use --threads 1 (SmolLM2 on 2 busy cores: ~5 tokens/s with 2 threads,
+  ~60-90 with 1; OMP_WAIT_POLICY=PASSIVE brings 2 threads to ~45).
+- `--alias` is the model name /v1/models lists and answers carry (default: the file's name).
+  The server does not check a request's `model`: any name is served by this one model.
 - `--seed` is the sampling seed for requests that send none. The default -1 draws a fresh seed
   per request (OpenAI behaviour: temperature > 0 varies); greedy decoding (temperature 0) is
   deterministic whatever the seed, and a request's own `seed` makes sampling repeatable. A fixed
