@@ -4,7 +4,7 @@
     python3 scripts/make-tiny-gguf.py OUT.gguf
 
 Why: tests need a real llama.cpp server (xllamacpp) answering the OpenAI endpoints, but a real
-model is ~100 MB and slow on CI's CPUs. This model is ~0.7 MB, loads in milliseconds and decodes
+model is ~100 MB and slow on CI's CPUs. This model is ~0.65 MB, loads in milliseconds and decodes
 thousands of tokens/s. Its answers are nonsense, but they are made of readable English words.
 
 Shape: llama architecture, 2 layers, width 64, 4 heads, FFN 128, all F32, weights from a fixed
