@@ -201,3 +201,42 @@ public let smallSpec = """
   """
 
 public let smallPrompts = (1...5).map { #"{"id": "p\#($0)", "prompt": "question \#($0)"}"# }.joined(separator: "\n") + "\n"
+
+/// Real inference for tests: llama.cpp's server from PyPI `xllamacpp` and a tiny random-weight
+/// model that `scripts/make-tiny-gguf.py` writes (0.65 MB, English words, same bytes every run).
+/// `scripts/test.sh` makes the venv (`scripts/inference-venv.sh`).
+public enum RealInference {
+  /// The venv's python3 (`CARAVAN_PYTHON`, else `.venv/bin/python3` in the package), if made.
+  public static var python: String? {
+    let candidates: [String?] = [ProcessInfo.processInfo.environment["CARAVAN_PYTHON"], TestPaths.packageRoot.appendingPathComponent(".venv/bin/python3").path]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  public static var available: Bool { python != nil }
+
+  /// The tiny model, written once per test run into `.build/test-models`.
+  public static func tinyModel() async throws -> String {
+    let folder = TestPaths.packageRoot.appendingPathComponent(".build/test-models")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let path = folder.appendingPathComponent("tiny.gguf").path
+    if FileManager.default.fileExists(atPath: path) { return path }
+    // Written beside, then renamed: tests that run at once never read half a file.
+    let partial = path + ".\(getpid())-\(UInt32.random(in: 0...UInt32.max)).partial"
+    let script = TestPaths.packageRoot.appendingPathComponent("scripts/make-tiny-gguf.py").path
+    let result = try await runCommand(try require(python), [script, partial])
+    guard result.status == 0 else { throw TestSupportError("make-tiny-gguf.py failed: \(result.stderr)") }
+    _ = rename(partial, path)
+    return path
+  }
+
+  /// An `engine.command` that serves `model` as the spec's model on $PORT with $PARALLEL slots.
+  public static func serverCommand(model: String, threads: Int = 1, context: Int = 4096) throws -> String {
+    let launcher = TestPaths.packageRoot.appendingPathComponent("scripts/xllamacpp-server.py").path
+    return "exec '\(try require(python))' '\(launcher)' --model '\(model)' --port $PORT --slots $PARALLEL --threads \(threads) --ctx \(context) --alias \"$MODEL\""
+  }
+
+  static func require(_ python: String? = RealInference.python) throws -> String {
+    guard let python else { throw TestSupportError("no Python venv with xllamacpp: run scripts/inference-venv.sh (scripts/test.sh does)") }
+    return python
+  }
+}
