@@ -26,7 +26,8 @@ public struct BatchJob: Sendable, Equatable {
   }
 
   /// Builds the job from a validated spec; `engineCommand` is the resolved server command line.
-  public init(spec: JobSpec, runDir: String, shardCount: Int, caravan: String, engineCommand: String, origin: String) {
+  /// `specDir` is the spec file's folder, given to the server command as `$SPEC_DIR`.
+  public init(spec: JobSpec, runDir: String, shardCount: Int, caravan: String, engineCommand: String, origin: String, specDir: String = "") {
     let server = ServerLaunch(
       runtime: spec.container.runtime,
       image: spec.container.image ?? "",
@@ -37,7 +38,8 @@ public struct BatchJob: Sendable, Equatable {
       parallel: spec.engine.parallel,
       env: spec.engine.env,
       engine: spec.engine.kind,
-      model: spec.model
+      model: spec.model,
+      specDir: specDir
     )
     self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
   }

@@ -16,13 +16,17 @@ public struct ServerLaunch: Sendable, Equatable {
   public var engine: JobSpec.Engine.Kind
   /// The model requests name (`$MODEL` in the command): what an OpenAI-compatible server must serve.
   public var model: String
+  /// The spec file's folder (`$SPEC_DIR` in the command), for launch scripts and models kept
+  /// beside the spec; empty when unknown.
+  public var specDir: String
 
   public init(
     runtime: JobSpec.Container.Runtime, image: String, flags: [String], binds: [String], command: String, modelsDir: String?, parallel: Int,
-    env: [String: String], engine: JobSpec.Engine.Kind = .ollama, model: String = ""
+    env: [String: String], engine: JobSpec.Engine.Kind = .ollama, model: String = "", specDir: String = ""
   ) {
     self.engine = engine
     self.model = model
+    self.specDir = specDir
     self.runtime = runtime
     self.image = image
     self.flags = flags
@@ -43,12 +47,13 @@ public struct ServerLaunch: Sendable, Equatable {
     ("OLLAMA_LOAD_TIMEOUT", "30m"),
   ]
 
-  /// Server environment, in a stable order: `MODEL` and `PARALLEL` for the command line
-  /// (`llama-server ... --alias $MODEL -np $PARALLEL`), Ollama's settings for Ollama, then
+  /// Server environment, in a stable order: `MODEL`, `PARALLEL` and `SPEC_DIR` for the command
+  /// line (`llama-server ... --alias $MODEL -np $PARALLEL`), Ollama's settings for Ollama, then
   /// `engine.env`. OLLAMA_HOST and HOME are not here: they need $PORT and $SERVER_HOME, and are
   /// passed explicitly by `commandLines()`.
   public var environment: [(String, String)] {
     var list: [(String, String)] = [("MODEL", model), ("PARALLEL", String(parallel))]
+    if !specDir.isEmpty { list.append(("SPEC_DIR", specDir)) }
     if engine != .openai {
       list.append(("OLLAMA_NUM_PARALLEL", String(parallel)))
       list += Self.batchDefaults.filter { env[$0.0] == nil }

@@ -79,7 +79,8 @@ public struct RunPreparer: Sendable {
     let spec = checked.spec
     let job = BatchJob(
       spec: spec, runDir: root, shardCount: plan.shards.count, caravan: caravanPath,
-      engineCommand: engineCommand(spec, plan: plan), origin: "\(version) from \(checked.specPath) (run \(runID))")
+      engineCommand: engineCommand(spec, plan: plan), origin: "\(version) from \(checked.specPath) (run \(runID))",
+      specDir: PathText.folder(of: absolute(checked.specPath)))
     let manifest = Manifest(name: spec.name, runID: runID, createdAt: createdAt, caravanVersion: version, specFile: absolute(checked.specPath), plan: plan)
     return (job, try RunFiles(specText: checked.specText, spec: spec, plan: plan, job: job, manifest: manifest))
   }

@@ -96,14 +96,14 @@ struct CreateRequestGoldenTests {
     try Self.check(body, golden: "create-tutorial-\(variant).json.golden")
   }
 
-  @Test("jobs/tutorial-local.yaml sends the same bodies, under its own model names")
+  @Test("jobs/tutorial-sim.yaml sends the same bodies, under its own model names")
   func localTutorialMatches() throws {
     let cluster = try Self.modelfileVariants("tutorial.yaml")
-    let local = try Self.modelfileVariants("tutorial-local.yaml")
+    let local = try Self.modelfileVariants("tutorial-sim.yaml")
     #expect(local.map(\.name) == cluster.map(\.name))
     for (a, b) in zip(cluster, local) {
       var body = try #require(b.create?.objectValue)
-      #expect(body["model"] == .string("caravan-tutorial-local-\(b.name)"))
+      #expect(body["model"] == .string("caravan-tutorial-sim-\(b.name)"))
       body["model"] = a.create?["model"]
       #expect(JSONValue.object(body) == a.create, "variant \(b.name)")
     }

@@ -126,7 +126,7 @@ struct SlurmEndToEndTests {
     let dir = try TestPaths.temporaryDirectory("test-only")
     let e2e = try writeE2EJob(in: dir, requestLogs: dir)
     var scripts: [String] = []
-    for (index, spec) in [e2e.path, TestPaths.packageRoot.path + "/jobs/tutorial.yaml", TestPaths.packageRoot.path + "/jobs/tutorial-local.yaml"].enumerated() {
+    for (index, spec) in [e2e.path, TestPaths.packageRoot.path + "/jobs/tutorial.yaml", TestPaths.packageRoot.path + "/jobs/tutorial-sim.yaml"].enumerated() {
       let runDir = dir.appendingPathComponent("run-\(index)").path
       let result = try await caravan(["submit", spec, "--dry-run", "--run-dir", runDir])
       #expect(result.status == 0, "\(spec): \(result.stderr)")
@@ -164,7 +164,7 @@ struct SlurmEndToEndTests {
   /// The README's main job: the tutorial on the simulator, run as local processes.
   @Test func tutorialLocalRunsToCompletion() async throws {
     let dir = try TestPaths.temporaryDirectory("tutorial-local")
-    let result = try await caravan(["submit", TestPaths.packageRoot.path + "/jobs/tutorial-local.yaml", "--run-dir", dir.appendingPathComponent("run").path, "--json"])
+    let result = try await caravan(["submit", TestPaths.packageRoot.path + "/jobs/tutorial-sim.yaml", "--run-dir", dir.appendingPathComponent("run").path, "--json"])
     #expect(result.status == 0, "\(result.stderr)")
     let output = try jsonObject(result.stdout)
     #expect(output["ok"] as? Int == 18)
