@@ -7,9 +7,9 @@ import Testing
 
 @testable import CaravanOllama
 
-/// Ollama's documented wire examples (../shared/ollama-examples).
+/// One of Ollama's documented wire examples (Tests/Fixtures/ollama).
 func fixture(_ name: String) throws -> String {
-  try String(contentsOf: TestPaths.shared.appendingPathComponent("ollama-examples/\(name)"), encoding: .utf8)
+  try String(contentsOf: TestPaths.ollamaExample(name), encoding: .utf8)
 }
 
 func decode(_ text: some StringProtocol) throws -> JSONValue {

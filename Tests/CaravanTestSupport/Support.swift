@@ -15,8 +15,13 @@ public enum TestPaths {
     fatalError("Package.swift not found above \(#filePath)")
   }()
 
-  /// `../shared` beside the checkout (Ollama wire fixtures live there).
-  public static var shared: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared") }
+  /// `Tests/Fixtures`: every file a test reads lives in the repository, nothing beside it.
+  public static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
+
+  /// One of Ollama's documented wire examples in `Tests/Fixtures/ollama` (see its README).
+  public static func ollamaExample(_ name: String) -> URL {
+    fixtures.appendingPathComponent("ollama").appendingPathComponent(name)
+  }
 
   /// A built executable of this package (`caravan`, `ollama-sim`); `swift build` makes them.
   public static func binary(_ name: String) throws -> String {

@@ -40,7 +40,7 @@ import Testing
 
   func runner(_ prepared: RunPreparer.Prepared, environment: [String: String]) -> ShardRunner {
     var env = ProcessInfo.processInfo.environment
-    env["PATH"] = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin").path + ":/usr/bin:/bin"
+    env["PATH"] = TestPaths.fixtures.appendingPathComponent("bin").path + ":/usr/bin:/bin"
     env["TMPDIR"] = prepared.run.path
     env["SLURMD_NODENAME"] = "gpunode"
     env.merge(environment) { $1 }
@@ -182,7 +182,7 @@ import Testing
     let prepared = try prepare("stubbornsmi", prompts: 2)
     let bin = prepared.run.path + "/stubborn-bin"
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-    let fake = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin/nvidia-smi").path
+    let fake = TestPaths.fixtures.appendingPathComponent("bin/nvidia-smi").path
     try """
       #!/bin/bash
       # The inventory as the fake answers it; the sampling loop ignores TERM.
