@@ -127,13 +127,17 @@ public final class SimulatorProcess: @unchecked Sendable {
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 public func freePort() throws -> Int { try freeLoopbackPort() }
 
-/// Compares text with a golden file; `CARAVAN_RECORD_SNAPSHOTS=1` rewrites the file instead.
-/// Returns nil when they match, else a readable line diff.
-public func goldenMismatch(_ actual: String, golden: URL) throws -> String? {
-  if ProcessInfo.processInfo.environment["CARAVAN_RECORD_SNAPSHOTS"] == "1" {
+/// Compares text with a golden file. Returns nil when they match, else what to fail the test
+/// with: a readable line diff. With `CARAVAN_RECORD_SNAPSHOTS=1` it writes the file and still
+/// returns a message, as swift-argument-parser's snapshot tests fail while they record: a run
+/// that records has compared nothing, so it must not pass.
+public func goldenMismatch(
+  _ actual: String, golden: URL, recording: Bool = ProcessInfo.processInfo.environment["CARAVAN_RECORD_SNAPSHOTS"] == "1"
+) throws -> String? {
+  if recording {
     try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
     try actual.write(to: golden, atomically: true, encoding: .utf8)
-    return nil
+    return "recorded \(golden.path); run again without CARAVAN_RECORD_SNAPSHOTS"
   }
   guard let expected = try? String(contentsOf: golden, encoding: .utf8) else {
     return "golden file \(golden.path) is missing; record it with CARAVAN_RECORD_SNAPSHOTS=1"
