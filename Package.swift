@@ -109,7 +109,7 @@ let package = Package(
     .testTarget(
       name: "CaravanOllamaTests",
       dependencies: [
-        "CaravanOllama", "CaravanCore", "CaravanTestSupport",
+        "CaravanOllama", "CaravanCore", "CaravanProcess", "CaravanTestSupport",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),

@@ -74,14 +74,14 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func healthAndVersion() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let client = OllamaClient(baseURL: sim.url)
     #expect(await client.isRunning())
     #expect(try await client.version().isEmpty == false)
   }
 
   @Test func unknownModelGetsTheDocumented404() async throws {
-    let sim = try SimulatorProcess(arguments: ["--models", "llama3.2"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "llama3.2"])
     let answer = try await post(sim.url + "/api/chat", #"{"model":"gemma:7b","messages":[{"role":"user","content":"hi"}]}"#)
     #expect(answer.status == 404)
     #expect(try decode(answer.body) == .object(["error": .string(try documentedErrors()[404]!)]))
@@ -90,11 +90,11 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
     await #expect(throws: OllamaError.server(status: 404, message: try documentedErrors()[404]!)) { try await client.complete(item) }
   }
 
-  @Test func fullQueueGetsTheDocumented503() async throws {
-    let sim = try SimulatorProcess(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
+  @Test(.timeLimit(.minutes(1))) func fullQueueGetsTheDocumented503() async throws {
+    let sim = try await SimulatorProcess.start(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
     async let slow = post(sim.url + "/api/generate", #"{"model":"m","prompt":"hold the slot","stream":false}"#)
     // Send the second request once the first holds the one slot (the simulator's own count).
-    while !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }
+    while await !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }
     let rejected = try await post(sim.url + "/api/generate", #"{"model":"m","prompt":"x","stream":false}"#)
     #expect(rejected.status == 503)
     #expect(try decode(rejected.body)["error"]?.stringValue == (try documentedErrors()[503]))
@@ -102,14 +102,14 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func missingModelFieldGetsThe400() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let answer = try await post(sim.url + "/api/chat", #"{"messages":[]}"#)
     #expect(answer.status == 400)
     #expect(try decode(answer.body)["error"]?.stringValue == (try documentedErrors()[400]))
   }
 
   @Test func legacyCreateFormIsRejectedAsOllamaDoes() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let legacy = try decode(fixture("create-legacy-request.json"))
     let body = String(decoding: try JSONEncoder().encode(legacy["request"]!), as: UTF8.self)
     let answer = try await post(sim.url + "/api/create", body)
@@ -118,7 +118,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func currentCreateFormStreamsStatusesEndingInSuccess() async throws {
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b"])
     let answer = try await post(sim.url + "/api/create", try fixture("create-request.json"))
     #expect(answer.status == 200)
     let statuses = try answer.body.split(separator: "\n").map { try decode($0)["status"]?.stringValue }
@@ -128,7 +128,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func streamedChatHasTheDocumentedShape() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let answer = try await post(sim.url + "/api/chat", #"{"model":"llama3.2","messages":[{"role":"user","content":"Why is the sky blue?"}]}"#)
     let lines = try answer.body.split(separator: "\n").map(decode)
     let documented = try fixture("chat-stream.ndjson").split(separator: "\n").map(decode)
@@ -143,7 +143,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func temperatureZeroIsRepeatableAndHigherTemperatureVaries() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let client = OllamaClient(baseURL: sim.url)
     func answers(_ temperature: Double) async throws -> Set<String> {
       var seen: Set<String> = []
