@@ -20,15 +20,14 @@ import Testing
     let server = try Spawn.start(["/bin/sh", "-c", "exit 1"], environment: [:])
     #expect(await Spawn.wait(server) == 1)
     let port = try freePort()
-    do {
-      try await Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: server, logPath: log.path, timeout: .seconds(60)).wait()
-      Issue.record("wait() returned although the server had exited")
-    } catch let error as ReadinessError {
-      // It gave up because the process was gone, not because the 60 s ran out.
-      #expect(error.description.contains("exited before it answered"))
-      #expect(!error.description.contains("did not answer within"))
-      #expect(error.description.contains("read-only file system"))
+    let readiness = Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: server, logPath: log.path, timeout: .seconds(60))
+    let error = await #expect(throws: ReadinessError.self, "wait() returned although the server had exited") {
+      try await readiness.wait()
     }
+    // It gave up because the process was gone, not because the 60 s ran out.
+    #expect(error?.description.contains("exited before it answered") == true, "\(error?.description ?? "")")
+    #expect(error?.description.contains("did not answer within") == false)
+    #expect(error?.description.contains("read-only file system") == true)
   }
 
   @Test func timesOutWhenNothingAnswers() async throws {

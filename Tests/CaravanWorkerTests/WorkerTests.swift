@@ -84,14 +84,10 @@ import Testing
   @Test func missingModelFailsTheShardWithThePullCommand() async throws {
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "model: gemma:7b", with: "model: llama3:8b").replacingOccurrences(of: "FROM gemma:7b", with: "FROM llama3:8b"), prompts: smallPrompts)
     let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b"])
-    await #expect(throws: WorkerError.self) {
-      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
+    let error = await #expect(throws: WorkerError.self) {
+      try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     }
-    do {
-      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
-    } catch {
-      #expect("\(error)".contains("llama3:8b"))
-    }
+    #expect(error?.description.contains("caravan models pull llama3:8b") == true, "\(error?.description ?? "")")
     // Nothing was recorded: after `ollama pull` the same shard runs from the start.
     #expect(try prepared.run.results(0).isEmpty)
   }
