@@ -33,12 +33,12 @@ struct CreateRequestGoldenTests {
     }
   }
 
-  /// How a body differs from `../shared/ollama-examples/create-request.json`: a key Ollama does not
+  /// How a body differs from `Tests/Fixtures/ollama/create-request.json`: a key Ollama does not
   /// document, a documented key with another JSON type than the example's, or a parameter whose
   /// value is not of the type Ollama's options take (num_ctx an integer, temperature a number,
   /// stop a list of strings).
   static func shapeProblems(_ body: JSONValue) throws -> [String] {
-    let example = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: TestPaths.shared.appendingPathComponent("ollama-examples/create-request.json")))
+    let example = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: TestPaths.ollamaExample("create-request.json")))
     guard let fields = body.objectValue, let exampleFields = example.objectValue else { return ["not a JSON object"] }
     var problems: [String] = []
     for key in fields.keys.sorted() where !documentedKeys.contains(key) {

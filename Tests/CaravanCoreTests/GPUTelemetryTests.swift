@@ -52,7 +52,7 @@ import Testing
 
   /// The fake nvidia-smi the worker tests use prints what the parser reads, [N/A] included.
   @Test func parsesTheFakeNvidiaSmisOutput() async throws {
-    let fake = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin/nvidia-smi").path
+    let fake = TestPaths.fixtures.appendingPathComponent("bin/nvidia-smi").path
     let arguments = ["--query-gpu=" + GPUSample.queryFields.joined(separator: ","), "--format=csv,noheader,nounits"]
     let result = try await runCommand(fake, arguments, environment: ["FAKE_GPUS": "2", "FAKE_GPU_NA": "power.draw"])
     #expect(result.status == 0, "\(result.stderr)")

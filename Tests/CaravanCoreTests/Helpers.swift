@@ -3,35 +3,22 @@ import Testing
 
 /// The problems `SpecParser.parse` reports for `text`; records an issue when it accepts the spec.
 func specProblems(_ text: String, file: String = "job.yaml", sourceLocation: SourceLocation = #_sourceLocation) -> [Problem] {
-  do {
-    let spec = try SpecParser.parse(text, file: file)
-    Issue.record("expected the spec to be rejected, but it parsed as \(spec)", sourceLocation: sourceLocation)
-    return []
-  } catch {
-    return error.problems
-  }
+  specError(text, file: file, sourceLocation: sourceLocation)?.problems ?? []
 }
 
 /// The error `SpecParser.parse` throws for `text`, or nil (with a recorded issue) when it accepts it.
 func specError(_ text: String, file: String = "job.yaml", sourceLocation: SourceLocation = #_sourceLocation) -> InputError? {
-  do {
-    _ = try SpecParser.parse(text, file: file)
-    Issue.record("expected the spec to be rejected", sourceLocation: sourceLocation)
-    return nil
-  } catch {
-    return error
+  #expect(throws: InputError.self, "expected the spec to be rejected", sourceLocation: sourceLocation) {
+    try SpecParser.parse(text, file: file)
   }
 }
 
 /// The problems `PromptFile.parse` reports; records an issue when it accepts the file.
 func promptProblems(_ text: String, file: String = "prompts.jsonl", sourceLocation: SourceLocation = #_sourceLocation) -> [Problem] {
-  do {
-    let prompts = try PromptFile.parse(text, file: file)
-    Issue.record("expected the prompt file to be rejected, but got \(prompts)", sourceLocation: sourceLocation)
-    return []
-  } catch {
-    return error.problems
+  let error = #expect(throws: InputError.self, "expected the prompt file to be rejected", sourceLocation: sourceLocation) {
+    try PromptFile.parse(text, file: file)
   }
+  return error?.problems ?? []
 }
 
 /// The one problem whose key path is `keyPath`; records an issue when there is not exactly one.

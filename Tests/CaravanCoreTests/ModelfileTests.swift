@@ -77,9 +77,8 @@ struct ModelfileTests {
 
   @Test("an unclosed triple quote is reported at the line that opens it")
   func unclosedTripleQuote() throws {
-    guard case .failure(let error) = Modelfile.parse("FROM gemma:7b\nSYSTEM \"\"\"Be brief.\nPARAMETER top_k 3\n") else {
-      Issue.record("an unclosed \"\"\" was accepted")
-      return
+    let error = try #require(throws: InputError.self, "an unclosed \"\"\" was accepted") {
+      try Modelfile.parse("FROM gemma:7b\nSYSTEM \"\"\"Be brief.\nPARAMETER top_k 3\n").get()
     }
     #expect(error.problems.map(\.line) == [2])
   }
@@ -127,9 +126,8 @@ struct ModelfileTests {
 
   @Test("an unknown PARAMETER is rejected with a suggestion, at its line")
   func unknownParameter() throws {
-    guard case .failure(let error) = Modelfile.parse("FROM gemma:7b\n\nPARAMETER temprature 0.1\n") else {
-      Issue.record("PARAMETER temprature was accepted")
-      return
+    let error = try #require(throws: InputError.self, "PARAMETER temprature was accepted") {
+      try Modelfile.parse("FROM gemma:7b\n\nPARAMETER temprature 0.1\n").get()
     }
     #expect(error.problems.count == 1)
     #expect(error.problems.first?.line == 3)
@@ -139,27 +137,23 @@ struct ModelfileTests {
   @Test("PARAMETER values are checked like options", arguments: [
     "PARAMETER mirostat 1", "PARAMETER top_p 2", "PARAMETER top_k three", "PARAMETER temperature -1", "PARAMETER use_mmap maybe",
   ])
-  func badParameterValue(line: String) {
-    guard case .failure(let error) = Modelfile.parse("FROM gemma:7b\n" + line) else {
-      Issue.record("'\(line)' was accepted")
-      return
-    }
+  func badParameterValue(line: String) throws {
+    let error = try #require(throws: InputError.self, "'\(line)' was accepted") { try Modelfile.parse("FROM gemma:7b\n" + line).get() }
     #expect(error.problems.map(\.line) == [2])
   }
 
   @Test("unknown instructions, bad MESSAGE roles, ADAPTER and a second FROM are all reported")
   func instructionProblems() throws {
-    guard case .failure(let error) = Modelfile.parse("""
-      FROM gemma:7b
-      PARAMETR temperature 0.1
-      MESSAGE robot hello
-      ADAPTER ./lora.gguf
-      FROM llama3
-      """) else {
-      Issue.record("the Modelfile was accepted")
-      return
+    let error = try #require(throws: InputError.self, "the Modelfile was accepted") {
+      try Modelfile.parse("""
+        FROM gemma:7b
+        PARAMETR temperature 0.1
+        MESSAGE robot hello
+        ADAPTER ./lora.gguf
+        FROM llama3
+        """).get()
     }
-    #expect(error.problems.map(\.line) == [2, 3, 4, 5])
+    try #require(error.problems.map(\.line) == [2, 3, 4, 5])
     #expect(error.problems[0].message.contains("did you mean PARAMETER?"))
     #expect(error.problems[1].message.contains("'robot'"))
     #expect(error.problems[2].message.contains("ADAPTER"))

@@ -26,15 +26,10 @@ struct PromptFileTests {
     #expect(prompts.first?.input == .messages([ChatMessage(role: "system", content: "Answer in French."), ChatMessage(role: "user", content: "Hi")]))
   }
 
-  @Test("a line's system text is not dropped when the line gives messages")
+  @Test("a line's system text is sent first when the line gives messages")
   func systemWithMessages() throws {
     let text = #"{"id": "a", "messages": [{"role": "user", "content": "Hi"}], "system": "Answer in French."}"#
-    let prompts: [Prompt]
-    do {
-      prompts = try PromptFile.parse(text, file: "p.jsonl")
-    } catch {
-      return  // Rejecting the combination is also acceptable: the user is told.
-    }
+    let prompts = try PromptFile.parse(text, file: "p.jsonl")
     #expect(prompts.first?.input == .messages([ChatMessage(role: "system", content: "Answer in French."), ChatMessage(role: "user", content: "Hi")]),
             "the system text was silently dropped")
   }

@@ -46,7 +46,7 @@ struct ClusterReportTests {
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
 
     // The job inherits the submitting environment (sbatch --export=ALL), fake nvidia-smi included.
-    let fakes = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin").path
+    let fakes = TestPaths.fixtures.appendingPathComponent("bin").path
     let path = fakes + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
     let submit = try await runCommand(try TestPaths.binary("caravan"), ["submit", dir.appendingPathComponent("job.yaml").path, "--executor", "slurm", "--json"], environment: ["PATH": path])
     #expect(submit.status == 0, "\(submit.stderr)")

@@ -39,8 +39,8 @@ import Testing
   }
 
   /// `GET /sim/stats`.
-  func simStats(_ sim: SimulatorProcess) throws -> JSONValue {
-    let response = httpGet(port: sim.port, path: "/sim/stats")
+  func simStats(_ sim: SimulatorProcess) async throws -> JSONValue {
+    let response = await httpGet(port: sim.port, path: "/sim/stats")
     let body = try #require(response.range(of: "\r\n\r\n").map { String(response[$0.upperBound...]) }, "no HTTP answer from /sim/stats: \(response)")
     return try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
   }
@@ -64,12 +64,12 @@ import Testing
     // several percent, and the test would measure the machine's scheduler rather than the
     // worker (400 ms tokens measured 97.6% once, under the full suite). A worker that waits for
     // a batch to finish, or keeps fewer than S in flight, still falls far short.
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", String(slots), "--token-ms", "800", "--load-ms", "0"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b", "--slots", String(slots), "--token-ms", "800", "--load-ms", "0"])
     let records = try await runWorker(runDir, url: sim.url, parallel: slots)
     expectEveryKeyOnceAndOk(records, items: items)
     #expect(records.allSatisfy { $0["attempts"] == .int(1) })
 
-    let stats = try simStats(sim)
+    let stats = try await simStats(sim)
     #expect(stats["max_in_flight"] == .int(slots))
     #expect(stats["requests"] == .int(items) && stats["rejected"] == .int(0))
     // The steady phase runs from the first to the last moment all slots were busy: the ramp-up
@@ -90,14 +90,14 @@ import Testing
     // Requests of about 160 to 480 ms; every 20 accepted requests the next 3 get 503 (about
     // 1.6 s apart, so a retry after the worker's backoff rarely meets the next burst: with 10:3,
     // one item in a CI run met five bursts in a row), and every 13th stream fails.
-    let sim = try SimulatorProcess(arguments: [
+    let sim = try await SimulatorProcess.start(arguments: [
       "--models", "gemma:7b", "--slots", String(slots), "--token-ms", "20", "--load-ms", "0",
       "--burst-503", "20:3", "--mid-stream-error-every", "13",
     ])
     let records = try await runWorker(runDir, url: sim.url, parallel: slots)
     expectEveryKeyOnceAndOk(records, items: items)
 
-    let stats = try simStats(sim)
+    let stats = try await simStats(sim)
     let refused = try #require(stats["burst_rejected"]?.intValue)
     let cut = try #require(stats["mid_stream_failed"]?.intValue)
     #expect(refused > 0 && cut > 0)

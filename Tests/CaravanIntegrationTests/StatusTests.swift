@@ -104,8 +104,12 @@ struct StatusTests {
     let (jobID, runDir) = try await submit("st-requeue", shards: 1, tokenMs: 400)
     var status = try await waitFor(runDir, states: ["RUNNING"], timeout: 60)
     #expect(shards(status).first?["state"] as? String == "RUNNING")
-    // Let a record or two land, then requeue.
-    try await Task.sleep(for: .seconds(6))
+    // Requeue once the first record has landed: the shard was working, not still starting.
+    let results = runDir + "/results/shard-0000.jsonl"
+    func recorded() -> Int { ((try? String(contentsOfFile: results, encoding: .utf8)) ?? "").split(separator: "\n").count }
+    let deadline = ContinuousClock.now + .seconds(60)
+    while recorded() == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+    #expect(recorded() >= 1, "no record in \(results) within 60 s of the job running")
     #expect(try await runCommand("scontrol", ["requeue", jobID]).status == 0)
     status = try await waitFor(runDir, states: ["PENDING"], timeout: 60)
     let shard = try #require(shards(status).first)

@@ -7,9 +7,9 @@ import Testing
 
 @testable import CaravanOllama
 
-/// Ollama's documented wire examples (../shared/ollama-examples).
+/// One of Ollama's documented wire examples (Tests/Fixtures/ollama).
 func fixture(_ name: String) throws -> String {
-  try String(contentsOf: TestPaths.shared.appendingPathComponent("ollama-examples/\(name)"), encoding: .utf8)
+  try String(contentsOf: TestPaths.ollamaExample(name), encoding: .utf8)
 }
 
 func decode(_ text: some StringProtocol) throws -> JSONValue {
@@ -44,13 +44,11 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   /// the connection for 90 s first (seen: a shard that took 95 s to notice a dead server).
   @Test(.timeLimit(.minutes(1))) func aRefusedConnectionFailsTheRequestAtOnce() async throws {
     let client = OllamaClient(baseURL: "http://127.0.0.1:\(try freePort())")
-    do {
-      _ = try await client.load(model: "gemma:7b")
-      Issue.record("a request to a closed port succeeded")
-    } catch {
-      #expect(error.isRetryable, "a refused connection is worth another try after a restart: \(error)")
-      #expect("\(error)".contains("Connection refused"), "\(error)")
+    let error = await #expect(throws: OllamaError.self, "a request to a closed port succeeded") {
+      try await client.load(model: "gemma:7b")
     }
+    #expect(error?.isRetryable == true, "a refused connection is worth another try after a restart: \(error?.description ?? "")")
+    #expect(error?.description.contains("Connection refused") == true, "\(error?.description ?? "")")
   }
 }
 
@@ -74,14 +72,14 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func healthAndVersion() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let client = OllamaClient(baseURL: sim.url)
     #expect(await client.isRunning())
     #expect(try await client.version().isEmpty == false)
   }
 
   @Test func unknownModelGetsTheDocumented404() async throws {
-    let sim = try SimulatorProcess(arguments: ["--models", "llama3.2"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "llama3.2"])
     let answer = try await post(sim.url + "/api/chat", #"{"model":"gemma:7b","messages":[{"role":"user","content":"hi"}]}"#)
     #expect(answer.status == 404)
     #expect(try decode(answer.body) == .object(["error": .string(try documentedErrors()[404]!)]))
@@ -90,11 +88,11 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
     await #expect(throws: OllamaError.server(status: 404, message: try documentedErrors()[404]!)) { try await client.complete(item) }
   }
 
-  @Test func fullQueueGetsTheDocumented503() async throws {
-    let sim = try SimulatorProcess(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
+  @Test(.timeLimit(.minutes(1))) func fullQueueGetsTheDocumented503() async throws {
+    let sim = try await SimulatorProcess.start(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
     async let slow = post(sim.url + "/api/generate", #"{"model":"m","prompt":"hold the slot","stream":false}"#)
     // Send the second request once the first holds the one slot (the simulator's own count).
-    while !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }
+    while await !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }
     let rejected = try await post(sim.url + "/api/generate", #"{"model":"m","prompt":"x","stream":false}"#)
     #expect(rejected.status == 503)
     #expect(try decode(rejected.body)["error"]?.stringValue == (try documentedErrors()[503]))
@@ -102,14 +100,14 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func missingModelFieldGetsThe400() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let answer = try await post(sim.url + "/api/chat", #"{"messages":[]}"#)
     #expect(answer.status == 400)
     #expect(try decode(answer.body)["error"]?.stringValue == (try documentedErrors()[400]))
   }
 
   @Test func legacyCreateFormIsRejectedAsOllamaDoes() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let legacy = try decode(fixture("create-legacy-request.json"))
     let body = String(decoding: try JSONEncoder().encode(legacy["request"]!), as: UTF8.self)
     let answer = try await post(sim.url + "/api/create", body)
@@ -118,7 +116,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func currentCreateFormStreamsStatusesEndingInSuccess() async throws {
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b"])
     let answer = try await post(sim.url + "/api/create", try fixture("create-request.json"))
     #expect(answer.status == 200)
     let statuses = try answer.body.split(separator: "\n").map { try decode($0)["status"]?.stringValue }
@@ -128,7 +126,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func streamedChatHasTheDocumentedShape() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let answer = try await post(sim.url + "/api/chat", #"{"model":"llama3.2","messages":[{"role":"user","content":"Why is the sky blue?"}]}"#)
     let lines = try answer.body.split(separator: "\n").map(decode)
     let documented = try fixture("chat-stream.ndjson").split(separator: "\n").map(decode)
@@ -143,7 +141,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test func temperatureZeroIsRepeatableAndHigherTemperatureVaries() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     let client = OllamaClient(baseURL: sim.url)
     func answers(_ temperature: Double) async throws -> Set<String> {
       var seen: Set<String> = []

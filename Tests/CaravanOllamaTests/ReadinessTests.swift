@@ -1,11 +1,12 @@
 import CaravanOllama
+import CaravanProcess
 import CaravanTestSupport
 import Foundation
 import Testing
 
 @Suite struct ReadinessTests {
   @Test func readyOnceTheServerAnswers() async throws {
-    let sim = try SimulatorProcess()
+    let sim = try await SimulatorProcess.start()
     // No timing bound here: on a loaded machine the wait may be slow, and that is not a failure.
     try await Readiness(client: OllamaClient(baseURL: sim.url), serverPID: sim.pid, logPath: nil, timeout: .seconds(60)).wait()
     #expect(await OllamaClient(baseURL: sim.url).isRunning())
@@ -15,21 +16,18 @@ import Testing
     let dir = try TestPaths.temporaryDirectory("ready")
     let log = dir.appendingPathComponent("server.log")
     try "starting\nError: could not create directory /home/x/.ollama: read-only file system\n".write(to: log, atomically: true, encoding: .utf8)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", "exit 1"]
-    try process.run()
-    process.waitUntilExit()
+    // A server that has already exited (and been reaped, off the cooperative pool).
+    let server = try Spawn.start(["/bin/sh", "-c", "exit 1"], environment: [:])
+    #expect(await Spawn.wait(server) == 1)
     let port = try freePort()
-    do {
-      try await Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: process.processIdentifier, logPath: log.path, timeout: .seconds(60)).wait()
-      Issue.record("wait() returned although the server had exited")
-    } catch let error as ReadinessError {
-      // It gave up because the process was gone, not because the 60 s ran out.
-      #expect(error.description.contains("exited before it answered"))
-      #expect(!error.description.contains("did not answer within"))
-      #expect(error.description.contains("read-only file system"))
+    let readiness = Readiness(client: OllamaClient(baseURL: "http://127.0.0.1:\(port)"), serverPID: server, logPath: log.path, timeout: .seconds(60))
+    let error = await #expect(throws: ReadinessError.self, "wait() returned although the server had exited") {
+      try await readiness.wait()
     }
+    // It gave up because the process was gone, not because the 60 s ran out.
+    #expect(error?.description.contains("exited before it answered") == true, "\(error?.description ?? "")")
+    #expect(error?.description.contains("did not answer within") == false)
+    #expect(error?.description.contains("read-only file system") == true)
   }
 
   @Test func timesOutWhenNothingAnswers() async throws {

@@ -29,7 +29,7 @@ import Testing
   }
 
   @Test func burstsOf503FollowEveryNAcceptedRequests() async throws {
-    let sim = try SimulatorProcess(arguments: ["--burst-503", "3:2", "--token-ms", "0", "--load-ms", "0"])
+    let sim = try await SimulatorProcess.start(arguments: ["--burst-503", "3:2", "--token-ms", "0", "--load-ms", "0"])
     var statuses: [Int] = []
     for index in 0..<10 {
       // Chat and generate requests count alike.
@@ -52,7 +52,7 @@ import Testing
   }
 
   @Test func chatWithoutMessagesLoadsTheModelAsDocumented() async throws {
-    let sim = try SimulatorProcess(arguments: ["--load-ms", "50"])
+    let sim = try await SimulatorProcess.start(arguments: ["--load-ms", "50"])
     let documented = try decode(fixture("chat-load.json"))
     for body in [#"{"model":"llama3.2","messages":[]}"#, #"{"model":"llama3.2","messages":[],"stream":false}"#, #"{"model":"llama3.2"}"#] {
       let answer = try await post(sim.url + "/api/chat", body)
@@ -68,7 +68,7 @@ import Testing
   }
 
   @Test func generateWithoutPromptLoadsTheModelAsDocumented() async throws {
-    let sim = try SimulatorProcess(arguments: ["--load-ms", "50"])
+    let sim = try await SimulatorProcess.start(arguments: ["--load-ms", "50"])
     for body in [#"{"model":"llama3.2"}"#, #"{"model":"llama3.2","prompt":""}"#, #"{"model":"llama3.2","prompt":"","stream":false}"#] {
       let answer = try await post(sim.url + "/api/generate", body)
       #expect(answer.status == 200)
@@ -82,7 +82,7 @@ import Testing
 
   @Test func loadTimeIsPaidOncePerModelByItsFirstUse() async throws {
     let loadMs = 1000
-    let sim = try SimulatorProcess(arguments: ["--load-ms", String(loadMs), "--token-ms", "0"])
+    let sim = try await SimulatorProcess.start(arguments: ["--load-ms", String(loadMs), "--token-ms", "0"])
     func loadDuration(_ model: String) async throws -> Int {
       let answer = try await post(sim.url + "/api/generate", #"{"model":"\#(model)","prompt":"hi","stream":false}"#)
       #expect(answer.status == 200)
@@ -107,7 +107,7 @@ import Testing
   }
 
   @Test func midStreamErrorsKeepTheDocumentedShape() async throws {
-    let sim = try SimulatorProcess(arguments: ["--mid-stream-error-every", "2", "--token-ms", "0", "--load-ms", "0"])
+    let sim = try await SimulatorProcess.start(arguments: ["--mid-stream-error-every", "2", "--token-ms", "0", "--load-ms", "0"])
     let documented = try decode(fixture("errors.ndjson").split(separator: "\n").last!)
     var failed = 0
     for _ in 0..<4 {

@@ -48,27 +48,20 @@
     @Test func aBogusPartitionIsRefusedWithTheRealPartitions() async throws {
       let job = try job("bogus-partition") { $0.partition = "nosuch" }
       let path = try script(for: job, body: "true\n")
-      await #expect {
-        try await LibSlurm().submit(job, scriptPath: path)
-      } throws: { error in
-        guard let error = error as? SlurmError else { return false }
-        return error.code == SlurmError.invalidPartition
-          && error.message == "Invalid partition name specified"
-          && error.advice?.contains("'nosuch' is not a partition of this cluster. The partitions are: debug (default).") == true
-      }
+      let error = await #expect(throws: SlurmError.self) { try await LibSlurm().submit(job, scriptPath: path) }
+      #expect(error?.code == SlurmError.invalidPartition)
+      #expect(error?.message == "Invalid partition name specified")
+      #expect(error?.advice?.contains("'nosuch' is not a partition of this cluster. The partitions are: debug (default).") == true, "\(error?.advice ?? "")")
     }
 
     @Test func moreGPUsThanANodeHasShowsTheNodesGRES() async throws {
       let job = try job("three-gpus") { $0.gpusPerNode = 3 }
       let path = try script(for: job, body: "true\n")
-      await #expect {
-        try await LibSlurm().submit(job, scriptPath: path)
-      } throws: { error in
-        guard let error = error as? SlurmError, let advice = error.advice else { return false }
-        return error.code == SlurmError.nodeConfigurationUnavailable
-          && advice.contains("asks for gpu:3")
-          && advice.contains("n1: gpu:2, 4 CPUs, 2000 MB") && advice.contains("n2: gpu:2, 4 CPUs, 2000 MB")
-      }
+      let error = await #expect(throws: SlurmError.self) { try await LibSlurm().submit(job, scriptPath: path) }
+      #expect(error?.code == SlurmError.nodeConfigurationUnavailable)
+      let advice = error?.advice ?? ""
+      #expect(advice.contains("asks for gpu:3"), "\(advice)")
+      #expect(advice.contains("n1: gpu:2, 4 CPUs, 2000 MB") && advice.contains("n2: gpu:2, 4 CPUs, 2000 MB"), "\(advice)")
     }
 
     @Test func aHeldArrayIsReportedPendingAndCancelledWhole() async throws {
@@ -104,19 +97,15 @@
       #expect(abs(when.timeIntervalSinceNow - 3600) < 120, "\(record)")
 
       let never = try job("begin-never") { $0.extra = ["--begin=whenever"] }
-      await #expect {
-        try await slurm.submit(never, scriptPath: try script(for: never, body: "true\n"))
-      } throws: { error in
-        "\(error)".contains("--begin 'whenever' is not a time Slurm can read")
-      }
+      let refusal = await #expect(throws: (any Error).self) { try await slurm.submit(never, scriptPath: try script(for: never, body: "true\n")) }
+      let text = refusal.map { "\($0)" } ?? ""
+      #expect(text.contains("--begin 'whenever' is not a time Slurm can read"), "\(text)")
     }
 
     @Test func anUnknownJobSaysSlurmctldForgetsFinishedJobs() async throws {
-      await #expect {
-        try await LibSlurm().jobState(jobID: "67000000")
-      } throws: { error in
-        (error as? SlurmError)?.code == SlurmError.invalidJobID && (error as? SlurmError)?.advice?.contains("MinJobAge") == true
-      }
+      let error = await #expect(throws: SlurmError.self) { try await LibSlurm().jobState(jobID: "67000000") }
+      #expect(error?.code == SlurmError.invalidJobID)
+      #expect(error?.advice?.contains("MinJobAge") == true, "\(error?.advice ?? "")")
     }
 
     /// What the job script sees: when TERM came, how stdout was opened, where it runs, its environment.

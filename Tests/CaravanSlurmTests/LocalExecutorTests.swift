@@ -45,13 +45,11 @@ import Testing
       echo "shard $SLURM_ARRAY_TASK_ID"
       [ "$SLURM_ARRAY_TASK_ID" != 1 ] || { echo "model not found" >&2; exit 3; }
       """, in: dir)
-    do {
-      _ = try await LocalExecutor(concurrency: 1).submit(job(runDir: dir, shards: 3), scriptPath: script)
-      Issue.record("a shard exited 3 but submit succeeded")
-    } catch let error as SchedulerError {
-      #expect(error.description.contains("shard 1 exited 3"))
-      #expect(error.description.contains("logs/slurm-local_1.out"))
+    let error = await #expect(throws: SchedulerError.self, "a shard exited 3 but submit succeeded") {
+      try await LocalExecutor(concurrency: 1).submit(job(runDir: dir, shards: 3), scriptPath: script)
     }
+    #expect(error?.description.contains("shard 1 exited 3") == true, "\(error?.description ?? "")")
+    #expect(error?.description.contains("logs/slurm-local_1.out") == true)
     #expect(try String(contentsOf: dir.appendingPathComponent("logs/slurm-local_1.out"), encoding: .utf8) == "shard 1\nmodel not found\n")
     // The other shards still ran.
     #expect(try String(contentsOf: dir.appendingPathComponent("logs/slurm-local_2.out"), encoding: .utf8) == "shard 2\n")

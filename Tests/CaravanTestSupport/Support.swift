@@ -15,8 +15,13 @@ public enum TestPaths {
     fatalError("Package.swift not found above \(#filePath)")
   }()
 
-  /// `../shared` beside the checkout (Ollama wire fixtures live there).
-  public static var shared: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared") }
+  /// `Tests/Fixtures`: every file a test reads lives in the repository, nothing beside it.
+  public static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
+
+  /// One of Ollama's documented wire examples in `Tests/Fixtures/ollama` (see its README).
+  public static func ollamaExample(_ name: String) -> URL {
+    fixtures.appendingPathComponent("ollama").appendingPathComponent(name)
+  }
 
   /// A built executable of this package (`caravan`, `ollama-sim`); `swift build` makes them.
   public static func binary(_ name: String) throws -> String {
@@ -83,52 +88,113 @@ public func which(_ name: String) throws -> String {
   throw TestSupportError("\(name) is not on PATH")
 }
 
-/// An `ollama-sim` process on a free loopback port, stopped when the value is dropped.
-/// Started through `Spawn`, so it inherits no descriptor of another test's files.
-public final class SimulatorProcess: @unchecked Sendable {
+/// An `ollama-sim` process on a free loopback port, started through `Spawn` (so it inherits no
+/// descriptor of another test's files). `stop()` ends it; a dropped value is stopped too.
+/// Nothing here blocks one of the few threads that run every test's tasks: the readiness poll
+/// sleeps with `Task.sleep`, and the child is reaped on a thread of its own.
+public final class SimulatorProcess: Sendable {
   public let port: Int
   public let pid: pid_t
-  private var stopped = false
   public var url: String { "http://127.0.0.1:\(port)" }
+  private let child: ChildProcess
+
+  private init(port: Int, pid: pid_t) {
+    self.port = port
+    self.pid = pid
+    child = ChildProcess(pid)
+  }
 
   /// Starts the simulator with extra arguments and waits until `GET /` answers.
-  public init(arguments: [String] = [], log: URL? = nil) throws {
+  public static func start(arguments: [String] = [], log: URL? = nil) async throws -> SimulatorProcess {
     let binary = try TestPaths.binary("ollama-sim")
-    port = try freePort()
+    let port = try freePort()
     let output = open(log?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
-    defer { close(output) }
-    pid = try Spawn.start([binary, "--host", "127.0.0.1:\(port)"] + arguments, environment: ProcessInfo.processInfo.environment, stdout: output, stderr: output)
-    let deadline = Date().addingTimeInterval(15)
-    while Date() < deadline {
-      if httpGet(port: port, path: "/").contains("Ollama is running") { return }
-      guard kill(pid, 0) == 0 else { break }
-      Thread.sleep(forTimeInterval: 0.05)
+    let pid: pid_t
+    do {
+      defer { close(output) }
+      pid = try Spawn.start([binary, "--host", "127.0.0.1:\(port)"] + arguments, environment: ProcessInfo.processInfo.environment, stdout: output, stderr: output)
     }
-    stop()
-    throw TestSupportError("ollama-sim did not become ready on port \(port)")
+    let simulator = SimulatorProcess(port: port, pid: pid)
+    let deadline = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < deadline, processIsAlive(pid) {
+      if await httpGet(port: port, path: "/").contains("Ollama is running") { return simulator }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let status = await simulator.stop()
+    throw TestSupportError("ollama-sim \(arguments.joined(separator: " ")) did not become ready on port \(port) (exit status \(status))")
   }
 
-  public func stop() {
-    guard !stopped else { return }
-    stopped = true
-    kill(pid, SIGTERM)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+  /// Sends SIGTERM and waits, on a thread of its own, until the simulator has exited; returns
+  /// its exit status.
+  @discardableResult
+  public func stop() async -> Int32 {
+    child.signal(SIGTERM)
+    let child = child
+    return await onThread { child.waitAndReap() }
   }
 
-  deinit { stop() }
+  // deinit cannot wait: it signals, and a thread of its own reaps the child once it has exited.
+  deinit {
+    guard !child.isReaped else { return }
+    child.signal(SIGTERM)
+    let child = child
+    Thread.detachNewThread { _ = child.waitAndReap() }
+  }
+}
+
+/// A child process that is signalled only until it is reaped: after that its pid may already
+/// belong to another process (another test's server, say).
+private final class ChildProcess: @unchecked Sendable {
+  let pid: pid_t
+  private let lock = NSLock()
+  /// The exit status, once reaped.
+  private var status: Int32?
+
+  init(_ pid: pid_t) { self.pid = pid }
+
+  var isReaped: Bool { lock.withLock { status != nil } }
+
+  func signal(_ number: Int32) {
+    lock.withLock { if status == nil { _ = kill(pid, number) } }
+  }
+
+  /// Blocks until the child exits, then reaps it; call it on a thread of its own. It waits
+  /// without reaping (WNOWAIT) and reaps under the lock, so `signal` never reaches a freed pid.
+  /// Returns the exit code, or 128 + the signal that killed it; any later call returns the same.
+  func waitAndReap() -> Int32 {
+    if let status = lock.withLock({ status }) { return status }
+    var info = siginfo_t()
+    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
+    return lock.withLock {
+      if let status { return status }  // another caller reaped it meanwhile
+      var raw: Int32 = 0
+      let code: Int32
+      if waitpid(pid, &raw, WNOHANG) == pid {
+        let signal = raw & 0x7f
+        code = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+      } else {
+        code = -1
+      }
+      status = code
+      return code
+    }
+  }
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 public func freePort() throws -> Int { try freeLoopbackPort() }
 
-/// Compares text with a golden file; `CARAVAN_RECORD_SNAPSHOTS=1` rewrites the file instead.
-/// Returns nil when they match, else a readable line diff.
-public func goldenMismatch(_ actual: String, golden: URL) throws -> String? {
-  if ProcessInfo.processInfo.environment["CARAVAN_RECORD_SNAPSHOTS"] == "1" {
+/// Compares text with a golden file. Returns nil when they match, else what to fail the test
+/// with: a readable line diff. With `CARAVAN_RECORD_SNAPSHOTS=1` it writes the file and still
+/// returns a message, as swift-argument-parser's snapshot tests fail while they record: a run
+/// that records has compared nothing, so it must not pass.
+public func goldenMismatch(
+  _ actual: String, golden: URL, recording: Bool = ProcessInfo.processInfo.environment["CARAVAN_RECORD_SNAPSHOTS"] == "1"
+) throws -> String? {
+  if recording {
     try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
     try actual.write(to: golden, atomically: true, encoding: .utf8)
-    return nil
+    return "recorded \(golden.path); run again without CARAVAN_RECORD_SNAPSHOTS"
   }
   guard let expected = try? String(contentsOf: golden, encoding: .utf8) else {
     return "golden file \(golden.path) is missing; record it with CARAVAN_RECORD_SNAPSHOTS=1"
@@ -148,8 +214,13 @@ public func goldenMismatch(_ actual: String, golden: URL) throws -> String? {
   return diff.joined(separator: "\n")
 }
 
-/// A minimal blocking HTTP/1.0 GET on 127.0.0.1, for readiness checks from synchronous code.
-public func httpGet(port: Int, path: String) -> String {
+/// A minimal HTTP/1.1 GET on 127.0.0.1 (status line, headers and body, or "" when nothing
+/// answers). Its socket calls block for up to 2 s, so they run on a thread of their own.
+public func httpGet(port: Int, path: String) async -> String {
+  await onThread { blockingHTTPGet(port: port, path: path) }
+}
+
+private func blockingHTTPGet(port: Int, path: String) -> String {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { return "" }
   defer { close(fd) }

@@ -40,7 +40,7 @@ import Testing
 
   func runner(_ prepared: RunPreparer.Prepared, environment: [String: String]) -> ShardRunner {
     var env = ProcessInfo.processInfo.environment
-    env["PATH"] = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin").path + ":/usr/bin:/bin"
+    env["PATH"] = TestPaths.fixtures.appendingPathComponent("bin").path + ":/usr/bin:/bin"
     env["TMPDIR"] = prepared.run.path
     env["SLURMD_NODENAME"] = "gpunode"
     env.merge(environment) { $1 }
@@ -144,8 +144,8 @@ import Testing
       }
       try await Task.sleep(for: .milliseconds(50))
     }
-    await #expect(throws: WorkerError.self) { try await task.value }
-    do { _ = try await task.value } catch { #expect("\(error)".contains("max_restarts is 1"), "\(error)") }
+    let error = await #expect(throws: WorkerError.self) { try await task.value }
+    #expect(error?.description.contains("max_restarts is 1") == true, "\(error?.description ?? "")")
     // What was recorded stays, once each; the shard line says why it ended.
     let records = try prepared.run.results(0)
     #expect(Set(records.map(\.key)).count == records.count)
@@ -182,7 +182,7 @@ import Testing
     let prepared = try prepare("stubbornsmi", prompts: 2)
     let bin = prepared.run.path + "/stubborn-bin"
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-    let fake = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/bin/nvidia-smi").path
+    let fake = TestPaths.fixtures.appendingPathComponent("bin/nvidia-smi").path
     try """
       #!/bin/bash
       # The inventory as the fake answers it; the sampling loop ignores TERM.
@@ -232,12 +232,9 @@ import Testing
     try prepared.run.layout.serverScript.write(
       (String(contentsOfFile: prepared.run.layout.serverScript, encoding: .utf8)).replacingOccurrences(of: "--models gemma:7b", with: "--models llama3:8b"))
     let runner = runner(prepared, environment: [:])
-    do {
-      _ = try await runner.run(stop: StopFlag())
-      Issue.record("the shard should fail")
-    } catch {
-      #expect("\(error)".contains("gemma:7b") && "\(error)".contains("caravan models pull gemma:7b"), "\(error)")
-    }
+    let error = await #expect(throws: (any Error).self, "the shard should fail") { try await runner.run(stop: StopFlag()) }
+    let message = error.map { "\($0)" } ?? ""
+    #expect(message.contains("gemma:7b") && message.contains("caravan models pull gemma:7b"), "\(message)")
     #expect(try prepared.run.results(0).isEmpty, "no error records for thousands of items")
   }
 

@@ -24,7 +24,7 @@ import Testing
       """
     let prompts = (1...6).map { #"{"id": "p\#($0)", "prompt": "Write a birthday message number \#($0)"}"# }.joined(separator: "\n")
     let prepared = try prepareRun(spec: spec, prompts: prompts)
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", "4"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b", "--slots", "4"])
     let worker = ShardWorker(run: prepared.run, shard: 0, parallel: 4, node: "n1", jobID: nil, logger: Logger(label: "test"))
     _ = try await worker.run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     _ = try Collector.collect(prepared.run)

@@ -19,7 +19,7 @@ import Testing
   @Test func recordsEveryItemOnceWithOptionsAndTimings() async throws {
     let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
     let log = prepared.run.layout.root + "/requests.jsonl"
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", "3", "--request-log", log])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b", "--slots", "3", "--request-log", log])
     let outcome = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     #expect(outcome.written == 20 && outcome.errors == 0 && !outcome.stopped)
 
@@ -53,7 +53,7 @@ import Testing
 
   @Test func resumesAfterATornWriteWithoutDuplicates() async throws {
     let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b"])
     // First attempt: stopped after a few records, as on SIGTERM.
     let stop = StopFlag()
     stop.set()
@@ -83,22 +83,18 @@ import Testing
 
   @Test func missingModelFailsTheShardWithThePullCommand() async throws {
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "model: gemma:7b", with: "model: llama3:8b").replacingOccurrences(of: "FROM gemma:7b", with: "FROM llama3:8b"), prompts: smallPrompts)
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b"])
-    await #expect(throws: WorkerError.self) {
-      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b"])
+    let error = await #expect(throws: WorkerError.self) {
+      try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
     }
-    do {
-      _ = try await worker(prepared.run).run(client: OllamaClient(baseURL: sim.url), stop: StopFlag())
-    } catch {
-      #expect("\(error)".contains("llama3:8b"))
-    }
+    #expect(error?.description.contains("caravan models pull llama3:8b") == true, "\(error?.description ?? "")")
     // Nothing was recorded: after `ollama pull` the same shard runs from the start.
     #expect(try prepared.run.results(0).isEmpty)
   }
 
   @Test func errorsInTheMiddleOfAStreamAreRetriedAndNeverKeptAsPartialText() async throws {
     let prepared = try prepareRun(spec: smallSpec, prompts: smallPrompts)
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--mid-stream-error-every", "3"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b", "--mid-stream-error-every", "3"])
     var w = worker(prepared.run)
     // One stream in three fails whoever sends it, so an item can be unlucky several times running.
     w.retry.maxAttempts = 30
@@ -117,7 +113,7 @@ import Testing
   @Test func queueFullAnswersAreRetriedAndCounted() async throws {
     let prepared = try prepareRun(spec: smallSpec.replacingOccurrences(of: "parallel: 3", with: "parallel: 6"), prompts: smallPrompts)
     // One slot and no queue: most concurrent requests get 503 and must be retried.
-    let sim = try SimulatorProcess(arguments: ["--models", "gemma:7b", "--slots", "1", "--queue", "0", "--token-ms", "5"])
+    let sim = try await SimulatorProcess.start(arguments: ["--models", "gemma:7b", "--slots", "1", "--queue", "0", "--token-ms", "5"])
     var w = worker(prepared.run)
     w.parallel = 6
     w.retry.maxAttempts = 50
