@@ -177,11 +177,11 @@ public enum OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
   /// An `{"error": ...}` line inside a 200 stream, or a stream cut before its final line.
   case midStream(String)
 
-  /// Worth another try: transport failures, 503 (queue full) and other 5xx.
+  /// Worth another try: transport failures, 429 (rate limited), 503 (queue full) and other 5xx.
   public var isRetryable: Bool {
     switch self {
     case .transport, .timedOut, .midStream: return true
-    case .server(let status, _): return status >= 500
+    case .server(let status, _): return status >= 500 || status == 429
     case .decoding: return false
     }
   }
