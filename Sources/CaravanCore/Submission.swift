@@ -8,10 +8,10 @@ public struct Submission: Codable, Sendable, Equatable {
 
   public var jobID: String
   public var scheduler: Scheduler
-  /// ISO 8601, UTC.
-  public var submittedAt: String
+  /// ISO 8601, UTC; nil in a submission.json written by hand.
+  public var submittedAt: String?
 
-  public init(jobID: String, scheduler: Scheduler, submittedAt: String) {
+  public init(jobID: String, scheduler: Scheduler, submittedAt: String?) {
     self.jobID = jobID
     self.scheduler = scheduler
     self.submittedAt = submittedAt
