@@ -35,6 +35,14 @@ public enum Collector {
     public var variants: [VariantSummary]
     public var complete: Bool { missingCount == 0 }
 
+    /// The exit status a run's commands (`submit --executor local`, `collect`) end with:
+    /// 0 every item ok, 2 incomplete, 3 complete but with error records (64 is bad input).
+    /// With `partialIsFine`, missing items do not count.
+    public func exitStatus(partialIsFine: Bool = false) -> Int32 {
+      if !complete && !partialIsFine { return 2 }
+      return errors > 0 ? 3 : 0
+    }
+
     public struct RepeatedKey: Sendable, Codable, Equatable {
       public var key: WorkKey
       public var records: Int

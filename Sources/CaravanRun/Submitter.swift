@@ -42,6 +42,8 @@ public struct Submitter: Sendable {
     public var submission: Submission?
     /// A local run is collected once its shards have finished.
     public var collected: Collector.Report?
+    /// Why a local run's shards did not all finish (they were collected all the same).
+    public var failure: String?
   }
 
   public func submit(specPath: String, options: Options, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
@@ -60,8 +62,13 @@ public struct Submitter: Sendable {
       let local = LocalExecutor()
       let submission = Submission(jobID: local.jobID, scheduler: .local, submittedAt: Date().ISO8601Format())
       try run.record(submission)
-      _ = try await local.submit(prepared.job, scriptPath: run.layout.script)
-      return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(run))
+      var failure: String?
+      do {
+        _ = try await local.submit(prepared.job, scriptPath: run.layout.script)
+      } catch {
+        failure = "\(error)"  // what the shards did finish is collected all the same
+      }
+      return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(run), failure: failure)
     case .slurm:
       let (scheduler, note) = try Schedulers.choose(options.scheduler)
       if let note { onEvent(.note(note)) }

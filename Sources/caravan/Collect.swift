@@ -13,14 +13,15 @@ extension Caravan {
         Writes results.jsonl (plan order, one line per key, the last record winning), errors.jsonl,
         summary.json, timing.csv (per node and GPU, with GPU telemetry when the run has it),
         sweep.csv (per variant), report.md and report.html (self-contained, with charts). Exits 2
-        and lists the missing keys when the run is not complete, unless --partial is given.
+        and lists the missing keys when the run is not complete, unless --partial is given; exits 3
+        when every item has a record but some are errors.
         """
     )
 
     @Argument(help: "The run directory.")
     var runDir: String
 
-    @Flag(help: "Exit 0 even when some work items have no record yet.")
+    @Flag(help: "Do not exit 2 when some work items have no record yet.")
     var partial = false
 
     @Option(help: "Line format of results.jsonl: caravan or openai (OpenAI Batch API output lines).")
@@ -57,8 +58,10 @@ extension Caravan {
         if report.missingCount > 20 { message += "\n  ... and \(report.missingCount - 20) more (see summary.json)" }
         message += "\nResubmit or wait for the job, then collect again (or pass --partial)."
         _ = fail(message)
-        if !partial { throw ExitCode(2) }
       }
+      if report.errors > 0 { _ = fail("\(report.errors) work items ended with an error (see errors.jsonl).") }
+      let status = report.exitStatus(partialIsFine: partial)
+      if status != 0 { throw ExitCode(status) }
     }
   }
 }

@@ -68,7 +68,14 @@ extension Caravan {
         if !json {
           print("Finished: \(report.ok) ok, \(report.errors) errors, \(report.missingCount) missing.")
           print("Results:  \(layout.mergedResults)")
+        } else {
+          printJSON(output)
         }
+        if let failure = outcome.failure { _ = fail(failure) }
+        // 0 every item ok, 2 incomplete, 3 complete with error records.
+        let status = report.exitStatus()
+        if status != 0 { throw ExitCode(status) }
+        return
       } else if let submission = outcome.submission {
         if !json {
           print("Submitted job \(submission.jobID) with \(submission.scheduler.rawValue): \(Self.summary(prepared)).")
