@@ -50,10 +50,13 @@ public struct WorkItem: Sendable, Equatable, Codable {
   public var model: String
   public var input: PromptInput
   public var options: Options
+  /// The prompt line's `meta`, for its records.
+  public var meta: JSONValue?
 
   public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
-  public init(seq: Int, id: String, variant: String, repeat: Int, model: String, input: PromptInput, options: Options) {
+  public init(seq: Int, id: String, variant: String, repeat: Int, model: String, input: PromptInput, options: Options, meta: JSONValue? = nil) {
+    self.meta = meta
     self.seq = seq
     self.id = id
     self.variant = variant
@@ -157,7 +160,7 @@ public enum Planner {
         var input = variant.messages.map(prompt.input.withHistory) ?? prompt.input
         if let system = variant.system { input = input.withSystem(system) }
         for r in 1...max(1, spec.repeats) {
-          items.append(WorkItem(seq: items.count, id: prompt.id, variant: variant.name, repeat: r, model: variant.model, input: input, options: options))
+          items.append(WorkItem(seq: items.count, id: prompt.id, variant: variant.name, repeat: r, model: variant.model, input: input, options: options, meta: prompt.meta))
         }
       }
     }

@@ -10,13 +10,16 @@ public struct Prompt: Sendable, Equatable, Codable {
   public var variants: [String]?
   /// 1-based line in the prompt file.
   public var line: Int
+  /// The line's `meta` (any JSON: labels, gold answers), copied unchanged into its records.
+  public var meta: JSONValue?
 
-  public init(id: String, input: PromptInput, options: Options = [:], variants: [String]? = nil, line: Int) {
+  public init(id: String, input: PromptInput, options: Options = [:], variants: [String]? = nil, line: Int, meta: JSONValue? = nil) {
     self.id = id
     self.input = input
     self.options = options
     self.variants = variants
     self.line = line
+    self.meta = meta
   }
 }
 
@@ -95,7 +98,7 @@ public enum PromptFile {
     }
     if object["custom_id"] != nil { return parseOpenAILine(object, file: file, line: lineNumber) }
 
-    let allowed = ["id", "prompt", "messages", "options", "system", "variants"]
+    let allowed = ["id", "prompt", "messages", "options", "system", "variants", "meta"]
     for key in object.keys.sorted() where !allowed.contains(key) {
       var message = "unknown key '\(key)'"
       if let guess = closestMatch(to: key, among: allowed) { message += "; did you mean '\(guess)'?" }
@@ -121,14 +124,14 @@ public enum PromptFile {
     case (let prompt?, nil):
       guard let text = prompt.stringValue else { return fail("\"prompt\" must be text") }
       if let system = object["system"]?.stringValue {
-        return .success(Prompt(id: id, input: .prompt(text).withSystem(system), options: options, variants: variants, line: lineNumber))
+        return .success(Prompt(id: id, input: .prompt(text).withSystem(system), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
       }
-      return .success(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber))
+      return .success(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
     case (nil, let messages?):
       switch parseMessages(messages) {
       case .success(let list):
         let input = object["system"]?.stringValue.map { PromptInput.messages(list).withSystem($0) } ?? .messages(list)
-        return .success(Prompt(id: id, input: input, options: options, variants: variants, line: lineNumber))
+        return .success(Prompt(id: id, input: input, options: options, variants: variants, line: lineNumber, meta: object["meta"]))
       case .failure(let problem): return fail(problem.message)
       }
     case (.some, .some): return fail("give either \"prompt\" or \"messages\", not both")

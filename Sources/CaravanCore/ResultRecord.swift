@@ -32,6 +32,8 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var jobId: String?
   /// ISO 8601 time the record was written.
   public var finishedAt: String
+  /// The prompt line's `meta`, unchanged (null when it had none).
+  public var meta: JSONValue?
 
   public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
@@ -42,6 +44,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     self.repeat = item.repeat
     self.model = item.model
     self.options = item.options
+    self.meta = item.meta
     self.status = status
     self.node = node
     self.shard = shard
@@ -56,7 +59,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     case wallMs = "wall_ms"
     case ttftMs = "ttft_ms"
     case queueMs = "queue_ms"
-    case server, gpu
+    case server, gpu, meta
     case jobId = "job_id"
     case finishedAt = "finished_at"
   }
@@ -84,6 +87,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     attempts = try c.decode(Int.self, forKey: .attempts)
     jobId = try c.decodeIfPresent(String.self, forKey: .jobId)
     finishedAt = try c.decode(String.self, forKey: .finishedAt)
+    meta = try c.decodeIfPresent(JSONValue.self, forKey: .meta)
   }
 
   /// Records are written with every key present (null when unknown), so each line has the same columns.
@@ -110,5 +114,6 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     try c.encode(attempts, forKey: .attempts)
     try c.encode(jobId, forKey: .jobId)
     try c.encode(finishedAt, forKey: .finishedAt)
+    try c.encode(meta ?? .null, forKey: .meta)
   }
 }

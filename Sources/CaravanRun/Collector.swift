@@ -75,6 +75,8 @@ public enum Collector {
     let manifest = try run.manifest()
     let layout = run.layout
     let output = try OutputFile(path: layout.mergedResults)
+    // The OpenAI form is written beside results.jsonl, which every other command reads.
+    let openAIOutput = try format == .openai ? OutputFile(path: layout.root + "/results.openai.jsonl") : nil
     let errorsOutput = try OutputFile(path: layout.root + "/errors.jsonl")
     var statistics = RunStatistics(variants: manifest.variants)
     var report = Report(runID: manifest.runID, name: manifest.name, total: manifest.totalItems, recorded: 0, ok: 0, errors: 0, missingCount: 0, missing: [], repeated: [], unexpected: 0, variants: [])
@@ -130,16 +132,15 @@ public enum Collector {
         entry.ns += record.timings.evalDuration ?? 0
         byVariant[record.variant] = entry
         statistics.add(record)
-        switch format {
-        case .caravan: try output.write(line: data)
-        case .openai: try output.write(line: encoder.encode(OpenAIOutputLine(record, singleKey: singleKey)))
-        }
+        try output.write(line: data)
+        try openAIOutput?.write(line: encoder.encode(OpenAIOutputLine(record, singleKey: singleKey)))
         if record.status == .error { try errorsOutput.write(line: data) }
       }
       firstSeq += shard.items
     }
     statistics.finish()
     try output.close()
+    try openAIOutput?.close()
     try errorsOutput.close()
 
     report.variants = manifest.variants.map { variant in
@@ -217,6 +218,7 @@ public enum Collector {
 struct OpenAIOutputLine: Encodable {
   var id: String
   var customID: String
+  var meta: JSONValue?
   var response: Response?
   var error: ErrorBody?
 
@@ -263,7 +265,7 @@ struct OpenAIOutputLine: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case id, response, error
+    case id, response, error, meta
     case customID = "custom_id"
   }
 
@@ -271,6 +273,7 @@ struct OpenAIOutputLine: Encodable {
   /// since OpenAI's format needs one id per line.
   init(_ record: ResultRecord, singleKey: Bool) {
     id = "caravan-\(record.seq)"
+    meta = record.meta
     customID = singleKey ? record.id : "\(record.id)::\(record.variant)::\(record.repeat)"
     if record.status == .ok {
       let prompt = record.timings.promptEvalCount ?? 0, completion = record.timings.evalCount ?? 0
@@ -287,6 +290,8 @@ struct OpenAIOutputLine: Encodable {
     try c.encode(customID, forKey: .customID)
     try c.encode(response, forKey: .response)
     try c.encode(error, forKey: .error)
+    // Not part of OpenAI's format: the prompt line's labels, for scoring (only when it had any).
+    try c.encodeIfPresent(meta, forKey: .meta)
   }
 }
 

@@ -21,7 +21,8 @@ import CaravanStorage
               PARAMETER temperature 0.7
               SYSTEM Be brief.
         """, with: "")
-    let prepared = try prepareRun(spec: spec, prompts: "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"b\", \"prompt\": \"y\"}\n")
+    let prompts = #"{"id": "a", "prompt": "x", "meta": {"label": "positive", "gold": [1, 2]}}"# + "\n" + #"{"id": "b", "prompt": "y"}"# + "\n"
+    let prepared = try prepareRun(spec: spec, prompts: prompts)
     return (prepared.run, prepared.plan.items)
   }
 
@@ -84,12 +85,31 @@ import CaravanStorage
     #expect(try merged(run).map(\.seq) == [1])
   }
 
+  func readLines(_ path: String) throws -> [JSONValue] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+  }
+
+  /// A prompt line's `meta` reaches its records unchanged, and no other line gets one.
+  @Test func promptMetaIsCopiedIntoTheRecords() throws {
+    let (run, items) = try run()
+    #expect(items.filter { $0.id == "a" }.allSatisfy { $0.meta?["label"] == .string("positive") })
+    try write(items.map { record($0, .ok, "fine") }, shard: 0, in: run)
+    _ = try Collector.collect(run)
+    let merged = try readLines(run.layout.mergedResults)
+    #expect(merged.filter { $0["id"] == .string("a") }.allSatisfy { $0["meta"]?["gold"] == .array([.int(1), .int(2)]) })
+    #expect(merged.filter { $0["id"] == .string("b") }.allSatisfy { $0["meta"] == .null })
+  }
+
   @Test func openAIFormatHasOneCustomIDPerLine() throws {
     let (run, items) = try run()
     try write([record(items[0], .ok, "hello"), record(items[1], .error)], shard: 0, in: run)
     _ = try Collector.collect(run, format: .openai)
-    let lines = try String(contentsOfFile: run.layout.mergedResults, encoding: .utf8).split(separator: "\n").map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+    // Written beside results.jsonl, which keeps Caravan's own records.
+    let lines = try readLines(run.path + "/results.openai.jsonl")
+    #expect(try readLines(run.layout.mergedResults).map { $0["seq"] } == [.int(0), .int(1)])
     #expect(lines.count == 2)
+    #expect(lines[0]["meta"] == .object(["label": .string("positive"), "gold": .array([.int(1), .int(2)])]))
+    #expect(lines[1]["meta"] == lines[0]["meta"], "both repeats of prompt a")
     #expect(lines[0]["custom_id"] == .string("a::default::1"))
     #expect(lines[0]["response"]?["status_code"] == .int(200))
     #expect(lines[0]["response"]?["body"]?["choices"]?.arrayValue?.first?["message"]?["content"] == .string("hello"))
