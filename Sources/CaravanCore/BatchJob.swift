@@ -44,8 +44,27 @@ public struct BatchJob: Sendable, Equatable {
     self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
   }
 
-  /// `--array`: one index per shard.
-  public var arrayIndices: String { shardCount == 1 ? "0" : "0-\(shardCount - 1)" }
+  /// The array tasks to run when not every shard (`caravan resume`); nil runs them all.
+  public var shards: [Int]?
+
+  /// The shards this job runs, in order.
+  public var shardIndices: [Int] { shards ?? Array(0..<shardCount) }
+
+  /// `--array`: one index per shard, as ranges (`0-3`, or `1,4-6` for some of them).
+  public var arrayIndices: String {
+    var ranges: [String] = []
+    var indices = shardIndices.sorted()[...]
+    while let first = indices.first {
+      var last = first
+      indices = indices.dropFirst()
+      while let next = indices.first, next == last + 1 {
+        last = next
+        indices = indices.dropFirst()
+      }
+      ranges.append(first == last ? "\(first)" : "\(first)-\(last)")
+    }
+    return ranges.joined(separator: ",")
+  }
   /// `--output`: Slurm's own log of each array task, appended across requeues (`%A_%a` is
   /// expanded by Slurm).
   public var outputPattern: String { runDir + "/logs/slurm-%A_%a.out" }

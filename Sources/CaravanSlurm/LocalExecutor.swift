@@ -20,11 +20,12 @@ public struct LocalExecutor: Scheduler {
   /// Runs every shard and returns once all have finished.
   public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
     let failures = try await withThrowingTaskGroup(of: (Int, Int32).self) { group in
+      let shards = job.shardIndices
       var next = 0, running = 0
       var failed: [(Int, Int32)] = []
-      while next < job.shardCount || running > 0 {
-        while running < concurrency, next < job.shardCount {
-          let shard = next
+      while next < shards.count || running > 0 {
+        while running < concurrency, next < shards.count {
+          let shard = shards[next]
           group.addTask { (shard, try await runShard(shard, job: job, scriptPath: scriptPath, jobID: jobID)) }
           next += 1
           running += 1

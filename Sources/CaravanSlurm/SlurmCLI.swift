@@ -12,7 +12,9 @@ public struct SlurmCLI: Scheduler {
   public init() {}
 
   public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
-    let output = try await runner.run("sbatch", ["--parsable", scriptPath])
+    // The script's #SBATCH --array names every shard; a resume runs some of them.
+    let array = job.shards == nil ? [] : ["--array=\(job.arrayIndices)"]
+    let output = try await runner.run("sbatch", ["--parsable"] + array + [scriptPath])
     guard output.status == 0 else {
       throw SchedulerError("sbatch refused the job (exit \(output.status)): \(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
     }

@@ -47,7 +47,10 @@ public struct ShardRunner: Sendable {
   }
 
   public func run(stop: StopFlag) async throws -> ShardWorker.Outcome {
-    let worker = ShardWorker(run: run, shard: shard, parallel: parallel, node: node, jobID: jobID, logger: logger)
+    var configured = ShardWorker(run: run, shard: shard, parallel: parallel, node: node, jobID: jobID, logger: logger)
+    // Set by `caravan resume --retry-errors`; the job inherits it from the submitting process.
+    configured.retryErrors = environment["CARAVAN_RETRY_ERRORS"] == "1"
+    let worker = configured
     let todo = try worker.pending().todo
     let timing = try openTimingFile()
     var shardEvent = event(.shard)

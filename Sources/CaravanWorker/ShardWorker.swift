@@ -17,6 +17,8 @@ public struct ShardWorker: Sendable {
   public var node: String
   public var jobID: String?
   public var retry = RetryPolicy()
+  /// Send again the items whose latest record is an error (`caravan resume --retry-errors`).
+  public var retryErrors = false
   public var logger: Logger
 
   public init(run: RunDirectory, shard: Int, parallel: Int, node: String, jobID: String?, logger: Logger) {
@@ -61,13 +63,26 @@ public struct ShardWorker: Sendable {
   public func pending() throws -> (items: [WorkItem], todo: [WorkItem], existing: (values: [ResultRecord], intactBytes: Int)) {
     let items = try run.shardItems(shard)
     let existing = try JSONLines.read(ResultRecord.self, from: run.layout.resultFile(shard))
-    let done = Set(existing.values.map(\.key))
-    return (items, items.filter { !done.contains($0.key) }, existing)
+    let latest = Self.latestRecords(existing.values)
+    let todo = items.filter { item in
+      guard let record = latest[item.key] else { return true }
+      return retryErrors && record.status == .error
+    }
+    return (items, todo, existing)
+  }
+
+  /// Each key's latest record (files are appended to, so the last line of a key wins).
+  static func latestRecords(_ records: [ResultRecord]) -> [WorkKey: ResultRecord] {
+    var latest: [WorkKey: ResultRecord] = [:]
+    for record in records { latest[record.key] = record }
+    return latest
   }
 
   /// Runs until every item has a record or `stop` is set; in-flight requests always finish.
   public func run(endpoints: [Endpoint], stop: StopFlag) async throws -> Outcome {
     let (items, todo, existing) = try pending()
+    // A retried error's new record counts the tries of the earlier runs too.
+    let earlierAttempts = Self.latestRecords(existing.values).mapValues(\.attempts)
     logger.info("shard \(shard): \(items.count) items, \(items.count - todo.count) already recorded, \(todo.count) to send to \(endpoints.count) server(s)")
     let output = try AppendOnlyFile(path: run.layout.resultFile(shard), intactBytes: existing.intactBytes)
 
@@ -87,8 +102,10 @@ public struct ShardWorker: Sendable {
       for slot in 0..<(parallel * endpoints.count) {
         guard dispatch(to: slot) else { break }
       }
-      while inFlight > 0, let (slot, record) = try await group.next() {
+      while inFlight > 0, let (slot, answered) = try await group.next() {
         inFlight -= 1
+        var record = answered
+        record.attempts += earlierAttempts[record.key] ?? 0
         // Refill the slot first, so the server is not left a request short while the record is flushed.
         _ = dispatch(to: slot)
         try await output.append(record)
@@ -176,7 +193,8 @@ public struct ShardWorker: Sendable {
         return record
       } catch {
         // A request cut short because the shard is being cancelled is not a transport error.
-        if Task.isCancelled || error is CancellationError { throw CancellationError() }
+        // (The clients turn a cancellation into a transport error, so ask the task.)
+        if Task.isCancelled { throw CancellationError() }
         // A restarted server answers 404 for a created model until the variants are registered
         // again: a request that left before the crash and arrived after it is sent again too.
         if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await server.recover(after: generation) {
