@@ -11,7 +11,7 @@ struct SpecField<Section>: Sendable {
   /// The key as the user writes it (snake_case); also its JSON key in the resolved spec.
   let key: String
   /// For a key the spec must give (name, model, prompts): what to write, said when it is
-  /// missing. Nil for a key with a default.
+  /// missing, null or empty. Nil for a key with a default.
   let requirement: String?
   /// Reads a non-null YAML value into the section, reporting what is wrong at `path`.
   let read: @Sendable (_ reader: inout NodeReader, _ node: Node, _ path: String, _ section: inout Section) -> Void
@@ -57,13 +57,18 @@ extension SpecField {
     )
   }
 
-  /// A key the spec must give, as text; `requirement` says what to write. A resolved spec
-  /// without it does not decode.
+  /// A key the spec must give, as non-empty text; `requirement` says what to write. A resolved
+  /// spec without it does not decode.
   init(required key: String, _ property: any WritableKeyPath<Section, String> & Sendable, _ requirement: String) {
     self.init(
       key: key, requirement: requirement,
       read: { reader, node, path, section in
-        if let text = reader.string(node, path) { section[keyPath: property] = text }
+        guard let text = reader.string(node, path) else { return }
+        if text.trimmingWhitespace().isEmpty {
+          reader.report(node, path, "is empty; \(requirement)")
+        } else {
+          section[keyPath: property] = text
+        }
       },
       decode: { container, section in section[keyPath: property] = try container.decode(String.self, forKey: SpecCodingKey(key)) },
       encode: { section, container in try container.encode(section[keyPath: property], forKey: SpecCodingKey(key)) }

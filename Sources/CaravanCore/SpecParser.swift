@@ -83,6 +83,13 @@ struct NodeReader {
       guard let field = Section.fields.first(where: { $0.key == key }) else { continue }
       let keyPath = path.isEmpty ? key : "\(path).\(key)"
       written.insert(key)
+      // A key set to null (`~`, `null`, or nothing after the colon) counts as not written and
+      // keeps its default: in YAML that is how one says "no value", and the resolved spec leaves
+      // unset keys out the same way. A required key has no default, so there it is a problem.
+      if isNull(value) {
+        if let requirement = field.requirement { report(nil, keyPath, "is empty; \(requirement)") }
+        continue
+      }
       field.read(&self, value, keyPath, &section)
     }
     for field in Section.fields where !written.contains(field.key) {
@@ -122,7 +129,7 @@ struct NodeReader {
   }
 
   mutating func string(_ node: Node, _ path: String) -> String? {
-    guard let scalar = node.scalar else {
+    guard let scalar = node.scalar, !isNull(node) else {
       report(node, path, "expected text, found \(kindName(node))")
       return nil
     }
@@ -235,6 +242,7 @@ struct NodeReader {
 
   private func kindName(_ node: Node) -> String {
     switch node {
+    case .scalar where isNull(node): return "no value (null)"
     case .scalar: return "'\(node.string ?? "")'"
     case .mapping: return "a mapping"
     case .sequence: return "a list"
@@ -251,7 +259,7 @@ func jsonValue(_ node: Node) -> JSONValue {
   case .scalar(let scalar):
     let text = scalar.string
     guard scalar.style == .plain || scalar.style == .any else { return .string(text) }
-    if text == "null" || text == "~" || text.isEmpty { return .null }
+    if isNull(node) { return .null }
     if text == "true" || text == "True" || text == "TRUE" { return .bool(true) }
     if text == "false" || text == "False" || text == "FALSE" { return .bool(false) }
     if let value = Int(text) { return .int(value) }
@@ -266,4 +274,10 @@ func jsonValue(_ node: Node) -> JSONValue {
     return .object(object)
   case .alias: return .null
   }
+}
+
+/// YAML's null: a plain `~`, `null`, `Null`, `NULL`, or no value at all (`key:`). Quoted, each is text.
+func isNull(_ node: Node) -> Bool {
+  guard let scalar = node.scalar, scalar.style == .plain || scalar.style == .any else { return false }
+  return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
 }

@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// Each spec key is declared once, in its section's table: the parser accepts exactly the table's
-/// keys, and the resolved spec keeps its JSON keys and reads when an older Caravan wrote it.
+/// keys, a null means the default, required keys must say something, and the resolved spec keeps
+/// its JSON keys and reads when an older Caravan wrote it.
 @Suite("Spec keys")
 struct SpecKeyTests {
   @Test("a misspelt engine key is answered with the table's key")
@@ -32,18 +33,83 @@ struct SpecKeyTests {
     #expect(found.message.hasSuffix("known keys here: \(keys.joined(separator: ", "))"))
   }
 
-  @Test("a variant without a name is reported at that variant, saying what to write")
-  func variantWithoutName() throws {
+  @Test("a required key that is null or empty is reported at its line, saying what to write", arguments: [
+    ("model: ~", "model", "gemma:7b"), ("model:", "model", "gemma:7b"), ("model: \"  \"", "model", "gemma:7b"),
+    ("prompts: null", "prompts", "prompt file"), ("prompts: ''", "prompts", "prompt file"),
+    ("name: ~", "name", "letters, digits"), ("name: \"\"", "name", "letters, digits"),
+  ])
+  func requiredKeyEmpty(line text: String, key: String, hint: String) throws {
+    let lines = ["name: demo", "model: gemma:7b", "prompts: prompts.jsonl", "container: {runtime: none}"]
+    let spec = lines.map { $0.hasPrefix(key + ":") ? text : $0 }.joined(separator: "\n") + "\n"
+    let error = try #require(specError(spec, file: "job.yaml"))
+    let found = try #require(problem(at: key, in: error.problems))
+    let number = try #require(lines.firstIndex { $0.hasPrefix(key + ":") }) + 1
+    #expect(found.line == number)
+    #expect(found.message.hasPrefix("is empty; "))
+    #expect(found.message.contains(hint))
+    #expect(error.problems.count == 1, "one problem, not also 'missing' or an invalid name: \(error)")
+    #expect(error.description.contains("job.yaml:\(number): \(key): is empty; "))
+  }
+
+  @Test("a variant whose name is null is reported at that variant's name")
+  func variantNameNull() throws {
     let text = minimalSpec + """
       variants:
-        - name: warm
+        - name: ~
           options: {temperature: 0.1}
         - options: {temperature: 0.2}
       """
     let problems = specProblems(text)
+    let null = try #require(problem(at: "variants[0].name", in: problems))
+    #expect(null.line == line(of: "name: ~", in: text))
+    #expect(null.message.hasPrefix("is empty; give each variant a name"))
     let missing = try #require(problem(at: "variants[1].name", in: problems))
     #expect(missing.line == line(of: "- options: {temperature: 0.2}", in: text))
     #expect(missing.message.contains("required key 'name' is missing"))
+  }
+
+  @Test("an optional key set to null, or left without a value, takes its default")
+  func nullOptionalKeyIsDefault() throws {
+    let spec = try SpecParser.parse(minimalSpec + """
+      repeats: ~
+      output: null
+      executor:
+      engine:
+        command: ~
+        parallel: null
+        env: ~
+        models_dir:
+      variants: ~
+      sweep: ~
+      slurm:
+        time: ~
+        shards: NULL
+        setup:
+        extra: ~
+      """, file: "job.yaml")
+    var expected = JobSpec(name: "demo", model: "gemma:7b", prompts: "prompts.jsonl")
+    expected.container.runtime = .none
+    #expect(spec == expected)
+    #expect(spec.engine.command == nil, "not the text '~'")
+    #expect(spec.slurm.time == nil, "not the text '~'")
+  }
+
+  @Test("a null section takes every default of the section")
+  func nullSectionIsDefault() throws {
+    let spec = try SpecParser.parse("name: demo\nmodel: gemma:7b\nprompts: p.jsonl\nengine: ~\nslurm:\ncontainer: {runtime: none}\n", file: "job.yaml")
+    #expect(spec.engine == JobSpec.Engine())
+    #expect(spec.slurm == JobSpec.Slurm())
+  }
+
+  @Test("a quoted null is text, and a null inside a list is a problem, not the text 'null'")
+  func nullInsideValues() throws {
+    let spec = try SpecParser.parse(minimalSpec + "engine:\n  command: \"~\"\nslurm:\n  partition: 'null'\n", file: "job.yaml")
+    #expect(spec.engine.command == "~")
+    #expect(spec.slurm.partition == "null")
+    let text = minimalSpec + "slurm:\n  setup:\n    - module load apptainer\n    - ~\n"
+    let found = try #require(problem(at: "slurm.setup[1]", in: specProblems(text)))
+    #expect(found.line == line(of: "- ~", in: text))
+    #expect(found.message.contains("expected text"))
   }
 
   /// spec.resolved.json as Caravan wrote it before engine.servers, max_restarts,
