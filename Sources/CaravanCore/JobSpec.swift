@@ -70,6 +70,8 @@ public struct JobSpec: Sendable, Equatable {
     public var maxRestarts: Int = 3
     /// Milliseconds between nvidia-smi samples; 0 turns GPU telemetry off.
     public var telemetryInterval: Int = 1000
+    /// Inputs per embedding request.
+    public var embedBatch: Int = 32
 
     /// The keys of `engine:`.
     static let fields: [SpecField<Engine>] = [
@@ -83,6 +85,7 @@ public struct JobSpec: Sendable, Equatable {
       SpecField("servers", \.servers),
       SpecField("max_restarts", \.maxRestarts),
       SpecField("telemetry_interval", \.telemetryInterval),
+      SpecField("embed_batch", \.embedBatch),
     ]
 
     public init() {}

@@ -167,6 +167,13 @@ struct SpecKeyTests {
     #expect(spec.variants == [VariantSpec(name: "cold", options: ["temperature": .double(0.1)])])
   }
 
+  @Test("engine.embed_batch is read from the spec, defaults to 32, and is 32 in a resolved spec without it")
+  func embedBatch() throws {
+    #expect(try SpecParser.parse(minimalSpec + "engine:\n  embed_batch: 64\n", file: "job.yaml").engine.embedBatch == 64)
+    #expect(try SpecParser.parse(minimalSpec, file: "job.yaml").engine.embedBatch == 32)
+    #expect(try JSONDecoder().decode(JobSpec.self, from: Data(Self.olderResolvedSpec.utf8)).engine.embedBatch == 32)
+  }
+
   @Test("a resolved spec without a required key does not decode")
   func resolvedSpecWithoutModel() {
     #expect(throws: DecodingError.self) {
