@@ -1,8 +1,10 @@
 /// A batch job as the user wrote it: model, prompts, variants, and where and how it runs.
 ///
-/// Defaults live here and only here. The same type, encoded as JSON, is the resolved spec that
-/// `caravan submit` writes into the run directory.
-public struct JobSpec: Codable, Sendable, Equatable {
+/// Each key is declared once: a property, whose initial value is the key's default, and a row in
+/// its section's `fields` table, which gives its name and how it is read and written (see
+/// `SpecField`). The same type, encoded as JSON, is the resolved spec that `caravan submit`
+/// writes into the run directory.
+public struct JobSpec: Sendable, Equatable {
   public static let schemaVersion = 1
 
   public var name: String
@@ -21,6 +23,21 @@ public struct JobSpec: Codable, Sendable, Equatable {
   public var slurm = Slurm()
   public var container = Container()
 
+  /// The top-level keys, in the README's order.
+  static let fields: [SpecField<JobSpec>] = [
+    SpecField(required: "name", \.name, "give the job a name of letters, digits, '-' and '_' (it names the Slurm job and the run directory)"),
+    SpecField(required: "model", \.model, "give the Ollama model to run, e.g. gemma:7b"),
+    SpecField(required: "prompts", \.prompts, "give the path of the prompt file (.jsonl or .txt)"),
+    SpecField("repeats", \.repeats),
+    SpecField("output", \.output),
+    SpecField("executor", \.executor),
+    SpecField("engine", \.engine),
+    SpecField("variants", \.variants) { reader, node, path in reader.variants(node, path) },
+    SpecField("sweep", \.sweep) { reader, node, path in reader.sweep(node, path) },
+    SpecField("slurm", \.slurm),
+    SpecField("container", \.container),
+  ]
+
   public init(name: String, model: String, prompts: String) {
     self.name = name
     self.model = model
@@ -28,13 +45,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
   }
 
   /// Where the shards run.
-  public enum Executor: String, Codable, Sendable, CaseIterable {
+  public enum Executor: String, Codable, Sendable, CaseIterable, SpecChoice {
     case slurm, local
   }
 
   /// The inference server started inside each job.
-  public struct Engine: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case ollama, sim, openai }
+  public struct Engine: Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable, SpecChoice { case ollama, sim, openai }
     public var kind: Kind = .ollama
     /// Server command line, run through bash with PORT and OLLAMA_HOST set; nil means the kind's default.
     public var command: String?
@@ -53,45 +70,37 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var maxRestarts: Int = 3
     /// Milliseconds between nvidia-smi samples; 0 turns GPU telemetry off.
     public var telemetryInterval: Int = 1000
+    /// Inputs per embedding request.
+    public var embedBatch: Int = 32
+
+    /// The keys of `engine:`.
+    static let fields: [SpecField<Engine>] = [
+      SpecField("kind", \.kind),
+      SpecField("command", \.command),
+      SpecField("parallel", \.parallel),
+      SpecField("models_dir", \.modelsDir),
+      SpecField("env", \.env),
+      SpecField("ready_timeout", \.readyTimeout),
+      SpecField("request_timeout", \.requestTimeout),
+      SpecField("servers", \.servers),
+      SpecField("max_restarts", \.maxRestarts),
+      SpecField("telemetry_interval", \.telemetryInterval),
+      SpecField("embed_batch", \.embedBatch),
+    ]
+
     public init() {}
 
-    public enum Servers: String, Codable, Sendable, CaseIterable {
+    public enum Servers: String, Codable, Sendable, CaseIterable, SpecChoice {
       /// One server per allocated GPU, each with its own port and CUDA_VISIBLE_DEVICES
       /// (Ollama loads a model that fits one GPU on one GPU only). Same as `one` with 0 or 1 GPU.
       case perGPU = "per-gpu"
       /// One server that sees every allocated GPU (for a model too large for one GPU).
       case one
     }
-
-    enum CodingKeys: String, CodingKey {
-      case kind, command, parallel, env, servers
-      case modelsDir = "models_dir"
-      case readyTimeout = "ready_timeout"
-      case requestTimeout = "request_timeout"
-      case maxRestarts = "max_restarts"
-      case telemetryInterval = "telemetry_interval"
-    }
-
-    /// A key missing from a resolved spec takes its default: a requeued job that a newer
-    /// caravan runs still reads the run directory an older one wrote.
-    public init(from decoder: any Decoder) throws {
-      self.init()
-      let keys = try decoder.container(keyedBy: CodingKeys.self)
-      kind = try keys.decodeIfPresent(Kind.self, forKey: .kind) ?? kind
-      command = try keys.decodeIfPresent(String.self, forKey: .command)
-      parallel = try keys.decodeIfPresent(Int.self, forKey: .parallel) ?? parallel
-      modelsDir = try keys.decodeIfPresent(String.self, forKey: .modelsDir)
-      env = try keys.decodeIfPresent([String: String].self, forKey: .env) ?? env
-      readyTimeout = try keys.decodeIfPresent(Int.self, forKey: .readyTimeout) ?? readyTimeout
-      requestTimeout = try keys.decodeIfPresent(Int.self, forKey: .requestTimeout) ?? requestTimeout
-      servers = try keys.decodeIfPresent(Servers.self, forKey: .servers) ?? servers
-      maxRestarts = try keys.decodeIfPresent(Int.self, forKey: .maxRestarts) ?? maxRestarts
-      telemetryInterval = try keys.decodeIfPresent(Int.self, forKey: .telemetryInterval) ?? telemetryInterval
-    }
   }
 
   /// Scheduler settings; each maps to an `#SBATCH` directive.
-  public struct Slurm: Codable, Sendable, Equatable {
+  public struct Slurm: Sendable, Equatable {
     public var partition: String?
     public var account: String?
     public var qos: String?
@@ -109,56 +118,92 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// When the time limit (not a cancel) stopped a shard with work left, the worker requeues its
     /// own job (`scontrol requeue`) up to this many times; 0 turns that off.
     public var maxRequeues: Int = 3
+
+    /// The keys of `slurm:`.
+    static let fields: [SpecField<Slurm>] = [
+      SpecField("partition", \.partition),
+      SpecField("account", \.account),
+      SpecField("qos", \.qos),
+      SpecField("time", \.time),
+      SpecField("shards", \.shards),
+      SpecField("gpus_per_node", \.gpusPerNode),
+      SpecField("cpus_per_task", \.cpusPerTask),
+      SpecField("mem", \.mem),
+      SpecField("setup", \.setup),
+      SpecField("extra", \.extra),
+      SpecField("grace", \.grace),
+      SpecField("max_requeues", \.maxRequeues),
+    ]
+
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-      case partition, account, qos, time, shards, mem, setup, extra, grace
-      case maxRequeues = "max_requeues"
-      case gpusPerNode = "gpus_per_node"
-      case cpusPerTask = "cpus_per_task"
-    }
-
-    /// A key missing from a resolved spec takes its default, as in `Engine`.
-    public init(from decoder: any Decoder) throws {
-      self.init()
-      let keys = try decoder.container(keyedBy: CodingKeys.self)
-      partition = try keys.decodeIfPresent(String.self, forKey: .partition)
-      account = try keys.decodeIfPresent(String.self, forKey: .account)
-      qos = try keys.decodeIfPresent(String.self, forKey: .qos)
-      time = try keys.decodeIfPresent(String.self, forKey: .time)
-      shards = try keys.decodeIfPresent(Int.self, forKey: .shards) ?? shards
-      gpusPerNode = try keys.decodeIfPresent(Int.self, forKey: .gpusPerNode) ?? gpusPerNode
-      cpusPerTask = try keys.decodeIfPresent(Int.self, forKey: .cpusPerTask)
-      mem = try keys.decodeIfPresent(String.self, forKey: .mem)
-      setup = try keys.decodeIfPresent([String].self, forKey: .setup) ?? setup
-      extra = try keys.decodeIfPresent([String].self, forKey: .extra) ?? extra
-      grace = try keys.decodeIfPresent(Int.self, forKey: .grace) ?? grace
-      maxRequeues = try keys.decodeIfPresent(Int.self, forKey: .maxRequeues) ?? maxRequeues
-    }
   }
 
   /// How the server process is wrapped.
-  public struct Container: Codable, Sendable, Equatable {
-    public enum Runtime: String, Codable, Sendable, CaseIterable { case apptainer, none }
+  public struct Container: Sendable, Equatable {
+    public enum Runtime: String, Codable, Sendable, CaseIterable, SpecChoice { case apptainer, none }
     public var runtime: Runtime = .apptainer
     public var image: String?
     public var flags: [String] = ["--nv"]
     public var binds: [String] = []
+
+    /// The keys of `container:`.
+    static let fields: [SpecField<Container>] = [
+      SpecField("runtime", \.runtime),
+      SpecField("image", \.image),
+      SpecField("flags", \.flags),
+      SpecField("binds", \.binds),
+    ]
+
     public init() {}
   }
 }
 
+// Each section reads, decodes and encodes through its `fields` table.
+extension JobSpec: Codable, SpecSection {
+  init() { self.init(name: "", model: "", prompts: "") }
+  public init(from decoder: any Decoder) throws { try self.init(fieldsFrom: decoder) }
+  public func encode(to encoder: any Encoder) throws { try encodeFields(to: encoder) }
+}
+
+extension JobSpec.Engine: Codable, SpecSection {
+  public init(from decoder: any Decoder) throws { try self.init(fieldsFrom: decoder) }
+  public func encode(to encoder: any Encoder) throws { try encodeFields(to: encoder) }
+}
+
+extension JobSpec.Slurm: Codable, SpecSection {
+  public init(from decoder: any Decoder) throws { try self.init(fieldsFrom: decoder) }
+  public func encode(to encoder: any Encoder) throws { try encodeFields(to: encoder) }
+}
+
+extension JobSpec.Container: Codable, SpecSection {
+  public init(from decoder: any Decoder) throws { try self.init(fieldsFrom: decoder) }
+  public func encode(to encoder: any Encoder) throws { try encodeFields(to: encoder) }
+}
+
 /// A variant as written: a name plus either Ollama options or Modelfile text.
-public struct VariantSpec: Codable, Sendable, Equatable {
+public struct VariantSpec: Sendable, Equatable {
   public var name: String
   public var options: Options
   public var modelfile: String?
+
+  /// The keys of one item of `variants:`.
+  static let fields: [SpecField<VariantSpec>] = [
+    SpecField(required: "name", \.name, "give each variant a name of letters, digits, '-', '_', '.', '=' and ','"),
+    SpecField("options", \.options) { reader, node, path in reader.options(node, path) },
+    SpecField("modelfile", \.modelfile),
+  ]
 
   public init(name: String, options: Options = [:], modelfile: String? = nil) {
     self.name = name
     self.options = options
     self.modelfile = modelfile
   }
+}
+
+extension VariantSpec: Codable, SpecSection {
+  init() { self.init(name: "") }
+  public init(from decoder: any Decoder) throws { try self.init(fieldsFrom: decoder) }
+  public func encode(to encoder: any Encoder) throws { try encodeFields(to: encoder) }
 }
 
 /// One axis of a sweep: an option and the values it takes.

@@ -20,7 +20,7 @@ public enum SpecParser {
       throw InputError([Problem(file: file, line: 1, message: "the spec is empty; it needs at least name, model and prompts")])
     }
     var reader = NodeReader(file: file)
-    let spec = reader.readSpec(root)
+    let spec = reader.section(root, "", JobSpec.self)
     if let spec {
       // Semantic checks run even after reading problems, so one run shows everything; a key
       // that already has a problem (it kept its default) is not reported twice.
@@ -66,8 +66,38 @@ struct NodeReader {
 
   init(file: String) { self.file = file }
 
+  /// Records a problem at `node`'s line, or, without a node, at the line of `path` or of the
+  /// closest enclosing key that was written.
   mutating func report(_ node: Node?, _ path: String, _ message: String) {
-    problems.append(Problem(file: file, line: node?.mark?.line ?? locations[path], keyPath: path, message: message))
+    problems.append(Problem(file: file, line: node?.mark?.line ?? SpecValidator.nearestLocation(path, locations), keyPath: path, message: message))
+  }
+
+  /// Reads a section through its table: each key written is read into its property, an unknown
+  /// key is reported with the closest known one, a required key left out is reported, and every
+  /// other key keeps its default. Nil when the node is not a mapping.
+  mutating func section<Section: SpecSection>(_ node: Node, _ path: String, _: Section.Type) -> Section? {
+    guard let entries = entries(node, path, allowed: Section.fields.map(\.key)) else { return nil }
+    var section = Section()
+    var written: Set<String> = []
+    for (key, value) in entries {
+      guard let field = Section.fields.first(where: { $0.key == key }) else { continue }
+      let keyPath = path.isEmpty ? key : "\(path).\(key)"
+      written.insert(key)
+      // A key set to null (`~`, `null`, or nothing after the colon) counts as not written and
+      // keeps its default: in YAML that is how one says "no value", and the resolved spec leaves
+      // unset keys out the same way. A required key has no default, so there it is a problem.
+      if isNull(value) {
+        if let requirement = field.requirement { report(nil, keyPath, "is empty; \(requirement)") }
+        continue
+      }
+      field.read(&self, value, keyPath, &section)
+    }
+    for field in Section.fields where !written.contains(field.key) {
+      guard let requirement = field.requirement else { continue }
+      let keyPath = path.isEmpty ? field.key : "\(path).\(field.key)"
+      report(nil, keyPath, "required key '\(field.key)' is missing; \(requirement)")
+    }
+    return section
   }
 
   /// The mapping's entries in order, after reporting keys not in `allowed` (with a suggestion).
@@ -99,9 +129,14 @@ struct NodeReader {
   }
 
   mutating func string(_ node: Node, _ path: String) -> String? {
-    guard let scalar = node.scalar else {
+    guard let scalar = node.scalar, !isNull(node) else {
       report(node, path, "expected text, found \(kindName(node))")
       return nil
+    }
+    // A block scalar's text (`|`, `>`) starts on the line after its key; problems inside the
+    // text (a Modelfile's) count lines from there.
+    if scalar.style == .literal || scalar.style == .folded, let line = node.mark?.line {
+      locations["\(path).body"] = line + 1
     }
     return scalar.string
   }
@@ -164,146 +199,50 @@ struct NodeReader {
     return result
   }
 
-  mutating func readSpec(_ root: Node) -> JobSpec? {
-    let keys = ["name", "model", "prompts", "repeats", "output", "executor", "engine", "variants", "sweep", "slurm", "container"]
-    guard let entries = entries(root, "", allowed: keys) else { return nil }
-    var spec = JobSpec(name: "", model: "", prompts: "")
-    var present: Set<String> = []
-    for (key, node) in entries {
-      present.insert(key)
-      switch key {
-      case "name": spec.name = string(node, key) ?? ""
-      case "model": spec.model = string(node, key) ?? ""
-      case "prompts": spec.prompts = string(node, key) ?? ""
-      case "repeats": spec.repeats = int(node, key) ?? spec.repeats
-      case "output": spec.output = string(node, key) ?? spec.output
-      case "executor": spec.executor = choice(node, key, JobSpec.Executor.self)
-      case "engine": readEngine(node, into: &spec.engine)
-      case "variants": spec.variants = readVariants(node)
-      case "sweep": spec.sweep = readSweep(node)
-      case "slurm": readSlurm(node, into: &spec.slurm)
-      case "container": readContainer(node, into: &spec.container)
-      default: break
-      }
-    }
-    for required in ["name", "model", "prompts"] where !present.contains(required) {
-      problems.append(Problem(file: file, line: nil, keyPath: required, message: "required key '\(required)' is missing"))
-    }
-    return spec
-  }
-
-  mutating func readEngine(_ node: Node, into engine: inout JobSpec.Engine) {
-    let keys = ["kind", "command", "parallel", "models_dir", "env", "ready_timeout", "request_timeout", "servers", "max_restarts", "telemetry_interval"]
-    for (key, value) in entries(node, "engine", allowed: keys) ?? [] {
-      let path = "engine.\(key)"
-      switch key {
-      case "kind": engine.kind = choice(value, path, JobSpec.Engine.Kind.self) ?? engine.kind
-      case "command": engine.command = string(value, path)
-      case "parallel": engine.parallel = int(value, path) ?? engine.parallel
-      case "models_dir": engine.modelsDir = string(value, path)
-      case "env": engine.env = stringMap(value, path) ?? [:]
-      case "ready_timeout": engine.readyTimeout = int(value, path) ?? engine.readyTimeout
-      case "request_timeout": engine.requestTimeout = int(value, path) ?? engine.requestTimeout
-      case "servers": engine.servers = choice(value, path, JobSpec.Engine.Servers.self) ?? engine.servers
-      case "max_restarts": engine.maxRestarts = int(value, path) ?? engine.maxRestarts
-      case "telemetry_interval": engine.telemetryInterval = int(value, path) ?? engine.telemetryInterval
-      default: break
-      }
-    }
-  }
-
-  mutating func readVariants(_ node: Node) -> [VariantSpec] {
+  /// `variants:`, a list of sections.
+  mutating func variants(_ node: Node, _ path: String) -> [VariantSpec]? {
     guard let sequence = node.sequence else {
-      report(node, "variants", "expected a list of {name, options} or {name, modelfile}, found \(kindName(node))")
-      return []
+      report(node, path, "expected a list of {name, options} or {name, modelfile}, found \(kindName(node))")
+      return nil
     }
     var result: [VariantSpec] = []
     for (index, item) in sequence.enumerated() {
-      let path = "variants[\(index)]"
-      locations[path] = item.mark?.line
-      var variant = VariantSpec(name: "")
-      var hasName = false
-      for (key, value) in entries(item, path, allowed: ["name", "options", "modelfile"]) ?? [] {
-        switch key {
-        case "name":
-          variant.name = string(value, "\(path).name") ?? ""
-          hasName = true
-        case "options": variant.options = options(value, "\(path).options") ?? [:]
-        case "modelfile":
-          variant.modelfile = string(value, "\(path).modelfile")
-          // Block scalars (`|`) start on the line after the key.
-          locations["\(path).modelfile.body"] = (value.mark?.line ?? 0) + (value.scalar?.style == .literal || value.scalar?.style == .folded ? 1 : 0)
-        default: break
-        }
-      }
-      if !hasName, item.mapping != nil { report(item, "\(path).name", "every variant needs a name") }
-      result.append(variant)
+      let itemPath = "\(path)[\(index)]"
+      locations[itemPath] = item.mark?.line
+      result.append(section(item, itemPath, VariantSpec.self) ?? VariantSpec())
     }
     return result
   }
 
-  mutating func readSweep(_ node: Node) -> [SweepAxis] {
+  /// `sweep:`, a mapping from option name to its values, in the order written.
+  mutating func sweep(_ node: Node, _ path: String) -> [SweepAxis]? {
     guard let mapping = node.mapping else {
-      report(node, "sweep", "expected a mapping from option name to a list of values, found \(kindName(node))")
-      return []
+      report(node, path, "expected a mapping from option name to a list of values, found \(kindName(node))")
+      return nil
     }
     var axes: [SweepAxis] = []
     for (keyNode, valueNode) in mapping {
       let option = keyNode.string ?? ""
-      let path = "sweep.\(option)"
-      locations[path] = keyNode.mark?.line
+      let axisPath = "\(path).\(option)"
+      locations[axisPath] = keyNode.mark?.line
       let items = valueNode.sequence.map(Array.init) ?? [valueNode]
       var values: [JSONValue] = []
       for (index, item) in items.enumerated() {
         let value = jsonValue(item)
         let found = OllamaOptions.problems(name: option, value: value)
-        for message in found { report(items.count > 1 ? item : keyNode, items.count > 1 ? "\(path)[\(index)]" : path, message) }
+        for message in found { report(items.count > 1 ? item : keyNode, items.count > 1 ? "\(axisPath)[\(index)]" : axisPath, message) }
         if !found.isEmpty { break }
         values.append(value)
       }
-      if items.isEmpty { report(keyNode, path, "give at least one value") }
+      if items.isEmpty { report(keyNode, axisPath, "give at least one value") }
       axes.append(SweepAxis(option: option, values: values))
     }
     return axes
   }
 
-  mutating func readSlurm(_ node: Node, into slurm: inout JobSpec.Slurm) {
-    let keys = ["partition", "account", "qos", "time", "shards", "gpus_per_node", "cpus_per_task", "mem", "setup", "extra", "grace", "max_requeues"]
-    for (key, value) in entries(node, "slurm", allowed: keys) ?? [] {
-      let path = "slurm.\(key)"
-      switch key {
-      case "partition": slurm.partition = string(value, path)
-      case "account": slurm.account = string(value, path)
-      case "qos": slurm.qos = string(value, path)
-      case "time": slurm.time = string(value, path)
-      case "shards": slurm.shards = int(value, path) ?? slurm.shards
-      case "gpus_per_node": slurm.gpusPerNode = int(value, path) ?? slurm.gpusPerNode
-      case "cpus_per_task": slurm.cpusPerTask = int(value, path)
-      case "mem": slurm.mem = string(value, path)
-      case "setup": slurm.setup = strings(value, path) ?? []
-      case "extra": slurm.extra = strings(value, path) ?? []
-      case "grace": slurm.grace = int(value, path) ?? slurm.grace
-      case "max_requeues": slurm.maxRequeues = int(value, path) ?? slurm.maxRequeues
-      default: break
-      }
-    }
-  }
-
-  mutating func readContainer(_ node: Node, into container: inout JobSpec.Container) {
-    for (key, value) in entries(node, "container", allowed: ["runtime", "image", "flags", "binds"]) ?? [] {
-      let path = "container.\(key)"
-      switch key {
-      case "runtime": container.runtime = choice(value, path, JobSpec.Container.Runtime.self) ?? container.runtime
-      case "image": container.image = string(value, path)
-      case "flags": container.flags = strings(value, path) ?? []
-      case "binds": container.binds = strings(value, path) ?? []
-      default: break
-      }
-    }
-  }
-
   private func kindName(_ node: Node) -> String {
     switch node {
+    case .scalar where isNull(node): return "no value (null)"
     case .scalar: return "'\(node.string ?? "")'"
     case .mapping: return "a mapping"
     case .sequence: return "a list"
@@ -320,7 +259,7 @@ func jsonValue(_ node: Node) -> JSONValue {
   case .scalar(let scalar):
     let text = scalar.string
     guard scalar.style == .plain || scalar.style == .any else { return .string(text) }
-    if text == "null" || text == "~" || text.isEmpty { return .null }
+    if isNull(node) { return .null }
     if text == "true" || text == "True" || text == "TRUE" { return .bool(true) }
     if text == "false" || text == "False" || text == "FALSE" { return .bool(false) }
     if let value = Int(text) { return .int(value) }
@@ -335,4 +274,10 @@ func jsonValue(_ node: Node) -> JSONValue {
     return .object(object)
   case .alias: return .null
   }
+}
+
+/// YAML's null: a plain `~`, `null`, `Null`, `NULL`, or no value at all (`key:`). Quoted, each is text.
+func isNull(_ node: Node) -> Bool {
+  guard let scalar = node.scalar, scalar.style == .plain || scalar.style == .any else { return false }
+  return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
 }

@@ -9,8 +9,6 @@ enum SpecValidator {
     if !isSafeName(spec.name) {
       add("name", "'\(spec.name)' may only use letters, digits, '-' and '_' (it names the Slurm job and the run directory)")
     }
-    if spec.model.trimmingWhitespace().isEmpty { add("model", "give the Ollama model to run, e.g. gemma:7b") }
-    if spec.prompts.trimmingWhitespace().isEmpty { add("prompts", "give the path of the prompt file (.jsonl or .txt)") }
     if spec.repeats < 1 { add("repeats", "must be at least 1, got \(spec.repeats)") }
     if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1, got \(spec.engine.parallel)") }
     if spec.engine.readyTimeout < 1 { add("engine.ready_timeout", "must be at least 1 second") }

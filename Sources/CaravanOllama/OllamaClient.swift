@@ -11,7 +11,8 @@ public struct OllamaClient: InferenceEngine {
   /// Longest one request may take, generation included (`engine.request_timeout`).
   public var requestTimeout: TimeAmount
 
-  public init(baseURL: String, requestTimeout: Duration = .seconds(3600), http: HTTPClient = .ollama) {
+  /// `requestTimeout` is the run's `engine.request_timeout`; clients outside a run take its default.
+  public init(baseURL: String, requestTimeout: Duration = .seconds(JobSpec.Engine().requestTimeout), http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.requestTimeout = .nanoseconds(requestTimeout.nanoseconds)
     self.httpClient = http

@@ -30,7 +30,7 @@ public actor SupervisedServer {
 
     public init(
       index: Int, script: String, port: Int, cudaVisibleDevices: String?, home: String, log: String, runDir: String, environment: [String: String],
-      requestTimeout: Duration = .seconds(3600), engine: JobSpec.Engine.Kind = .ollama
+      requestTimeout: Duration, engine: JobSpec.Engine.Kind
     ) {
       self.index = index
       self.script = script

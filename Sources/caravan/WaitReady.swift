@@ -21,10 +21,10 @@ extension Caravan {
     var log: String?
 
     @Option(help: "Seconds to wait.")
-    var timeout: Int = 600
+    var timeout: Int = JobSpec.Engine().readyTimeout
 
     @Option(help: "The API the server speaks: ollama or openai.")
-    var engine: JobSpec.Engine.Kind = .ollama
+    var engine: JobSpec.Engine.Kind = JobSpec.Engine().kind
 
     func run() async throws {
       let readiness = Readiness(client: Engines.client(engine, baseURL: url, requestTimeout: .seconds(timeout)), serverPID: pid, logPath: log, timeout: .seconds(timeout))
