@@ -93,16 +93,23 @@ public enum Collector {
       // Pass 1: where does the latest record of each item of this shard start?
       var offsets = [Int](repeating: -1, count: shard.items)
       var lengths = [Int32](repeating: 0, count: shard.items)
+      // Records of an item written after an ok one: work done twice. A record after an error one
+      // is a retry (`caravan resume --retry-errors`), which is expected.
       var counts = [UInt16](repeating: 0, count: shard.items)
+      var latestIsError = [Bool](repeating: false, count: shard.items)
       let resultsPath = layout.resultFile(shard.index)
       for (offset, line) in LineReader(path: resultsPath) {
         guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq < firstSeq + shard.items else {
           report.unexpected += 1
           continue
         }
-        offsets[seq - firstSeq] = offset
-        lengths[seq - firstSeq] = Int32(line.count)
-        counts[seq - firstSeq] &+= 1
+        let index = seq - firstSeq
+        if offsets[index] < 0 || !latestIsError[index] { counts[index] &+= 1 }
+        offsets[index] = offset
+        lengths[index] = Int32(line.count)
+        // Records are written with sorted keys, and a quote inside a text is escaped, so this
+        // byte sequence can only be the status key.
+        latestIsError[index] = line.range(of: Data(#""status":"error""#.utf8)) != nil
       }
       // Pass 2: the plan's items in order, each with its latest record.
       let results = LineAt(path: resultsPath)
