@@ -30,6 +30,17 @@ enum SpecValidator {
     if let time = spec.slurm.time, !SlurmTime.isUnlimited(time), SlurmTime.minutes(time) == nil {
       add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
     }
+    if let time = spec.slurm.time, let seconds = SlurmTime.seconds(time), seconds > 0, spec.slurm.grace >= seconds {
+      add("slurm.grace", "\(spec.slurm.grace) s is not shorter than slurm.time (\(time) = \(seconds) s): Slurm would send the stop signal before the job starts; lower slurm.grace or raise slurm.time")
+    }
+    for (name, value) in spec.engine.env where name == "OLLAMA_HOST" {
+      var address = Substring(value)
+      for scheme in ["http://", "https://"] where address.hasPrefix(scheme) { address = address.dropFirst(scheme.count) }
+      let host = address.hasPrefix("[") ? String(address.prefix { $0 != "]" }) + "]" : String(address.prefix { $0 != ":" })
+      if !["127.0.0.1", "localhost", "[::1]"].contains(host) {
+        add("engine.env.OLLAMA_HOST", "'\(value)' would let the server listen beyond this node (anyone on the network could use it); remove it: Caravan binds each server to 127.0.0.1 on a port of its own")
+      }
+    }
     if let mem = spec.slurm.mem, SlurmMemory.megabytes(mem) == nil {
       add("slurm.mem", "'\(mem)' is not a Slurm memory size; use a number with an optional K, M, G or T suffix (e.g. 32G)")
     }

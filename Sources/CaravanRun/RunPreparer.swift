@@ -51,6 +51,7 @@ public struct RunPreparer: Sendable {
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
       + EngineChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
+      + siteProblems(spec, specFile: specPath)
     guard problems.isEmpty else { throw InputError(problems) }
     return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)
   }
@@ -66,12 +67,30 @@ public struct RunPreparer: Sendable {
     return (checked.spec, checked.specText, Self.plan(checked))
   }
 
-  /// Base models (the spec's, and Modelfile FROM lines) missing from `engine.models_dir`.
-  public func missingModels(_ spec: JobSpec, plan: Plan) -> MissingModelsError? {
-    guard let store = spec.engine.modelsDir else { return nil }
-    let needed = Set(plan.variants.map(\.baseModel)).sorted()
-    let missing = needed.filter { !ModelStore(path: store).contains($0) }
-    return missing.isEmpty ? nil : MissingModelsError(models: missing, store: store)
+  /// The checks that need this machine's files, run by `validate` and `submit` alike: the
+  /// models in `engine.models_dir`, the image, and a folder the run directory can be written in.
+  func siteProblems(_ spec: JobSpec, specFile: String) -> [Problem] {
+    var problems: [Problem] = []
+    func add(_ key: String, _ message: String) { problems.append(Problem(file: specFile, line: nil, keyPath: key, message: message)) }
+    if let store = spec.engine.modelsDir, spec.engine.kind != .openai {
+      // The spec's model and each Modelfile's FROM; compute nodes usually cannot pull.
+      let needed = Set(Planner.variants(for: spec).map(\.baseModel)).sorted()
+      let missing = needed.filter { !ModelStore(path: store).contains($0) }
+      if !missing.isEmpty { add("engine.models_dir", MissingModelsError(models: missing, store: store).description) }
+    }
+    let fileManager = FileManager.default
+    if spec.container.runtime == .apptainer, let image = spec.container.image, !image.isEmpty, !image.contains("://"),
+      !fileManager.fileExists(atPath: image)
+    {
+      add("container.image", "\(image) does not exist; build it with `caravan container build --sif \(image)`, or fix the path (relative paths are read from the spec's folder)")
+    }
+    // The nearest folder that exists must be writable: that is where the run directory goes.
+    var folder = spec.output
+    while !fileManager.fileExists(atPath: folder), folder != "/" { folder = PathText.folder(of: folder) }
+    if !fileManager.isWritableFile(atPath: folder) {
+      add("output", "cannot write run directories under \(spec.output) (\(folder) is not writable); choose another output folder")
+    }
+    return problems
   }
 
   /// Stage 3: the job and every file of its run directory, for a run at `root`. Pure.
@@ -94,20 +113,15 @@ public struct RunPreparer: Sendable {
     return run
   }
 
-  /// Every stage in order. With `checkModels`, a job whose models are not in
-  /// `engine.models_dir` is refused before anything is written (a dry run passes false and
-  /// reports it as a note instead).
-  public func prepare(specPath: String, runDir: String?, checkModels: Bool = true, now: Date = Date()) throws -> Prepared {
+  /// Every stage in order; nothing is written unless every check passed.
+  public func prepare(specPath: String, runDir: String?, now: Date = Date()) throws -> Prepared {
     let checked = try check(specPath: specPath)
     let plan = Self.plan(checked)
-    let missing = missingModels(checked.spec, plan: plan)
-    if checkModels, let missing { throw missing }
     let runID = "\(checked.spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     let root = absolute(runDir ?? checked.spec.output + "/" + runID)
     let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
     let run = try Self.write(files, at: root)
     var notes: [String] = []
-    if let missing { notes.append("submit would refuse this job: " + missing.description) }
     if let reduced = plan.shardsReduced {
       notes.append("slurm.shards is \(reduced.requested) but there are only \(plan.items.count) work items; using \(reduced.used) shards")
     }

@@ -47,7 +47,7 @@ public struct Submitter: Sendable {
   }
 
   public func submit(specPath: String, options: Options, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
-    let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir, checkModels: !options.dryRun)
+    let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir)
     prepared.notes.forEach { onEvent(.note($0)) }
     guard !options.dryRun else {
       onEvent(.prepared(prepared, executor: nil))

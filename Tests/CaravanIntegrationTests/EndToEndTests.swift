@@ -125,8 +125,15 @@ struct SlurmEndToEndTests {
   @Test func everyRenderedScriptIsAcceptedBySbatchTestOnly() async throws {
     let dir = try TestPaths.temporaryDirectory("test-only")
     let e2e = try writeE2EJob(in: dir, requestLogs: dir)
+    // The cluster tutorial as a site would have it: its image and its model in the store.
+    let tutorial = try String(contentsOfFile: TestPaths.packageRoot.path + "/jobs/tutorial.yaml", encoding: .utf8)
+      .replacingOccurrences(of: "prompts: tutorial-prompts.jsonl", with: "prompts: \(TestPaths.packageRoot.path)/jobs/tutorial-prompts.jsonl")
+      .replacingOccurrences(of: "models_dir: /scratch/ollama-models", with: "models_dir: \(dir.path)/store")
+    try FakeSite.store(at: dir.path + "/store", models: ["gemma:7b"])
+    try FakeSite.image(at: dir.path + "/ollama.sif")
+    try tutorial.write(to: dir.appendingPathComponent("tutorial.yaml"), atomically: true, encoding: .utf8)
     var scripts: [String] = []
-    for (index, spec) in [e2e.path, TestPaths.packageRoot.path + "/jobs/tutorial.yaml", TestPaths.packageRoot.path + "/jobs/tutorial-sim.yaml"].enumerated() {
+    for (index, spec) in [e2e.path, dir.path + "/tutorial.yaml", TestPaths.packageRoot.path + "/jobs/tutorial-sim.yaml"].enumerated() {
       let runDir = dir.appendingPathComponent("run-\(index)").path
       let result = try await caravan(["submit", spec, "--dry-run", "--run-dir", runDir])
       #expect(result.status == 0, "\(spec): \(result.stderr)")

@@ -40,8 +40,11 @@ import Testing
       container: {runtime: none}
       executor: local
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+    // validate and submit refuse it alike, as bad input.
+    let validated = try await caravan(["validate", "job.yaml"], in: dir)
+    #expect(validated.status == 64 && validated.stderr.contains("lacks a model this job needs: llama3.2"), "\(validated.stderr)")
     let refused = try await caravan(["submit", "job.yaml"], in: dir)
-    #expect(refused.status == 1)
+    #expect(refused.status == 64)
     #expect(refused.stderr.contains("lacks a model this job needs: llama3.2"), "\(refused.stderr)")
     #expect(refused.stderr.contains("caravan models pull llama3.2 --store \(store.path)"))
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))

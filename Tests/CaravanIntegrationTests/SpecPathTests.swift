@@ -23,6 +23,8 @@ import Testing
         binds: ["data:/data:ro", "/scratch"]
       """.write(to: specs.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
 
+    try FakeSite.image(at: root.path + "/project/images/ollama.sif")
+    try FakeSite.store(at: root.path + "/project/models", models: ["gemma:7b"])
     // Submitted from another folder, with a relative path to the spec.
     let result = try await runCommand(
       try TestPaths.binary("caravan"), ["submit", "--dry-run", "--json", "../project/specs/job.yaml"], in: elsewhere)

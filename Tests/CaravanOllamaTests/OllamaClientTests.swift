@@ -89,7 +89,7 @@ func decode(_ text: some StringProtocol) throws -> JSONValue {
   }
 
   @Test(.timeLimit(.minutes(1))) func fullQueueGetsTheDocumented503() async throws {
-    let sim = try await SimulatorProcess.start(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "100"])
+    let sim = try await SimulatorProcess.start(arguments: ["--slots", "1", "--queue", "0", "--token-ms", "1000"])  // holds its slot 8-24 s, even on a loaded machine
     async let slow = post(sim.url + "/api/generate", #"{"model":"m","prompt":"hold the slot","stream":false}"#)
     // Send the second request once the first holds the one slot (the simulator's own count).
     while await !httpGet(port: sim.port, path: "/sim/stats").contains(#""in_flight":1"#) { try await Task.sleep(for: .milliseconds(20)) }

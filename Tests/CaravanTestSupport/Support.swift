@@ -311,3 +311,21 @@ public enum RealInference {
     return python
   }
 }
+
+/// What a cluster site has and a test machine has not: an Apptainer image file (empty; nothing
+/// runs it) and an Ollama model store holding `models` (a manifest each), for specs that
+/// `caravan submit` checks against the file system.
+public enum FakeSite {
+  public static func image(at path: String) throws {
+    try FileManager.default.createDirectory(atPath: PathText.folder(of: path), withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: path, contents: Data())
+  }
+
+  public static func store(at path: String, models: [String]) throws {
+    for model in models {
+      let manifest = path + "/" + ModelName(model).manifestPath
+      try FileManager.default.createDirectory(atPath: PathText.folder(of: manifest), withIntermediateDirectories: true)
+      FileManager.default.createFile(atPath: manifest, contents: Data("{}".utf8))
+    }
+  }
+}
