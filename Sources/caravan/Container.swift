@@ -90,8 +90,8 @@ extension Caravan {
       @Option(help: "The definition file.")
       var def = "apptainer/ollama.def"
 
-      @Option(help: "The image to write.")
-      var sif = "ollama.sif"
+      @Option(help: ArgumentHelp("The image to write (default: the definition's name with .sif, e.g. ollama.sif).", valueName: "file"))
+      var sif: String?
 
       @Option(help: "Folder for Apptainer's cache and temporary files.")
       var scratch: String?
@@ -101,6 +101,8 @@ extension Caravan {
 
       func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        // apptainer/vllm.def becomes vllm.sif: the image is named after its engine, not always ollama.sif.
+        let sif = sif ?? URL(fileURLWithPath: def).deletingPathExtension().lastPathComponent + ".sif"
         let build = ContainerBuild(
           definition: def, image: sif,
           scratch: scratch ?? environment["SCRATCH"] ?? environment["TMPDIR"] ?? "/tmp",

@@ -73,4 +73,28 @@ import Testing
     #expect(call.contains("TMP=\(scratch.path)/apptainer-tmp"))
     #expect(FileManager.default.fileExists(atPath: scratch.path + "/apptainer-cache"))
   }
+
+  /// Another engine's definition builds the same way, into an image named after it.
+  @Test func buildTakesAnyEnginesDefinition() async throws {
+    let dir = try TestPaths.temporaryDirectory("build-vllm")
+    let bin = dir.appendingPathComponent("bin")
+    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+    let record = dir.appendingPathComponent("apptainer-call")
+    try """
+      #!/bin/bash
+      printf '%s\\n' "$@" > '\(record.path)'
+      """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
+    let environment = ["PATH": bin.path + ":/usr/bin:/bin"]
+    let scratch = ["--scratch", dir.appendingPathComponent("scratch").path]
+    let result = try await runCommand(try TestPaths.binary("caravan"), ["container", "build", "--def", "apptainer/vllm.def"] + scratch, in: TestPaths.packageRoot, environment: environment)
+    #expect(result.status == 0, "\(result.stderr)")
+    let call = try String(contentsOf: record, encoding: .utf8).split(separator: "\n").map(String.init)
+    #expect(Array(call.suffix(2)) == ["vllm.sif", "apptainer/vllm.def"], "\(call)")
+
+    let missing = dir.appendingPathComponent("llamacpp.def").path
+    let absent = try await runCommand(try TestPaths.binary("caravan"), ["container", "build", "--def", missing] + scratch, in: TestPaths.packageRoot, environment: environment)
+    #expect(absent.status == 1)
+    #expect(absent.stderr.contains("write it with `caravan container def --engine llamacpp --out \(missing)`"), "\(absent.stderr)")
+  }
 }
