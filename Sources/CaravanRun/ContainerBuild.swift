@@ -1,7 +1,8 @@
 import CaravanProcess
+import CaravanRender
 import Foundation
 
-/// `apptainer build` for Caravan's image, run here or submitted as a Slurm job.
+/// `apptainer build` for Caravan's image (any engine's definition), run here or submitted as a Slurm job.
 public struct ContainerBuild: Sendable {
   public var definition: String
   public var image: String
@@ -38,13 +39,20 @@ public struct ContainerBuild: Sendable {
       throw ContainerBuildError("apptainer is not on PATH. On most clusters: `module load apptainer` (or singularity); it cannot be installed from Debian 12's archive.")
     }
     guard FileManager.default.fileExists(atPath: definition) else {
-      throw ContainerBuildError("\(definition) does not exist; write it with `caravan container def --out \(definition)`")
+      throw ContainerBuildError("\(definition) does not exist; write it with `caravan container def\(engineFlag) --out \(definition)`")
     }
     if getuid() != 0, let text = try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8),
       Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) == 0
     {
       throw ContainerBuildError("user namespaces are disabled here (/proc/sys/user/max_user_namespaces is 0), so --fakeroot builds cannot run; build on a machine where you are root, or ask your admins for a build node")
     }
+  }
+
+  /// ` --engine vllm` when the definition is named after an engine other than the default.
+  var engineFlag: String {
+    let name = URL(fileURLWithPath: definition).deletingPathExtension().lastPathComponent
+    guard let engine = ApptainerDefinition.Engine(rawValue: name), engine != .ollama else { return "" }
+    return " --engine \(engine.rawValue)"
   }
 
   public func run() async throws {

@@ -5,10 +5,10 @@ import CaravanRender
 import Foundation
 
 extension Caravan {
-  /// `caravan container def|build`: the Apptainer image with Ollama and Caravan's worker.
+  /// `caravan container def|build`: the Apptainer image with an inference engine and Caravan's worker.
   struct Container: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Write or build the Apptainer image (Ollama plus Caravan's worker).",
+      abstract: "Write or build the Apptainer image (an inference engine plus Caravan's worker).",
       subcommands: [Def.self, Build.self]
     )
 
@@ -16,17 +16,43 @@ extension Caravan {
     struct Def: ParsableCommand {
       static let configuration = CommandConfiguration(
         abstract: "Print (or write) the Apptainer definition, or check a definition file.",
-        discussion: "The checked-in apptainer/ollama.def is exactly what this prints with the defaults."
+        discussion: """
+          The final stage is the engine's official image at a pinned tag: \(ApptainerDefinition.Engine.allCases.map { "\($0.image):\($0.defaultVersion)" }.joined(separator: ", ")).
+          The checked-in apptainer/ENGINE.def is exactly what this prints for that engine with the defaults.
+          """
       )
 
-      @Option(help: "Ollama image tag to pin.")
-      var ollamaVersion = ApptainerDefinition.defaultOllamaVersion
+      @Option(help: "The inference engine whose official image the definition builds on.")
+      var engine: ApptainerDefinition.Engine = .ollama
+
+      // One flag for every engine: each engine has exactly one knob, its image tag, and
+      // per-engine flags would mostly be flags that contradict --engine.
+      @Option(help: ArgumentHelp("The engine image's tag to pin (default: the engine's pinned tag).", valueName: "tag"))
+      var engineVersion: String?
+
+      @Option(help: ArgumentHelp("The same as --engine-version, for --engine ollama.", valueName: "tag"))
+      var ollamaVersion: String?
 
       @Option(help: "Write the definition here instead of printing it.")
       var out: String?
 
       @Option(help: "Check this definition file's structure instead of writing one.")
       var check: String?
+
+      /// The tag asked for, if any; validate() has ruled out contradictions.
+      var tag: String? { engineVersion ?? ollamaVersion }
+
+      func validate() throws {
+        if ollamaVersion != nil, engine != .ollama {
+          throw ValidationError("--ollama-version is for --engine ollama; use --engine-version to pin the \(engine.displayName) image")
+        }
+        if let ollamaVersion, let engineVersion, ollamaVersion != engineVersion {
+          throw ValidationError("--ollama-version \(ollamaVersion) and --engine-version \(engineVersion) disagree; give one of them")
+        }
+        if let tag, !ApptainerDefinition.isValidTag(tag) {
+          throw ValidationError("'\(tag)' is not an image tag (letters, digits, '_', '.' and '-', not starting with '.' or '-'), e.g. \(engine.defaultVersion)")
+        }
+      }
 
       func run() throws {
         if let check {
@@ -39,10 +65,11 @@ extension Caravan {
           print("\(check): ok")
           return
         }
-        let text = ApptainerDefinition(ollamaVersion: ollamaVersion, caravanVersion: Caravan.version).render()
+        let definition = ApptainerDefinition(engine: engine, engineVersion: tag, caravanVersion: Caravan.version)
+        let text = definition.render()
         if let out {
           do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch { throw fail("cannot write \(out): \(error.localizedDescription)") }
-          print("Wrote \(out) (Ollama \(ollamaVersion)). Build it with: caravan container build --def \(out)")
+          print("Wrote \(out) (\(engine.displayName) \(definition.engineVersion)). Build it with: caravan container build --def \(out)")
         } else {
           print(text, terminator: "")
         }
@@ -63,8 +90,8 @@ extension Caravan {
       @Option(help: "The definition file.")
       var def = "apptainer/ollama.def"
 
-      @Option(help: "The image to write.")
-      var sif = "ollama.sif"
+      @Option(help: ArgumentHelp("The image to write (default: the definition's name with .sif, e.g. ollama.sif).", valueName: "file"))
+      var sif: String?
 
       @Option(help: "Folder for Apptainer's cache and temporary files.")
       var scratch: String?
@@ -74,6 +101,8 @@ extension Caravan {
 
       func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        // apptainer/vllm.def becomes vllm.sif: the image is named after its engine, not always ollama.sif.
+        let sif = sif ?? URL(fileURLWithPath: def).deletingPathExtension().lastPathComponent + ".sif"
         let build = ContainerBuild(
           definition: def, image: sif,
           scratch: scratch ?? environment["SCRATCH"] ?? environment["TMPDIR"] ?? "/tmp",
@@ -95,3 +124,5 @@ extension Caravan {
     }
   }
 }
+
+extension ApptainerDefinition.Engine: ExpressibleByArgument {}

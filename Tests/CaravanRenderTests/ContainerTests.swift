@@ -6,29 +6,82 @@ import Testing
 @testable import CaravanRender
 
 @Suite struct ApptainerDefinitionTests {
-  @Test func checkedInDefinitionIsWhatTheCommandGenerates() throws {
-    let checkedIn = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("apptainer/ollama.def"), encoding: .utf8)
-    let generated = ApptainerDefinition(caravanVersion: "0.1.0").render()
-    #expect(checkedIn == generated, "apptainer/ollama.def is stale: run `caravan container def --out apptainer/ollama.def`")
+  typealias Engine = ApptainerDefinition.Engine
+
+  @Test(arguments: Engine.allCases)
+  func checkedInDefinitionIsWhatTheCommandGenerates(engine: Engine) throws {
+    let checkedIn = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent(engine.checkedInPath), encoding: .utf8)
+    let generated = ApptainerDefinition(engine: engine, caravanVersion: "0.1.0").render()
+    #expect(checkedIn == generated, "\(engine.checkedInPath) is stale: run `caravan container def --engine \(engine.rawValue) --out \(engine.checkedInPath)`")
   }
 
-  @Test func definitionMatchesGolden() throws {
-    let text = ApptainerDefinition(ollamaVersion: "0.12.11", caravanVersion: "9.9.9").render()
-    let mismatch = try goldenMismatch(text, golden: ScriptRendererTests.snapshots.appendingPathComponent("ollama.def.golden"))
+  /// The tags are spelled out, so a new default tag shows in the checked-in files, not here.
+  @Test(arguments: [(Engine.ollama, "0.12.11"), (.vllm, "v0.31.0"), (.llamacpp, "server-cuda-b11206")])
+  func definitionMatchesGolden(engine: Engine, tag: String) throws {
+    let text = ApptainerDefinition(engine: engine, engineVersion: tag, caravanVersion: "9.9.9").render()
+    let mismatch = try goldenMismatch(text, golden: ScriptRendererTests.snapshots.appendingPathComponent("\(engine.rawValue).def.golden"))
     #expect(mismatch == nil, "\(mismatch ?? "")")
   }
 
-  @Test func definitionIsStructurallyValidAndPinsOllama() {
-    let text = ApptainerDefinition(ollamaVersion: "0.12.11", caravanVersion: "1.2.3").render()
+  @Test func ollamaVersionStillPinsOllama() {
+    #expect(ApptainerDefinition(ollamaVersion: "0.9.0", caravanVersion: "1").render() == ApptainerDefinition(engine: .ollama, engineVersion: "0.9.0", caravanVersion: "1").render())
+    #expect(ApptainerDefinition(caravanVersion: "1").engine == .ollama)
+  }
+
+  @Test(arguments: Engine.allCases)
+  func everyEngineGetsTheWorkerOnItsPinnedImage(engine: Engine) {
+    let text = ApptainerDefinition(engine: engine, caravanVersion: "1.2.3").render()
     #expect(DefinitionLint.problems(in: text).isEmpty, "\(DefinitionLint.problems(in: text))")
     #expect(text.hasPrefix("Bootstrap: docker\nFrom: swift:"))
-    #expect(text.contains("From: ollama/ollama:0.12.11\n"))
+    #expect(text.contains("From: \(engine.image):\(engine.defaultVersion)\nStage: final\n"))
     #expect(text.contains("%files from build\n    /src/caravan/.build/release/caravan /usr/local/bin/caravan"))
     #expect(text.contains("--static-swift-stdlib"))
-    #expect(text.contains("export OLLAMA_HOST=127.0.0.1:11434"))
-    #expect(text.contains("org.caravan.version 1.2.3") && text.contains("org.ollama.version 0.12.11") && text.contains("org.caravan.commit {{ commit }}"))
-    #expect(text.contains("%test\n    ollama --version\n    caravan --version"))
-    #expect(text.contains("%help"))
+    #expect(text.contains("caravan container build --def \(engine.checkedInPath)"))
+    #expect(text.contains("    caravan --version\n"))
+    #expect(text.contains("org.caravan.version 1.2.3") && text.contains("org.caravan.commit {{ commit }}"))
+    #expect(text.contains("org.caravan.engine \(engine.rawValue)\n") && text.contains("org.\(engine.rawValue).version \(engine.defaultVersion)\n"))
+    #expect(!text.contains(" \n"), "no trailing blanks")
+  }
+
+  /// What each image serves, and the spec lines its %help gives: the server must listen on
+  /// loopback at $PORT and answer to the spec's model name, or the worker cannot reach it.
+  @Test func eachEngineServesAndDescribesItsSpecLine() {
+    let ollama = ApptainerDefinition(engine: .ollama, caravanVersion: "1").render()
+    #expect(ollama.contains("From: ollama/ollama:0.12.11\n"))
+    #expect(ollama.contains("export OLLAMA_HOST=127.0.0.1:11434"))
+    #expect(ollama.contains("%runscript\n    exec ollama serve \"$@\""))
+    #expect(ollama.contains("%test\n    ollama --version\n    caravan --version"))
+    #expect(ollama.contains("kind: ollama\n        command: ollama serve\n"))
+
+    let vllm = ApptainerDefinition(engine: .vllm, caravanVersion: "1").render()
+    #expect(vllm.contains("From: vllm/vllm-openai:v0.31.0\n"))
+    #expect(vllm.contains("%runscript\n    exec vllm serve \"$@\""))
+    #expect(vllm.contains("%test\n    vllm --version\n    caravan --version"))
+    #expect(vllm.contains("kind: openai\n        command: vllm serve /models/Qwen3-8B --served-model-name $MODEL --host 127.0.0.1 --port $PORT --max-num-seqs $PARALLEL\n"))
+    #expect(vllm.contains("export VLLM_NO_USAGE_STATS="))
+
+    let llamacpp = ApptainerDefinition(engine: .llamacpp, caravanVersion: "1").render()
+    #expect(llamacpp.contains("From: ghcr.io/ggml-org/llama.cpp:server-cuda-b11206\n"))
+    // The image sets LLAMA_ARG_HOST=0.0.0.0 and keeps llama-server in /app, off PATH.
+    #expect(llamacpp.contains("export LLAMA_ARG_HOST=127.0.0.1\n"))
+    #expect(llamacpp.contains("export PATH=\"/app:$PATH\"\n"))
+    #expect(llamacpp.contains("%runscript\n    exec llama-server \"$@\""))
+    #expect(llamacpp.contains("%test\n    llama-server --version\n    caravan --version"))
+    #expect(llamacpp.contains("kind: openai\n        command: llama-server -m /models/model.gguf --host 127.0.0.1 --port $PORT -np $PARALLEL --alias $MODEL"))
+  }
+
+  @Test func engineVersionPinsAnotherTag() {
+    let text = ApptainerDefinition(engine: .vllm, engineVersion: "v0.31.0-cu129", caravanVersion: "1").render()
+    #expect(text.contains("From: vllm/vllm-openai:v0.31.0-cu129\n"))
+    #expect(text.contains("org.vllm.version v0.31.0-cu129\n"))
+    #expect(DefinitionLint.problems(in: text).isEmpty)
+  }
+
+  @Test func tagsAreDockerTags() {
+    for tag in ["0.12.11", "v0.31.0-cu129", "server-cuda-b11206", "latest", "_x"] { #expect(ApptainerDefinition.isValidTag(tag), "\(tag)") }
+    for tag in ["", "-rc", ".1", "1 2", "a/b", "a:b", "v1\nBootstrap: docker", String(repeating: "a", count: 129), "é"] {
+      #expect(!ApptainerDefinition.isValidTag(tag), "\(tag)")
+    }
   }
 
   @Test func linterFindsStructuralMistakes() {
