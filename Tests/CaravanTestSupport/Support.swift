@@ -318,14 +318,14 @@ public enum RealInference {
 public enum FakeSite {
   public static func image(at path: String) throws {
     try FileManager.default.createDirectory(atPath: PathText.folder(of: path), withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: path, contents: Data())
+    _ = FileManager.default.createFile(atPath: path, contents: Data())
   }
 
   public static func store(at path: String, models: [String]) throws {
     for model in models {
       let manifest = path + "/" + ModelName(model).manifestPath
       try FileManager.default.createDirectory(atPath: PathText.folder(of: manifest), withIntermediateDirectories: true)
-      FileManager.default.createFile(atPath: manifest, contents: Data("{}".utf8))
+      _ = FileManager.default.createFile(atPath: manifest, contents: Data("{}".utf8))
     }
   }
 }
