@@ -3,7 +3,8 @@ import Foundation
 /// Aggregates a run for the reports: merged records, fed one at a time in plan order, plus the
 /// shards' timing events and GPU telemetry. It yields per-variant counts, per-node and per-GPU
 /// timing, the sweep table, and bounded time series for charts. Memory does not grow with the
-/// number of records or samples (only with nodes, GPUs, shards, variants and vocabulary).
+/// number of records or samples (only with nodes, GPUs, shards, variants and vocabulary; the
+/// answers shown side by side are a bounded sample).
 ///
 /// Feed timing events and telemetry before the records: they tell which GPU a record's `gpu`
 /// (the server's CUDA_VISIBLE_DEVICES) names.
@@ -127,6 +128,8 @@ public struct RunStatistics: Sendable {
   public private(set) var serverSpans: [String: [Span]] = [:]
   /// Per shard that had no telemetry in its latest run: why (`unavailable: ...`).
   public private(set) var telemetryGaps: [Int: String] = [:]
+  /// The repeats' answers of the first prompts, for the reports to show side by side.
+  public private(set) var answers: AnswerSample
   private var usage: [GPUIdentity: GPUUsage] = [:]
   /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
@@ -157,7 +160,8 @@ public struct RunStatistics: Sendable {
     }
   }
 
-  public init(variants: [Variant]) {
+  public init(variants: [Variant], answers: AnswerSample = AnswerSample()) {
+    self.answers = answers
     sweep = variants.map { variant in
       let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
       return VariantSweep(variant: variant.name, options: options)
@@ -218,6 +222,7 @@ public struct RunStatistics: Sendable {
       gpus[record.node, default: [:]][label, default: NodeTiming(node: record.node, gpu: label)].add(record, start: start, end: end)
     }
 
+    answers.add(record)
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, []) }
     guard let position = index[record.variant] else { return }

@@ -5,8 +5,9 @@ import Foundation
 /// nothing fetched), so it opens from the run directory on any machine, offline.
 ///
 /// Charts: throughput per node, requests in flight per node over time, GPU utilisation per GPU
-/// over time, the timing table and the sweep table with small bars. Every chart is drawn from the
-/// bounded series `RunStatistics` keeps, so the page stays small however many requests ran.
+/// over time, the timing table, the sweep table with small bars, and the first prompts' answers
+/// side by side. Every chart is drawn from the bounded series `RunStatistics` keeps, and the
+/// answers from its bounded sample, so the page stays small however many requests ran.
 /// Every text that comes from the run is escaped.
 public enum HTMLReport {
   /// Colours for series (nodes, GPUs), in order; they repeat past the tenth.
@@ -39,6 +40,7 @@ public enum HTMLReport {
     out += utilizationSection(statistics, domain: domain)
     out += timingSection(statistics)
     out += sweepSection(statistics)
+    out += answersSection(statistics.answers)
     out += ["</body>", "</html>"]
     return out.joined(separator: "\n") + "\n"
   }
@@ -208,6 +210,43 @@ public enum HTMLReport {
     return out
   }
 
+  /// A row per prompt and variant with its distinct answers side by side; identical repeats
+  /// share one cell, and a row whose repeats are all identical is tinted.
+  static func answersSection(_ sample: AnswerSample) -> [String] {
+    var out = ["<section id=\"answers\">", "<h2>Answers</h2>"]
+    guard !sample.rows.isEmpty else {
+      return out + ["<p class=\"empty\">No answers were recorded.</p>", "</section>"]
+    }
+    out.append("<p class=\"note\">\(html(ReportRenderer.answersNote(sample)))</p>")
+    let width = sample.rows.map { $0.groups.count }.max() ?? 1
+    out.append("<div class=\"scroll\"><table class=\"answers\">")
+    out.append("<thead><tr><th class=\"text\">prompt</th><th class=\"text\">variant</th><th class=\"text\">repeats</th><th class=\"text\" colspan=\"\(width)\">answers, identical repeats together</th></tr></thead>")
+    out.append("<tbody>")
+    for row in sample.rows {
+      let groups = row.groups
+      let answered = row.answers.filter { !$0.isError }.count
+      let distinct = groups.filter { !$0.answer.isError }.count
+      let verdict = answered > 1 && distinct == 1 ? " identical" : answered > 1 && distinct == answered ? " different" : ""
+      var cells = [
+        "<td class=\"text\">\(html(row.prompt))</td>",
+        "<td class=\"text\">\(html(row.variant))</td>",
+        "<td class=\"text verdict\">\(html(ReportRenderer.repeatsLabel(row)))</td>",
+      ]
+      for group in groups {
+        // One kind of line break (`\r\n` is one Character, so this keeps no stray `\r`).
+        let lines = String(group.answer.excerpt.map { $0.isNewline ? "\n" : $0 })
+        let text = lines.isEmpty ? "<em>(empty)</em>" : html(lines)
+        cells.append("<td class=\"answer\(group.answer.isError ? " error" : "")\"><div class=\"who\">\(html(ReportRenderer.whoLabel(group)))</div><div class=\"said\">\(text)</div></td>")
+      }
+      cells += Array(repeating: "<td class=\"answer none\"></td>", count: width - groups.count)
+      out.append("<tr class=\"answer-row\(verdict)\" data-variant=\"\(html(row.variant))\">" + cells.joined() + "</tr>")
+    }
+    out.append("</tbody>")
+    out.append("</table></div>")
+    out.append("</section>")
+    return out
+  }
+
   // MARK: Pieces
 
   /// A bar of `fraction` (0...1) in a 100×12 box.
@@ -327,5 +366,9 @@ public enum HTMLReport {
     tr.gpu-row td{color:#555}.spark{vertical-align:middle;margin-right:6px}
     .spark-bg{fill:#eceef1}.distinct .spark-bar{fill:#f28e2b}.similarity .spark-bar{fill:#4e79a7}
     .gaps{color:#8a5a00;font-size:13px}.scroll{overflow-x:auto}
+    table.answers td{vertical-align:top}table.answers td.answer{text-align:left;white-space:normal;min-width:160px;max-width:300px}
+    .answer .said{white-space:pre-wrap;overflow-wrap:anywhere}
+    .answer .who{font-size:11px;color:#666;margin-bottom:3px}.answer.error .said{color:#b3261e}.answer.none{background:#fafafa}
+    tr.identical td.answer:not(.none),tr.identical td.verdict{background:#eaf5ea}tr.different td.verdict{background:#fdf0e2}
     """
 }

@@ -61,7 +61,8 @@ public enum ReportRenderer {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// `report.md`: completeness, per-node (and per-GPU) timing, and the sweep table.
+  /// `report.md`: completeness, per-node (and per-GPU) timing, the sweep table, and a sample of
+  /// the answers side by side.
   public static func markdown(name: String, runID: String, total: Int, ok: Int, errors: Int, missing: Int, statistics: RunStatistics) -> String {
     var out = ["# \(markdownCell(name)): run \(markdownCell(runID))", ""]
     out.append("\(ok + errors) of \(total) work items recorded: \(ok) ok, \(errors) errors, \(missing) missing.")
@@ -91,7 +92,63 @@ public enum ReportRenderer {
     for row in statistics.sweep {
       out.append("| \(markdownCell(row.variant)) | \(row.options.isEmpty ? "(defaults)" : markdownCell(row.options)) | \(row.responses) | \(number(row.distinctAnswersPerPrompt)) | \(number(row.meanLength)) | \(number(row.lengthStdev)) | \(number(row.distinct1)) | \(number(row.distinct2)) | \(number(row.meanPairwiseSimilarity)) |")
     }
+    out += answersMarkdown(statistics.answers)
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The answers section: a row per prompt and variant, its distinct answers side by side.
+  static func answersMarkdown(_ sample: AnswerSample) -> [String] {
+    var out = ["", "## Answers", ""]
+    guard !sample.rows.isEmpty else { return out + ["No answers were recorded."] }
+    out += [answersNote(sample), ""]
+    let width = sample.rows.map { $0.groups.count }.max() ?? 1
+    out.append("| prompt | variant | repeats | " + (1...width).map { "answer \($0)" }.joined(separator: " | ") + " |")
+    out.append("|---|---|---|" + String(repeating: "---|", count: width))
+    for row in sample.rows {
+      let groups = row.groups
+      var cells = [markdownText(row.prompt), markdownText(row.variant), repeatsLabel(row)]
+      cells += groups.map { group in
+        let text = group.answer.excerpt.isEmpty ? "*(empty)*" : markdownText(group.answer.excerpt, newline: "<br>")
+        return "**\(whoLabel(group)):** " + text
+      }
+      cells += Array(repeating: "", count: width - groups.count)
+      out.append("| " + cells.joined(separator: " | ") + " |")
+    }
+    return out
+  }
+
+  /// What the answers section holds, and what it leaves out.
+  static func answersNote(_ sample: AnswerSample) -> String {
+    let prompts: String
+    if sample.promptCount > sample.keptPrompts.count {
+      prompts = "the first \(grouped(sample.keptPrompts.count)) of \(grouped(sample.promptCount)) prompts (in plan order)"
+    } else {
+      prompts = sample.promptCount == 1 ? "the one prompt" : sample.promptCount == 2 ? "both prompts" : "all \(grouped(sample.promptCount)) prompts"
+    }
+    return "The answers of \(prompts) under each variant, up to \(sample.repeatLimit) repeats each, cut to \(sample.characterLimit) characters or \(sample.lineLimit) lines (… marks a cut). Identical repeats share one cell: identical means the whole answer, not only the part shown."
+  }
+
+  /// How a prompt's repeats under a variant compare: `3 of 3 identical`, `3 of 3 different`,
+  /// `2 distinct of 3`, then errors and repeats left out of the sample.
+  static func repeatsLabel(_ row: AnswerSample.Row) -> String {
+    let answered = row.answers.filter { !$0.isError }.count
+    let distinct = row.groups.filter { !$0.answer.isError }.count
+    var parts: [String] = []
+    if answered == 1 {
+      parts.append("1 answer")
+    } else if answered > 1 {
+      parts.append(distinct == 1 ? "\(answered) of \(answered) identical" : distinct == answered ? "\(answered) of \(answered) different" : "\(distinct) distinct of \(answered)")
+    }
+    let errors = row.answers.count - answered
+    if errors > 0 { parts.append(errors == 1 ? "1 error" : "\(errors) errors") }
+    if row.recorded > row.answers.count { parts.append("first \(row.answers.count) of \(row.recorded) repeats shown") }
+    return parts.joined(separator: ", ")
+  }
+
+  /// Which repeats gave one text: `repeat 2`, `repeats 1, 2, 3`, `repeat 4, error`.
+  static func whoLabel(_ group: AnswerSample.Group) -> String {
+    let numbers = group.repeats.map(String.init).joined(separator: ", ")
+    return (group.repeats.count == 1 ? "repeat " : "repeats ") + numbers + (group.answer.isError ? ", error" : "")
   }
 
   static func markdownTable(_ columns: [TimingColumn], _ rows: [RunStatistics.NodeTiming]) -> [String] {
@@ -108,6 +165,34 @@ public enum ReportRenderer {
   /// Text in a table cell: a `|` would end the cell and a newline the row.
   static func markdownCell(_ text: String) -> String {
     text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+  }
+
+  /// Text from the run in a table cell, shown as it is: Markdown's inline syntax (raw HTML,
+  /// entities, emphasis, code, links) is backslash-escaped, and so is the `|` that would end the
+  /// cell; every line break (`\r\n`, `\r` and Unicode's too) becomes `newline`.
+  static func markdownText(_ text: String, newline: String = " ") -> String {
+    var out = ""
+    out.reserveCapacity(text.count)
+    for character in text {
+      if character.isNewline {
+        out += newline
+        continue
+      }
+      if "\\`*_[]<>&|~".contains(character) { out.append("\\") }
+      out.append(character)
+    }
+    return out
+  }
+
+  /// A count with thousands separated by commas: `1,000`.
+  static func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var out = ""
+    for (index, digit) in digits.enumerated() {
+      if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+      out.append(digit)
+    }
+    return (value < 0 ? "-" : "") + out
   }
 
   static func number(_ value: Double?) -> String {
