@@ -75,3 +75,13 @@ func bounded<T: Sendable>(_ bound: TimeAmount, _ operation: @escaping @Sendable 
     throw .transport(String(describing: error))
   }
 }
+
+extension OllamaError {
+  /// What a failed exchange means to the caller: an error of ours as it is, AsyncHTTPClient's
+  /// deadline as a timeout, anything else (refused, reset, cut) as a transport failure.
+  static func classify(_ error: any Error, timeout: TimeAmount) -> OllamaError {
+    if let error = error as? OllamaError { return error }
+    if let error = error as? HTTPClientError, error == .deadlineExceeded { return .timedOut(timeout) }
+    return .transport(String(describing: error))
+  }
+}

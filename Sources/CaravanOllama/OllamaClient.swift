@@ -108,12 +108,8 @@ public struct OllamaClient: InferenceEngine {
         }
       }
       throw OllamaError.midStream("the stream ended before its final (done) line")
-    } catch let error as OllamaError {
-      throw error
-    } catch let error as HTTPClientError where error == .deadlineExceeded {
-      throw .timedOut(requestTimeout)
     } catch {
-      throw .transport(String(describing: error))
+      throw OllamaError.classify(error, timeout: requestTimeout)
     }
   }
 

@@ -92,12 +92,8 @@ public struct OpenAIClient: InferenceEngine {
         }
       }
       throw OllamaError.midStream("the stream ended before data: [DONE]")
-    } catch let error as OllamaError {
-      throw error
-    } catch let error as HTTPClientError where error == .deadlineExceeded {
-      throw .timedOut(requestTimeout)
     } catch {
-      throw .transport(String(describing: error))
+      throw OllamaError.classify(error, timeout: requestTimeout)
     }
   }
 
