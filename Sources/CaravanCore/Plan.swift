@@ -102,7 +102,8 @@ public enum Planner {
     for point in sweepPoints(spec.sweep) {
       // The name keeps the value as written (`temperature=1.0`); the option is normalised.
       let name = point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",")
-      let options = Dictionary(uniqueKeysWithValues: point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) })
+      // The parser refuses an option swept twice; should one get here, its first axis wins.
+      let options = Dictionary(point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) }, uniquingKeysWith: { first, _ in first })
       result.append(Variant(name: name, model: spec.model, options: options, baseModel: spec.model))
     }
     if result.isEmpty { result.append(Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)) }

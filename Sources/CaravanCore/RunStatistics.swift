@@ -158,11 +158,15 @@ public struct RunStatistics: Sendable {
   }
 
   public init(variants: [Variant]) {
-    sweep = variants.map { variant in
+    // A manifest edited by hand (or written before duplicates were refused) may name a variant
+    // twice; it gets one row, and its records count once, towards it.
+    var seen: Set<String> = []
+    let unique = variants.filter { seen.insert($0.name).inserted }
+    sweep = unique.map { variant in
       let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
       return VariantSweep(variant: variant.name, options: options)
     }
-    index = Dictionary(uniqueKeysWithValues: variants.enumerated().map { ($0.element.name, $0.offset) })
+    index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($0.element.name, $0.offset) })
   }
 
   /// Adds one line of a shard's timing file.

@@ -134,7 +134,9 @@ public enum Collector {
     try output.close()
     try errorsOutput.close()
 
-    report.variants = manifest.variants.map { variant in
+    // One summary per variant name, even if a hand-edited manifest lists one twice.
+    var summarised: Set<String> = []
+    report.variants = manifest.variants.filter { summarised.insert($0.name).inserted }.map { variant in
       let entry = byVariant[variant.name] ?? (0, 0, 0, 0)
       let rate = entry.ns > 0 ? Double(entry.tokens) / Double(entry.ns) * 1e9 : nil
       return VariantSummary(variant: variant.name, ok: entry.ok, errors: entry.errors, evalTokens: entry.tokens, decodeTokensPerSecond: rate.map { ($0 * 10).rounded() / 10 })

@@ -51,6 +51,7 @@ public struct RunPreparer: Sendable {
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
       + EngineChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
+      + SpecChecks.problems(spec: spec, specText: specText, specFile: specPath)
     guard problems.isEmpty else { throw InputError(problems) }
     return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)
   }

@@ -97,4 +97,25 @@ import CaravanStorage
     #expect(lines[1]["response"] == .null)
     #expect(lines[1]["error"]?["message"] == .string("HTTP 400: bad"))
   }
+
+  /// Rewrites the run's manifest.json through `change`, as a person editing it would.
+  func editManifest(_ run: RunDirectory, _ change: (inout Manifest) -> Void) throws {
+    var manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: run.layout.manifest)))
+    change(&manifest)
+    try JSONFormats.documentEncoder().encode(manifest).write(to: URL(fileURLWithPath: run.layout.manifest))
+  }
+
+  /// A run written before duplicate variants were refused (or a manifest edited by hand) names a
+  /// variant twice: collect merged it by trapping in `Dictionary(uniqueKeysWithValues:)`.
+  @Test func aManifestThatNamesAVariantTwiceIsCollected() throws {
+    let (run, items) = try run()
+    try editManifest(run) { $0.variants.append($0.variants[0]) }
+    try write([record(items[0], .ok, "a"), record(items[1], .ok, "b")], shard: 0, in: run)
+    let report = try Collector.collect(run)
+    #expect(report.recorded == 2 && report.ok == 2)
+    #expect(report.variants.map(\.variant) == ["default"])
+    #expect(report.variants.first?.ok == 2)
+    let sweep = try String(contentsOfFile: run.path + "/sweep.csv", encoding: .utf8)
+    #expect(sweep.split(separator: "\n").filter { $0.hasPrefix("default,") }.count == 1, "\(sweep)")
+  }
 }

@@ -1,0 +1,55 @@
+import CaravanCore
+import CaravanTestSupport
+import Foundation
+import Testing
+
+/// Found bugs, each through the command a user ran: bad input gets exit 64 and a located
+/// message, and never a trap or a written run.
+@Suite struct HardeningTests {
+  /// A folder with `job.yaml` (the minimal spec plus `extra`) and a one-line prompt file.
+  func job(_ extra: String, model: String = "gemma:7b") throws -> URL {
+    let dir = try TestPaths.temporaryDirectory("harden")
+    try "{\"id\": \"a\", \"prompt\": \"x\"}\n".write(to: dir.appendingPathComponent("p.jsonl"), atomically: true, encoding: .utf8)
+    try "name: harden\nmodel: \(model)\nprompts: p.jsonl\nengine: {kind: sim}\ncontainer: {runtime: none}\n\(extra)"
+      .write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+    return dir
+  }
+
+  /// `validate` and `submit --dry-run` on the job: both refuse with the same message, and
+  /// nothing is written.
+  func refused(_ dir: URL, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+    let validate = try await caravan(["validate", "job.yaml"], in: dir)
+    let submit = try await caravan(["submit", "--dry-run", "job.yaml"], in: dir)
+    #expect(validate.status == 64, "\(validate.stdout)\(validate.stderr)", sourceLocation: sourceLocation)
+    #expect(submit.status == 64, "\(submit.stdout)\(submit.stderr)", sourceLocation: sourceLocation)
+    #expect(validate.stderr == submit.stderr, sourceLocation: sourceLocation)
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path), sourceLocation: sourceLocation)
+    return validate.stderr
+  }
+
+  @Test(arguments: [
+    ("sweep: {temperature: [0.5, 0.5]}\n", "job.yaml:6: sweep.temperature[1]: sweep.temperature lists 0.5 twice (values 1 and 2), which makes variant 'temperature=0.5' twice"),
+    ("variants:\n  - {name: a, options: {top_k: 3}}\n  - {name: b, options: {top_k: 3}}\n", "job.yaml:8: variants[1].name: variants 'a' (variants[0]) and 'b' (variants[1]) send the same requests"),
+    ("sweep: {top_k: [3, 3.0]}\n", "variants 'top_k=3' and 'top_k=3.0' send the same requests"),
+  ])
+  func duplicateVariantsAreRefusedAtSubmit(extra: String, message: String) async throws {
+    let stderr = try await refused(try job(extra))
+    #expect(stderr.contains(message), "\(stderr)")
+  }
+
+  /// A run whose manifest names a variant twice (written before submit refused that, or edited):
+  /// collect trapped with signal 4.
+  @Test func collectDoesNotTrapOnAManifestWithADuplicateVariant() async throws {
+    let dir = try job("")
+    let submitted = try await caravan(["submit", "--dry-run", "--json", "job.yaml"], in: dir)
+    #expect(submitted.status == 0, "\(submitted.stderr)")
+    let runDir = try #require(try jsonObject(submitted.stdout)["run_dir"] as? String)
+    let manifestURL = URL(fileURLWithPath: runDir + "/manifest.json")
+    var manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: manifestURL))
+    manifest.variants.append(manifest.variants[0])
+    try JSONFormats.documentEncoder().encode(manifest).write(to: manifestURL)
+    let collected = try await caravan(["collect", "--partial", runDir])
+    #expect(collected.status == 0, "\(collected.stderr)")
+    #expect(!collected.stderr.contains("Fatal error"))
+  }
+}
