@@ -1,6 +1,6 @@
 /// The checks of a parsed spec that `SpecParser` and `SpecValidator` do not make, run by
-/// `caravan validate` and `caravan submit` alike (`RunPreparer.check`): duplicate variants.
-/// Lines are found in the spec's text only when there is a problem to report.
+/// `caravan validate` and `caravan submit` alike (`RunPreparer.check`): duplicate variants and
+/// model names. Lines are found in the spec's text only when there is a problem to report.
 public enum SpecChecks {
   public static func problems(spec: JobSpec, specText: String, specFile: String) -> [Problem] {
     var cached: SpecLocations?
@@ -10,6 +10,7 @@ public enum SpecChecks {
       cached = made
       return made
     }
-    return VariantChecks.problems(spec: spec, variants: Planner.variants(for: spec), specFile: specFile, locations: locations)
+    return ModelChecks.problems(spec: spec, specFile: specFile, locations: locations)
+      + VariantChecks.problems(spec: spec, variants: Planner.variants(for: spec), specFile: specFile, locations: locations)
   }
 }

@@ -1,3 +1,4 @@
+import CaravanCore
 import CaravanProcess
 import CaravanRun
 import ArgumentParser
@@ -30,6 +31,10 @@ extension Caravan {
 
       @Flag(help: "Pull through ollama-sim (for tests and rehearsals).")
       var simulator = false
+
+      func validate() throws {
+        if let reason = ModelName.problem(model) { throw ValidationError("'\(model)' is not a valid Ollama model name: \(reason)") }
+      }
 
       func run() async throws {
         guard let store = store ?? ProcessInfo.processInfo.environment["OLLAMA_MODELS"] else {

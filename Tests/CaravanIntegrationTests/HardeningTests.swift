@@ -52,4 +52,41 @@ import Testing
     #expect(collected.status == 0, "\(collected.stderr)")
     #expect(!collected.stderr.contains("Fatal error"))
   }
+
+  /// `caravan models pull` wrote `<store>/../../escaped/x` for this name.
+  @Test(arguments: ["../../escaped:x", "a/../../../escaped", "..", "bad name", ".git"])
+  func pullRefusesNamesOllamaWouldRefuse(name: String) async throws {
+    let root = try TestPaths.temporaryDirectory("escape")
+    let store = root.appendingPathComponent("deep/store")
+    let result = try await caravan(["models", "pull", name, "--store", store.path, "--simulator"])
+    #expect(result.status == 64, "\(result.stdout)\(result.stderr)")
+    #expect(result.stderr.contains("'\(name)' is not a valid Ollama model name"), "\(result.stderr)")
+    // Nothing was made: not the store, and nothing beside it.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+  }
+
+  @Test func listSkipsFoldersThatAreNoModelName() async throws {
+    let store = try TestPaths.temporaryDirectory("junk-store")
+    #expect(try await caravan(["models", "pull", "gemma:7b", "--store", store.path, "--simulator"]).status == 0)
+    for junk in ["manifests/registry.ollama.ai/.hidden/m/t", "manifests/a/b/c/d/e", "manifests/x"] {
+      let url = store.appendingPathComponent(junk)
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try #"{"layers": [{"digest": "sha256:../../../etc/passwd", "size": -5}]}"#.write(to: url, atomically: true, encoding: .utf8)
+    }
+    let list = try await caravan(["models", "list", "--store", store.path])
+    #expect(list.status == 0, "\(list.stderr)")
+    #expect(list.stdout.split(separator: "\n").count == 2, "\(list.stdout)")
+    #expect(list.stdout.contains("gemma:7b "))
+  }
+
+  @Test(arguments: [
+    ("", "../etc", "job.yaml:2: model: '../etc' is not a valid Ollama model name: the namespace '..' must start with a letter, a digit or '_'"),
+    ("variants:\n  - name: m\n    modelfile: |\n      FROM ns.x/model\n", "gemma:7b", "job.yaml:9: variants[0].modelfile: FROM 'ns.x/model' is not a valid Ollama model name: the namespace 'ns.x' contains '.'"),
+    ("variants:\n  - name: m\n    modelfile: |\n      # a comment first\n      FROM ./weights.gguf\n", "gemma:7b", "job.yaml:10: variants[0].modelfile: FROM ./weights.gguf is a file"),
+    ("variants:\n  - name: \(String(repeating: "v", count: 80))\n    modelfile: FROM gemma:7b\n", "gemma:7b", "variants[0].name: this Modelfile variant creates the Ollama model 'caravan-harden-vvvv"),
+  ])
+  func badModelNamesAreRefusedAtSubmit(extra: String, model: String, message: String) async throws {
+    let stderr = try await refused(try job(extra, model: model))
+    #expect(stderr.contains(message), "\(stderr)")
+  }
 }
