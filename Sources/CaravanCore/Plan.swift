@@ -122,8 +122,10 @@ public enum Planner {
     sweepPoints(sweep).map { point in point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",") }
   }
 
+  /// The sweep's cartesian product; none past `InputLimits.maxVariants` points, which
+  /// `PlanLimits` refuses before planning (so a checker that lists names cannot exhaust memory).
   private static func sweepPoints(_ sweep: [SweepAxis]) -> [[(String, JSONValue)]] {
-    guard !sweep.isEmpty else { return [] }
+    guard !sweep.isEmpty, PlanLimits.sweepPointCount(sweep) != nil else { return [] }
     var points: [[(String, JSONValue)]] = [[]]
     for axis in sweep {
       points = points.flatMap { point in axis.values.map { point + [(axis.option, $0)] } }
@@ -150,7 +152,7 @@ public enum Planner {
   public static func plan(spec: JobSpec, prompts: [Prompt]) -> Plan {
     let variants = variants(for: spec)
     var items: [WorkItem] = []
-    items.reserveCapacity(prompts.count * variants.count * spec.repeats)
+    items.reserveCapacity(min(InputLimits.maxItems, prompts.count.multipliedSaturating(by: variants.count).multipliedSaturating(by: max(1, spec.repeats))))
     for prompt in prompts {
       for variant in variants where prompt.variants?.contains(variant.name) ?? true {
         var options = variant.options

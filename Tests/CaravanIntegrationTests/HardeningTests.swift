@@ -89,4 +89,15 @@ import Testing
     let stderr = try await refused(try job(extra, model: model))
     #expect(stderr.contains(message), "\(stderr)")
   }
+
+  /// These aborted validate and submit with a Swift fatal error (or ate the machine's memory).
+  @Test(arguments: [
+    ("repeats: 9223372036854775807\n", "job.yaml:6: repeats: repeats 9223372036854775807 × 1 variant × 1 prompt = 9,223,372,036,854,775,807 items; the most is 10,000,000"),
+    ("repeats: 20000000\n", "= 20,000,000 items; the most is 10,000,000"),
+    ("sweep:\n  seed: [\((1...200).map(String.init).joined(separator: ","))]\n  top_k: [\((1...200).map(String.init).joined(separator: ","))]\n", "job.yaml:6: sweep: the sweep makes seed (200 values) × top_k (200 values) = 40,000 variants; the most is 10,000"),
+  ])
+  func plansAreBoundedBeforeTheyAreBuilt(extra: String, message: String) async throws {
+    let stderr = try await refused(try job(extra))
+    #expect(stderr.contains(message), "\(stderr)")
+  }
 }
