@@ -52,12 +52,13 @@ public struct RunStatistics: Sendable {
     mutating func add(_ record: ResultRecord, start: Double?, end: Double?) {
       requests += 1
       if record.status == .error { errors += 1 }
-      promptTokens += record.timings.promptEvalCount ?? 0
-      generatedTokens += record.timings.evalCount ?? 0
-      promptEvalNanoseconds += record.timings.promptEvalDuration ?? 0
-      evalNanoseconds += record.timings.evalDuration ?? 0
-      loadNanoseconds += record.timings.loadDuration ?? 0
-      requestMilliseconds += record.wallMs
+      // The counts are the server's (or a hand-edited record's): sums saturate, never trap.
+      promptTokens = promptTokens.addingSaturating(record.timings.promptEvalCount ?? 0)
+      generatedTokens = generatedTokens.addingSaturating(record.timings.evalCount ?? 0)
+      promptEvalNanoseconds = promptEvalNanoseconds.addingSaturating(record.timings.promptEvalDuration ?? 0)
+      evalNanoseconds = evalNanoseconds.addingSaturating(record.timings.evalDuration ?? 0)
+      loadNanoseconds = loadNanoseconds.addingSaturating(record.timings.loadDuration ?? 0)
+      if record.wallMs.isFinite { requestMilliseconds += record.wallMs }
       if let start, let end {
         firstStart = min(firstStart ?? start, start)
         lastEnd = max(lastEnd ?? end, end)
@@ -234,7 +235,7 @@ public struct RunStatistics: Sendable {
     let words = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
     sweep[position].responses += 1
     sweep[position].lengthSum += Double(words.count)
-    sweep[position].lengthSquareSum += Double(words.count * words.count)
+    sweep[position].lengthSquareSum += Double(words.count) * Double(words.count)
     sweep[position].unigrams.formUnion(words)
     sweep[position].unigramCount += words.count
     if words.count > 1 {

@@ -86,13 +86,18 @@ public enum Collector {
       var counts = [UInt16](repeating: 0, count: shard.items)
       let resultsPath = layout.resultFile(shard.index)
       for (offset, line) in LineReader(path: resultsPath) {
-        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq < firstSeq + shard.items else {
+        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < shard.items else {
+          report.unexpected += 1
+          continue
+        }
+        // A line too long for the table cannot be a record Caravan wrote.
+        guard let length = Int32(exactly: line.count) else {
           report.unexpected += 1
           continue
         }
         offsets[seq - firstSeq] = offset
-        lengths[seq - firstSeq] = Int32(line.count)
-        counts[seq - firstSeq] &+= 1
+        lengths[seq - firstSeq] = length
+        counts[seq - firstSeq] = counts[seq - firstSeq] == .max ? .max : counts[seq - firstSeq] + 1
       }
       // Pass 2: the plan's items in order, each with its latest record.
       let results = LineAt(path: resultsPath)
@@ -118,8 +123,8 @@ public enum Collector {
         report.recorded += 1
         var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
         if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
-        entry.tokens += record.timings.evalCount ?? 0
-        entry.ns += record.timings.evalDuration ?? 0
+        entry.tokens = entry.tokens.addingSaturating(record.timings.evalCount ?? 0)
+        entry.ns = entry.ns.addingSaturating(record.timings.evalDuration ?? 0)
         byVariant[record.variant] = entry
         statistics.add(record)
         switch format {
@@ -194,6 +199,8 @@ public enum Collector {
           var j = i + key.count, value = 0, digits = 0
           while j < bytes.count, bytes[j] == 32 { j += 1 }
           while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+            // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
+            guard digits < 18 else { return nil }
             value = value * 10 + Int(bytes[j] - 48)
             j += 1
             digits += 1
@@ -269,7 +276,7 @@ struct OpenAIOutputLine: Encodable {
     if record.status == .ok {
       let prompt = record.timings.promptEvalCount ?? 0, completion = record.timings.evalCount ?? 0
       let reason = record.doneReason == "length" ? "length" : "stop"
-      response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)))
+      response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt.addingSaturating(completion))))
     } else {
       error = ErrorBody(message: record.error ?? "unknown error")
     }
