@@ -42,7 +42,7 @@ public struct GPUSample: Sendable, Equatable, Codable {
   public static func parse(_ line: some StringProtocol, timeZone: TimeZone) -> GPUSample? {
     let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
     guard fields.count == queryFields.count, let timestamp = parseTimestamp(fields[0], timeZone: timeZone), let index = Int(fields[1]) else { return nil }
-    func number(_ field: String) -> Double? { field.hasPrefix("[") ? nil : Double(field) }
+    func number(_ field: String) -> Double? { field.hasPrefix("[") ? nil : Double(field).flatMap { $0.isFinite ? $0 : nil } }
     return GPUSample(
       timestamp: timestamp, index: index, uuid: fields[2], name: fields[3],
       utilization: number(fields[4]), memoryUsed: number(fields[5]), memoryTotal: number(fields[6]),
@@ -56,8 +56,10 @@ public struct GPUSample: Sendable, Equatable, Codable {
     guard parts.count == 2 else { return nil }
     let date = parts[0].split(separator: "/").compactMap { Int($0) }
     let time = parts[1].split(separator: ":")
+    // A torn or edited line can hold any digits: the year is bounded before it is multiplied.
     guard date.count == 3, time.count == 3, let hour = Int(time[0]), let minute = Int(time[1]), let second = Double(time[2]),
-      (1...12).contains(date[1]), (1...31).contains(date[2]), hour < 24, minute < 60, second < 61
+      (1...9999).contains(date[0]), (1...12).contains(date[1]), (1...31).contains(date[2]), (0..<24).contains(hour), (0..<60).contains(minute),
+      second >= 0, second < 61
     else { return nil }
     let local = Double(CivilDate.daysSince1970(year: date[0], month: date[1], day: date[2]) * 86400 + hour * 3600 + minute * 60) + second
     let offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: local))

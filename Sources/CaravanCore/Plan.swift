@@ -105,7 +105,8 @@ public enum Planner {
     for point in sweepPoints(spec.sweep) {
       // The name keeps the value as written (`temperature=1.0`); the option is normalised.
       let name = point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",")
-      let options = Dictionary(uniqueKeysWithValues: point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) })
+      // The parser refuses an option swept twice; should one get here, its first axis wins.
+      let options = Dictionary(point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) }, uniquingKeysWith: { first, _ in first })
       result.append(Variant(name: name, model: spec.model, options: options, baseModel: spec.model))
     }
     if result.isEmpty { result.append(Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)) }
@@ -124,8 +125,10 @@ public enum Planner {
     sweepPoints(sweep).map { point in point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",") }
   }
 
+  /// The sweep's cartesian product; none past `InputLimits.maxVariants` points, which
+  /// `PlanLimits` refuses before planning (so a checker that lists names cannot exhaust memory).
   private static func sweepPoints(_ sweep: [SweepAxis]) -> [[(String, JSONValue)]] {
-    guard !sweep.isEmpty else { return [] }
+    guard !sweep.isEmpty, PlanLimits.sweepPointCount(sweep) != nil else { return [] }
     var points: [[(String, JSONValue)]] = [[]]
     for axis in sweep {
       points = points.flatMap { point in axis.values.map { point + [(axis.option, $0)] } }
@@ -152,7 +155,7 @@ public enum Planner {
   public static func plan(spec: JobSpec, prompts: [Prompt]) -> Plan {
     let variants = variants(for: spec)
     var items: [WorkItem] = []
-    items.reserveCapacity(prompts.count * variants.count * spec.repeats)
+    items.reserveCapacity(min(InputLimits.maxItems, prompts.count.multipliedSaturating(by: variants.count).multipliedSaturating(by: max(1, spec.repeats))))
     for prompt in prompts {
       for variant in variants where prompt.variants?.contains(variant.name) ?? true {
         var options = variant.options

@@ -53,12 +53,13 @@ public struct RunStatistics: Sendable {
     mutating func add(_ record: ResultRecord, start: Double?, end: Double?) {
       requests += 1
       if record.status == .error { errors += 1 }
-      promptTokens += record.timings.promptEvalCount ?? 0
-      generatedTokens += record.timings.evalCount ?? 0
-      promptEvalNanoseconds += record.timings.promptEvalDuration ?? 0
-      evalNanoseconds += record.timings.evalDuration ?? 0
-      loadNanoseconds += record.timings.loadDuration ?? 0
-      requestMilliseconds += record.wallMs
+      // The counts are the server's (or a hand-edited record's): sums saturate, never trap.
+      promptTokens = promptTokens.addingSaturating(record.timings.promptEvalCount ?? 0)
+      generatedTokens = generatedTokens.addingSaturating(record.timings.evalCount ?? 0)
+      promptEvalNanoseconds = promptEvalNanoseconds.addingSaturating(record.timings.promptEvalDuration ?? 0)
+      evalNanoseconds = evalNanoseconds.addingSaturating(record.timings.evalDuration ?? 0)
+      loadNanoseconds = loadNanoseconds.addingSaturating(record.timings.loadDuration ?? 0)
+      if record.wallMs.isFinite { requestMilliseconds += record.wallMs }
       if let start, let end {
         firstStart = min(firstStart ?? start, start)
         lastEnd = max(lastEnd ?? end, end)
@@ -162,11 +163,15 @@ public struct RunStatistics: Sendable {
 
   public init(variants: [Variant], answers: AnswerSample = AnswerSample()) {
     self.answers = answers
-    sweep = variants.map { variant in
+    // A manifest edited by hand (or written before duplicates were refused) may name a variant
+    // twice; it gets one row, and its records count once, towards it.
+    var seen: Set<String> = []
+    let unique = variants.filter { seen.insert($0.name).inserted }
+    sweep = unique.map { variant in
       let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
       return VariantSweep(variant: variant.name, options: options)
     }
-    index = Dictionary(uniqueKeysWithValues: variants.enumerated().map { ($0.element.name, $0.offset) })
+    index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($0.element.name, $0.offset) })
   }
 
   /// Adds one line of a shard's timing file.
@@ -235,7 +240,7 @@ public struct RunStatistics: Sendable {
     let words = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
     sweep[position].responses += 1
     sweep[position].lengthSum += Double(words.count)
-    sweep[position].lengthSquareSum += Double(words.count * words.count)
+    sweep[position].lengthSquareSum += Double(words.count) * Double(words.count)
     sweep[position].unigrams.formUnion(words)
     sweep[position].unigramCount += words.count
     if words.count > 1 {

@@ -3,15 +3,18 @@ import Foundation
 /// Temperature, top-k and top-p as samplers apply them, for the simulator and `caravan sampling`.
 public enum Sampling {
   /// softmax(logits / temperature); temperature 0 puts all mass on the largest logit.
+  ///
+  /// The largest logit is subtracted before dividing by the temperature, so every exponent is 0
+  /// or less: nothing overflows, however large the logits or however small the temperature (a
+  /// temperature so small that the division underflows still gives the argmax). Logits must be
+  /// finite; `caravan sampling` refuses others.
   public static func softmax(_ logits: [Double], temperature: Double) -> [Double] {
-    guard !logits.isEmpty else { return [] }
-    if temperature <= 0 {
-      let best = logits.indices.max { logits[$0] < logits[$1] }!
+    guard let top = logits.max() else { return [] }
+    if !(temperature > 0) {
+      let best = logits.firstIndex(of: top) ?? 0
       return logits.indices.map { $0 == best ? 1 : 0 }
     }
-    let scaled = logits.map { $0 / temperature }
-    let top = scaled.max()!
-    let exps = scaled.map { Foundation.exp($0 - top) }
+    let exps = logits.map { Foundation.exp(($0 - top) / temperature) }
     let sum = exps.reduce(0, +)
     return exps.map { $0 / sum }
   }

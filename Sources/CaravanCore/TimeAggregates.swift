@@ -130,7 +130,7 @@ public struct TimeBuckets<Key: Hashable & Sendable>: Sendable {
     cover(start)
     cover(end)
     var values = series.removeValue(forKey: key) ?? empty
-    let origin = self.origin!
+    let origin = self.origin ?? start
     for index in bucket(start)...bucket(end) {
       let low = origin + Double(index) * width
       let overlap = min(end, low + width) - max(start, low)
@@ -150,8 +150,12 @@ public struct TimeBuckets<Key: Hashable & Sendable>: Sendable {
 
   private var empty: Series { Series(sums: Array(repeating: 0, count: capacity), counts: Array(repeating: 0, count: capacity)) }
 
+  /// The bucket of `time`, clamped to the axis. Clamped before it becomes an `Int`: a time the
+  /// axis could not widen to (a record claiming a wall time of 1e300 ms) would trap there.
   private func bucket(_ time: Double) -> Int {
-    min(capacity - 1, max(0, Int(((time - origin!) / width).rounded(.down))))
+    let position = ((time - (origin ?? time)) / width).rounded(.down)
+    guard position.isFinite else { return position > 0 ? capacity - 1 : 0 }
+    return Int(min(Double(capacity - 1), max(0, position)))
   }
 
   private mutating func cover(_ time: Double) {

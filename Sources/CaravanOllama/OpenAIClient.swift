@@ -175,8 +175,9 @@ struct OpenAIStream {
       // Ollama does, so the prefill rate is the server's own.
       measured.promptEvalCount = timings["prompt_n"]?.intValue ?? measured.promptEvalCount
       measured.evalCount = measured.evalCount ?? timings["predicted_n"]?.intValue
-      measured.promptEvalDuration = Int((promptMs * 1e6).rounded())
-      measured.evalDuration = Int((predictedMs * 1e6).rounded())
+      // The server's numbers: a nonsense one (1e300 ms) saturates instead of trapping.
+      measured.promptEvalDuration = (promptMs * 1e6).rounded().saturatingInt
+      measured.evalDuration = (predictedMs * 1e6).rounded().saturatingInt
       measured.source = .engine
     } else if let firstToken {
       measured.promptEvalDuration = Int(firstToken.nanoseconds)

@@ -17,6 +17,13 @@ public struct PullProgress: Sendable, Equatable {
     total = object["total"]?.intValue
     completed = object["completed"]?.intValue
   }
+
+  /// Bytes done and the total, for a progress bar: nil without a positive total, and `done`
+  /// held to 0...total (a server may report more than it promised, or a negative count).
+  public var progress: (done: Int, total: Int)? {
+    guard let total, total > 0, let completed else { return nil }
+    return (min(max(0, completed), total), total)
+  }
 }
 
 extension OllamaClient {

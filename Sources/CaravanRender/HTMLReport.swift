@@ -329,6 +329,8 @@ public enum HTMLReport {
   static func fmt(_ value: Double) -> String {
     guard value.isFinite else { return "0" }
     let rounded = (value * 10).rounded() / 10
+    // Past 1e15 a Double has no fraction left to show, and past Int's range Int(_:) traps.
+    if abs(rounded) >= 1e15 { return String(format: "%.0f", rounded) }
     return rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.1f", rounded)
   }
 

@@ -99,14 +99,19 @@ public enum Collector {
       var latestIsError = [Bool](repeating: false, count: shard.items)
       let resultsPath = layout.resultFile(shard.index)
       for (offset, line) in LineReader(path: resultsPath) {
-        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq < firstSeq + shard.items else {
+        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < shard.items else {
+          report.unexpected += 1
+          continue
+        }
+        // A line too long for the table cannot be a record Caravan wrote.
+        guard let length = Int32(exactly: line.count) else {
           report.unexpected += 1
           continue
         }
         let index = seq - firstSeq
-        if offsets[index] < 0 || !latestIsError[index] { counts[index] &+= 1 }
+        if (offsets[index] < 0 || !latestIsError[index]), counts[index] < .max { counts[index] += 1 }
         offsets[index] = offset
-        lengths[index] = Int32(line.count)
+        lengths[index] = length
         // Records are written with sorted keys, and a quote inside a text is escaped, so this
         // byte sequence can only be the status key.
         latestIsError[index] = line.range(of: Data(#""status":"error""#.utf8)) != nil
@@ -135,8 +140,8 @@ public enum Collector {
         report.recorded += 1
         var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
         if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
-        entry.tokens += record.timings.evalCount ?? 0
-        entry.ns += record.timings.evalDuration ?? 0
+        entry.tokens = entry.tokens.addingSaturating(record.timings.evalCount ?? 0)
+        entry.ns = entry.ns.addingSaturating(record.timings.evalDuration ?? 0)
         byVariant[record.variant] = entry
         statistics.add(record)
         try output.write(line: data)
@@ -150,7 +155,9 @@ public enum Collector {
     try openAIOutput?.close()
     try errorsOutput.close()
 
-    report.variants = manifest.variants.map { variant in
+    // One summary per variant name, even if a hand-edited manifest lists one twice.
+    var summarised: Set<String> = []
+    report.variants = manifest.variants.filter { summarised.insert($0.name).inserted }.map { variant in
       let entry = byVariant[variant.name] ?? (0, 0, 0, 0)
       let rate = entry.ns > 0 ? Double(entry.tokens) / Double(entry.ns) * 1e9 : nil
       return VariantSummary(variant: variant.name, ok: entry.ok, errors: entry.errors, evalTokens: entry.tokens, decodeTokensPerSecond: rate.map { ($0 * 10).rounded() / 10 })
@@ -208,6 +215,8 @@ public enum Collector {
           var j = i + key.count, value = 0, digits = 0
           while j < bytes.count, bytes[j] == 32 { j += 1 }
           while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+            // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
+            guard digits < 18 else { return nil }
             value = value * 10 + Int(bytes[j] - 48)
             j += 1
             digits += 1
@@ -285,7 +294,7 @@ struct OpenAIOutputLine: Encodable {
     if record.status == .ok {
       let prompt = record.timings.promptEvalCount ?? 0, completion = record.timings.evalCount ?? 0
       let reason = record.doneReason == "length" ? "length" : "stop"
-      response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)))
+      response = Response(statusCode: 200, body: Body(model: record.model, choices: [Choice(message: ChatMessage(role: "assistant", content: record.response ?? ""), finishReason: reason)], usage: Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt.addingSaturating(completion))))
     } else {
       error = ErrorBody(message: record.error ?? "unknown error")
     }

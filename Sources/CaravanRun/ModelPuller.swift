@@ -26,8 +26,10 @@ public struct ModelPuller: Sendable {
     self.engine = engine
   }
 
-  /// Pulls `model`, reporting progress, then checks that the store has its manifest.
+  /// Pulls `model`, reporting progress, then checks that the store has its manifest. A name
+  /// Ollama would refuse throws `ModelNameError` before any server starts or folder is made.
   public func pull(_ model: String, progress: @escaping @Sendable (PullProgress) -> Void) async throws {
+    let name = try ModelName(parsing: model)
     try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("caravan-pull-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -64,7 +66,7 @@ public struct ModelPuller: Sendable {
     _ = await reaped
     try pulled.get()
     guard ModelStore(path: store).contains(model) else {
-      throw RunDirectoryError("the server reported success but \(store)/\(ModelName(model).manifestPath) does not exist; is OLLAMA_MODELS honoured by this server?")
+      throw RunDirectoryError("the server reported success but \(store)/\(name.manifestPath) does not exist; is OLLAMA_MODELS honoured by this server?")
     }
   }
 }

@@ -49,8 +49,10 @@ public struct RunPreparer: Sendable {
     let promptsPath = spec.prompts
     let promptsText = try readInput(promptsPath, what: "prompt file", key: "prompts", specPath: specPath)
     let prompts = try PromptFile.parse(promptsText, file: promptsPath)
+    try PlanLimits.check(spec: spec, prompts: prompts, specText: specText, specFile: specPath)  // before anything expands the plan
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
       + EngineChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
+      + SpecChecks.problems(spec: spec, specText: specText, specFile: specPath)
       + siteProblems(spec, specFile: specPath)
     guard problems.isEmpty else { throw InputError(problems) }
     return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)

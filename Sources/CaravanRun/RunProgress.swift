@@ -61,12 +61,13 @@ public struct RunProgress: Sendable, Equatable, Encodable {
       var first: Date?, last: Date?, lastText: String?
       for (_, line) in LineReader(path: run.layout.resultFile(info.index)) {
         guard let record = try? decoder.decode(ResultRecord.self, from: line) else { continue }
-        let position = record.seq - firstSeq
-        guard position >= 0, position < info.items else { continue }
+        // seq and the counts are read from a file: subtract and add without trapping.
+        let (position, overflow) = record.seq.subtractingReportingOverflow(firstSeq)
+        guard !overflow, position >= 0, position < info.items else { continue }
         seen[position] = true
         latestError[position] = record.status == .error
-        tokens += record.timings.evalCount ?? 0
-        nanoseconds += record.timings.evalDuration ?? 0
+        tokens = tokens.addingSaturating(record.timings.evalCount ?? 0)
+        nanoseconds = nanoseconds.addingSaturating(record.timings.evalDuration ?? 0)
         if let seconds = ISOTimestamp.seconds(record.finishedAt) {
           let date = Date(timeIntervalSince1970: seconds)
           first = min(first ?? date, date)

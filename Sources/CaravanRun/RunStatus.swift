@@ -58,7 +58,7 @@ public struct RunStatus: Sendable, Encodable {
       do {
         let state = try await query.jobState(jobID: submission.jobID)
         for task in state.tasks {
-          for index in task.arrayTaskID.map({ [$0] }) ?? expand(task.pendingArrayTasks ?? "") { bySlurm[index] = task }
+          for index in task.arrayTaskID.map({ [$0] }) ?? expand(task.pendingArrayTasks ?? "", below: manifest.shards.count) { bySlurm[index] = task }
         }
         status.source = "slurmctld"
       } catch let error as SlurmError where error.code == SlurmError.invalidJobID {
@@ -81,13 +81,19 @@ public struct RunStatus: Sendable, Encodable {
     return status
   }
 
-  /// `0-2,5` or `[0-2]%4` -> [0, 1, 2, 5].
-  static func expand(_ text: String) -> [Int] {
+  /// `0-2,5` or `[0-2]%4` -> [0, 1, 2, 5], keeping only indices below `limit` (the run's shard
+  /// count): the text is Slurm's, and a range such as `0-4294967294` must not become an array.
+  static func expand(_ text: String, below limit: Int) -> [Int] {
     let body = text.split(separator: "%").first.map(String.init) ?? text
     var result: [Int] = []
     for part in body.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",") {
       let bounds = part.split(separator: "-").compactMap { Int($0) }
-      if bounds.count == 2, bounds[0] <= bounds[1] { result += Array(bounds[0]...bounds[1]) } else if bounds.count == 1 { result.append(bounds[0]) }
+      if bounds.count == 2 {
+        let low = max(0, bounds[0]), high = min(bounds[1], limit - 1)
+        if low <= high { result += Array(low...high) }
+      } else if bounds.count == 1, (0..<max(0, limit)).contains(bounds[0]) {
+        result.append(bounds[0])
+      }
     }
     return result
   }

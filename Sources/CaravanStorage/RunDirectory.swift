@@ -9,14 +9,21 @@ public struct RunDirectory: Sendable {
 
   public var path: String { layout.root }
 
+  /// The run's manifest, refused when its shard table cannot be right (`Manifest.problems`).
   public func manifest() throws -> Manifest {
+    let manifest: Manifest
     do {
-      return try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: layout.manifest)))
+      manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: layout.manifest)))
     } catch CocoaError.fileReadNoSuchFile {
       throw RunDirectoryError("\(layout.root) is not a Caravan run directory (no manifest.json)")
     } catch {
       throw RunDirectoryError("cannot read \(layout.manifest): \(error)")
     }
+    let problems = manifest.problems
+    guard problems.isEmpty else {
+      throw RunDirectoryError("\(layout.manifest) is damaged: " + problems.joined(separator: "; ") + " (was it edited? caravan submit writes it; submit the spec again for a new run)")
+    }
+    return manifest
   }
 
   /// `submission.json`, once the run has been handed to a scheduler.

@@ -1,3 +1,4 @@
+import CaravanCore
 import CaravanProcess
 import CaravanRun
 import ArgumentParser
@@ -30,6 +31,10 @@ extension Caravan {
 
       @Flag(help: "Pull through ollama-sim (for tests and rehearsals).")
       var simulator = false
+
+      func validate() throws {
+        if let reason = ModelName.problem(model) { throw ValidationError("'\(model)' is not a valid Ollama model name: \(reason)") }
+      }
 
       func run() async throws {
         guard let store = store ?? ProcessInfo.processInfo.environment["OLLAMA_MODELS"] else {
@@ -100,7 +105,7 @@ final class ProgressLine: @unchecked Sendable {
   func update(_ step: PullProgress) {
     lock.lock()
     defer { lock.unlock() }
-    guard let total = step.total, total > 0, let done = step.completed else {
+    guard let (done, total) = step.progress else {
       if drew { print("") ; drew = false }
       print("\(model): \(step.status)")
       lastStatus = step.status
@@ -111,7 +116,8 @@ final class ProgressLine: @unchecked Sendable {
     let rate = Double(done) / elapsed
     let eta = rate > 0 ? Double(total - done) / rate : 0
     let fraction = Double(done) / Double(total)
-    let text = "\(step.status) \(Int(fraction * 100))% \(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int(rate)))/s ETA \(Int(eta.rounded()))s"
+    // The counts are the server's: progress holds them to 0...total, and the rates saturate.
+    let text = "\(step.status) \(Int(fraction * 100))% \(formatBytes(done))/\(formatBytes(total)) \(formatBytes(rate.saturatingInt ?? 0))/s ETA \((eta.rounded().saturatingInt ?? 0))s"
     if terminal {
       let filled = Int(fraction * 30)
       let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)

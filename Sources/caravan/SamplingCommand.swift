@@ -24,19 +24,34 @@ extension Caravan {
     var topP: Double?
 
     func validate() throws {
-      if temperature < 0 { throw ValidationError("--temperature must be 0 or more") }
-      if let topK, topK < 0 { throw ValidationError("--top-k must be 0 or more") }
-      if let topP, !(0...1).contains(topP) { throw ValidationError("--top-p must be between 0 and 1") }
-      if parsedLogits == nil { throw ValidationError("--logits must be numbers separated by commas, e.g. 0.2,0.3,0.1,0.4") }
+      guard temperature.isFinite, temperature >= 0 else {
+        throw ValidationError("--temperature must be a finite number, 0 or more (0 = greedy); got \(temperature)")
+      }
+      if temperature > 0, temperature < Double.leastNormalMagnitude {
+        throw ValidationError("--temperature \(temperature) is too small to divide by (below \(Double.leastNormalMagnitude)); use 0 for greedy sampling")
+      }
+      if let topK, topK < 0 { throw ValidationError("--top-k must be 0 or more; got \(topK)") }
+      if let topP, !(0...1).contains(topP) { throw ValidationError("--top-p must be between 0 and 1; got \(topP)") }
+      _ = try Self.parse(logits: logits)
     }
 
-    var parsedLogits: [Double]? {
-      let values = logits.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-      return values.isEmpty || values.contains(nil) ? nil : values.map { $0! }
+    /// The logits, or a ValidationError naming the element that is empty, not a number, or not finite.
+    static func parse(logits text: String) throws -> [Double] {
+      let example = "give numbers separated by commas, e.g. --logits 0.2,0.3,0.1,0.4"
+      let elements = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      var values: [Double] = []
+      for (index, element) in elements.enumerated() {
+        let position = "--logits element \(index + 1) of \(elements.count)"
+        guard !element.isEmpty else { throw ValidationError("\(position) is empty ('\(text)'); \(example)") }
+        guard let value = Double(element) else { throw ValidationError("\(position) ('\(element)') is not a number; \(example)") }
+        guard value.isFinite else { throw ValidationError("\(position) is \(element); logits must be finite numbers") }
+        values.append(value)
+      }
+      return values
     }
 
     func run() throws {
-      let values = parsedLogits!
+      let values = try Self.parse(logits: logits)
       var probabilities = Sampling.softmax(values, temperature: temperature)
       print("softmax(logits / \(temperature)): \(format(probabilities))")
       if let topK {

@@ -62,7 +62,7 @@ extension Caravan {
         rows.append([
           String(shard.index), shard.state, shard.node ?? "-", "\(progress.done)/\(progress.items)", String(progress.errors),
           progress.decodeTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
-          progress.etaSeconds.map { "\(Int($0))s" } ?? "-", note,
+          progress.etaSeconds.flatMap(\.saturatingInt).map { "\($0)s" } ?? "-", note,
         ])
       }
       let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }

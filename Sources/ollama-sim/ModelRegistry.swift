@@ -77,27 +77,23 @@ actor ModelRegistry {
     (base.union(created.keys)).sorted()
   }
 
-  /// Records a pulled model, writing Ollama's store layout when a store is set.
-  func addPulled(_ name: String, blob: Data) throws {
+  /// Records a pulled model, writing Ollama's store layout when a store is set: the manifest at
+  /// the parsed name's path (every part valid, so it stays inside the store).
+  func addPulled(_ name: String, parsed: ModelName, blob: Data) throws {
     let key = Self.normalize(name)
     base.insert(key)
     guard let store else { return }
-    let digest = "sha256-" + String(format: "%016llx%016llx", stableHash(key), stableHash(key + "#"))
+    // 64 hex digits, as a real sha256 digest has (caravan models list checks the form).
+    let digest = "sha256-" + ["", "#", "##", "###"].map { String(format: "%016llx", stableHash(key + $0)) }.joined()
     let blobs = URL(fileURLWithPath: store).appendingPathComponent("blobs")
     try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
     try blob.write(to: blobs.appendingPathComponent(digest))
-    let (repository, tag) = Self.split(key)
-    let manifestDir = URL(fileURLWithPath: store).appendingPathComponent("manifests/registry.ollama.ai/library/\(repository)")
-    try FileManager.default.createDirectory(at: manifestDir, withIntermediateDirectories: true)
-    let manifest = """
+    let manifest = URL(fileURLWithPath: store).appendingPathComponent(parsed.manifestPath)
+    try FileManager.default.createDirectory(at: manifest.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let text = """
       {"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"\(digest.replacingOccurrences(of: "-", with: ":"))","size":\(blob.count)}]}
       """
-    try Data(manifest.utf8).write(to: manifestDir.appendingPathComponent(tag))
-  }
-
-  static func split(_ key: String) -> (String, String) {
-    let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
-    return (parts[0], parts.count > 1 ? parts[1] : "latest")
+    try Data(text.utf8).write(to: manifest)
   }
 
   /// Models present in an Ollama store: manifests/registry.ollama.ai/library/NAME/TAG.

@@ -214,13 +214,15 @@ struct SimServer: Sendable {
   private func pull(_ request: Request) async throws -> Response {
     guard let body = try await readJSON(request) else { return error(.badRequest, "invalid JSON body") }
     guard let name = (body["model"] ?? body["name"])?.stringValue, !name.isEmpty else { return error(.badRequest, "model is required") }
+    // As Ollama does: a name outside its rules is refused, so no name can write outside the store.
+    guard let parsed = try? ModelName(parsing: name) else { return error(.badRequest, "invalid model name") }
     let blob = Data((0..<4096).map { UInt8(truncatingIfNeeded: stableHash(name) &+ UInt64($0)) })
     let digest = "sha256:" + String(format: "%016llx", stableHash(name))
     var lines: [JSONValue] = [.object(["status": .string("pulling manifest")])]
     for completed in stride(from: 1024, through: blob.count, by: 1024) {
       lines.append(.object(["status": .string("pulling \(digest.dropFirst(7).prefix(12))"), "digest": .string(digest), "total": .int(blob.count), "completed": .int(completed)]))
     }
-    try await registry.addPulled(name, blob: blob)
+    try await registry.addPulled(name, parsed: parsed, blob: blob)
     lines += ["verifying sha256 digest", "writing manifest", "success"].map { .object(["status": .string($0)]) }
     if body["stream"]?.boolValue == false { return json(["status": .string("success")]) }
     return ndjson(lines)

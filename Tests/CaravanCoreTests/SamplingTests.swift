@@ -31,6 +31,14 @@ struct SamplingTests {
     #expect(probabilities[1] > probabilities[0] && probabilities[0] > probabilities[2])
   }
 
+  @Test("a temperature so small that dividing by it overflows still gives the argmax, never NaN")
+  func softmaxTinyTemperature() {
+    #expect(Sampling.softmax(logits, temperature: 1e-320) == [0, 0, 0, 1])
+    #expect(Sampling.softmax(logits, temperature: Double.leastNonzeroMagnitude) == [0, 0, 0, 1])
+    let spread = Sampling.softmax([-1e308, 1e308, 0], temperature: 1e-300)
+    #expect(spread == [0, 1, 0])
+  }
+
   @Test("temperature 0 puts all mass on the largest logit", arguments: [0.0, -1.0])
   func greedy(temperature: Double) {
     #expect(Sampling.softmax(logits, temperature: temperature) == [0, 0, 0, 1])

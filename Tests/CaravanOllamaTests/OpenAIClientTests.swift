@@ -77,6 +77,34 @@ func parseStream(_ name: String) throws(OllamaError) -> Completion? {
     #expect(done.timings.totalDuration == 60_000_000)
   }
 
+  /// A server's nonsense timings (1e300 ms) trapped converting to Int; they saturate.
+  @Test func nonsenseServerTimingsSaturate() throws {
+    let data = Data("""
+      data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}
+
+      data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"timings":{"prompt_n":1,"prompt_ms":1e300,"predicted_n":1,"predicted_ms":-1e300}}
+
+      data: [DONE]
+
+      """.utf8)
+    let start = ContinuousClock.now
+    var stream = OpenAIStream(started: start)
+    var completion: Completion?
+    for line in data.split(separator: UInt8(ascii: "\n")) {
+      completion = try stream.consume(Data(line), at: start + .milliseconds(5)) ?? completion
+    }
+    let done = try #require(completion)
+    #expect(done.timings.promptEvalDuration == .max)
+    #expect(done.timings.evalDuration == .min)
+  }
+
+  /// Pull progress from a server that reports more than it promised, or less than nothing.
+  @Test func pullProgressIsHeldToItsTotal() {
+    #expect(PullProgress(.object(["status": .string("x"), "total": .int(10), "completed": .int(.max)])).progress! == (10, 10))
+    #expect(PullProgress(.object(["status": .string("x"), "total": .int(10), "completed": .int(-3)])).progress! == (0, 10))
+    #expect(PullProgress(.object(["status": .string("x"), "total": .int(0), "completed": .int(3)])).progress == nil)
+  }
+
   /// A server that dies mid-answer sends no `[DONE]`: the stream is not a completion.
   @Test func aCutStreamIsNotAnAnswer() throws {
     #expect(try parseStream("chat-stream-cut.sse") == nil)

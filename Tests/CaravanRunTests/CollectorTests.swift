@@ -119,4 +119,83 @@ import CaravanStorage
     #expect(lines[1]["response"] == .null)
     #expect(lines[1]["error"]?["message"] == .string("HTTP 400: bad"))
   }
+
+  /// Rewrites the run's manifest.json through `change`, as a person editing it would.
+  func editManifest(_ run: RunDirectory, _ change: (inout Manifest) -> Void) throws {
+    var manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: run.layout.manifest)))
+    change(&manifest)
+    try JSONFormats.documentEncoder().encode(manifest).write(to: URL(fileURLWithPath: run.layout.manifest))
+  }
+
+  /// A run written before duplicate variants were refused (or a manifest edited by hand) names a
+  /// variant twice: collect merged it by trapping in `Dictionary(uniqueKeysWithValues:)`.
+  @Test func aManifestThatNamesAVariantTwiceIsCollected() throws {
+    let (run, items) = try run()
+    try editManifest(run) { $0.variants.append($0.variants[0]) }
+    try write([record(items[0], .ok, "a"), record(items[1], .ok, "b")], shard: 0, in: run)
+    let report = try Collector.collect(run)
+    #expect(report.recorded == 2 && report.ok == 2)
+    #expect(report.variants.map(\.variant) == ["default"])
+    #expect(report.variants.first?.ok == 2)
+    let sweep = try String(contentsOfFile: run.path + "/sweep.csv", encoding: .utf8)
+    #expect(sweep.split(separator: "\n").filter { $0.hasPrefix("default,") }.count == 1, "\(sweep)")
+  }
+
+  /// Counts from a damaged manifest sized collect's tables: a negative one trapped, an enormous
+  /// one exhausted memory. Each is refused with what is wrong.
+  @Test(arguments: [
+    (-1, "shard 0 has -1 items; a count cannot be negative"),
+    (1_000_000_000_000, "its shards hold 1,000,000,000,002 work items, more than the 10,000,000 caravan submit writes"),
+    (7, "total_items is 4 but its shards hold 9"),
+  ])
+  func aDamagedShardTableIsRefused(items: Int, message: String) throws {
+    let (run, _) = try run()
+    try editManifest(run) { $0.shards[0].items = items }
+    let error = #expect(throws: RunDirectoryError.self) { try Collector.collect(run) }
+    #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    #expect(error?.description.contains("manifest.json is damaged") == true)
+    #expect(throws: RunDirectoryError.self) { try RunProgress.read(run) }
+  }
+
+  /// Records are read from files a crash can tear and a person can edit: nonsense numbers in
+  /// them skew the reports at most; they never trap.
+  @Test func nonsenseNumbersInRecordsDoNotTrap() throws {
+    let (run, items) = try run()
+    var huge = record(items[0], .ok, "a b c")
+    huge.timings.evalCount = .max
+    huge.timings.promptEvalCount = .max
+    huge.timings.evalDuration = 1
+    huge.wallMs = 1e300
+    var again = record(items[1], .ok, "d e")
+    again.timings.evalCount = .max
+    again.timings.evalDuration = .max
+    again.wallMs = -1e300
+    var data = Data()
+    for value in [huge, again] {
+      data.append(try JSONLines.lineEncoder().encode(value))
+      data.append(UInt8(ascii: "\n"))
+    }
+    // A seq with more digits than an Int holds, and a line that is no record.
+    data.append(Data("{\"seq\":99999999999999999999999999,\"id\":\"x\"}\n{\"seq\": -5}\n".utf8))
+    try data.write(to: URL(fileURLWithPath: run.layout.resultFile(0)))
+    try "2026/01/01 00:00:00.000, 0, GPU-1, H200, 50, 1, 2, 100, 40\n99999999999999999/01/01 00:00:00.000, 0, GPU-1, H200, 50, 1, 2, nan, 40\n"
+      .write(toFile: try telemetryFile(run), atomically: true, encoding: .utf8)
+    let report = try Collector.collect(run, format: .openai)
+    #expect(report.recorded == 2 && report.unexpected == 2)
+    #expect(report.variants.first?.evalTokens == .max)
+    #expect(try RunProgress.read(run).shards.first?.done == 2)
+  }
+
+  func telemetryFile(_ run: RunDirectory) throws -> String {
+    let path = run.layout.telemetryFile(node: "n1", shard: 0)
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    return path
+  }
+
+  /// Slurm's pending-task text, expanded: only the run's shards, however wide the range.
+  @Test func pendingTaskRangesAreCutToTheRunsShards() {
+    #expect(RunStatus.expand("0-2,5", below: 8) == [0, 1, 2, 5])
+    #expect(RunStatus.expand("[0-4294967294]%4", below: 3) == [0, 1, 2])
+    #expect(RunStatus.expand("7,9", below: 8) == [7])
+  }
 }

@@ -323,7 +323,7 @@ public enum FakeSite {
 
   public static func store(at path: String, models: [String]) throws {
     for model in models {
-      let manifest = path + "/" + ModelName(model).manifestPath
+      let manifest = path + "/" + (try ModelName(parsing: model)).manifestPath
       try FileManager.default.createDirectory(atPath: PathText.folder(of: manifest), withIntermediateDirectories: true)
       _ = FileManager.default.createFile(atPath: manifest, contents: Data("{}".utf8))
     }
