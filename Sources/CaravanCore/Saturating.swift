@@ -20,8 +20,9 @@ extension Double {
   /// range (where `Int(_:)` traps); nil for NaN.
   public var saturatingInt: Int? {
     if isNaN { return nil }
-    if self >= 9_223_372_036_854_775_807 { return .max }
-    if self <= -9_223_372_036_854_775_808 { return .min }
+    // 2^63 is the first Double past Int.max (which Double cannot hold exactly); -2^63 is Int.min.
+    if self >= 9_223_372_036_854_775_808.0 { return .max }
+    if self <= -9_223_372_036_854_775_808.0 { return .min }
     return Int(self)
   }
 }
