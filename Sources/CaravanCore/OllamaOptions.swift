@@ -57,6 +57,8 @@ public enum OllamaOptions {
       guard let number = value.doubleValue else {
         return ["option '\(name)' must be a number, not \(describe(value))"]
       }
+      // YAML's 1e999 reads as infinity, which JSON cannot carry to the server.
+      guard number.isFinite else { return ["option '\(name)' must be a finite number, not \(value.compactDescription)"] }
       if let range, !range.contains(number) {
         return ["option '\(name)' is \(value.compactDescription) but must be \(describe(range))"]
       }
@@ -82,7 +84,8 @@ public enum OllamaOptions {
   public static func normalized(name: String, value: JSONValue) -> JSONValue {
     switch known[name] {
     case .integer?: return value.intValue.map(JSONValue.int) ?? value
-    case .number?: return value.doubleValue.map { $0.rounded() == $0 ? .int(Int($0)) : .double($0) } ?? value
+    // Whole numbers become ints only where an Int holds them exactly (1e300 stays a double).
+    case .number?: return value.doubleValue.map { $0.rounded() == $0 && abs($0) < 1e15 ? .int(Int($0)) : .double($0) } ?? value
     case .stopList?: return value.stringValue.map { .array([.string($0)]) } ?? value
     default: return value
     }

@@ -59,7 +59,7 @@ public enum SlurmMemory {
       digits = digits.dropLast()
     }
     guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let value = UInt64(digits) else { return nil }
-    if kilobytes { return (value + 1023) / 1024 }
+    if kilobytes { return value / 1024 + (value % 1024 == 0 ? 0 : 1) }
     let (product, overflow) = value.multipliedReportingOverflow(by: factor)
     return overflow ? nil : product
   }

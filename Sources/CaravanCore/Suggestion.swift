@@ -1,6 +1,8 @@
 /// The closest candidate to a misspelt name, for "did you mean" hints; nil when nothing is close.
 public func closestMatch<S: Sequence>(to name: String, among candidates: S) -> String?
 where S.Element == String {
+  // Nothing is a typo of a very long name, and the distance costs its length times each candidate's.
+  guard name.utf8.count <= 256 else { return nil }
   let scored = candidates.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
   guard let best = scored.min(by: { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }) else { return nil }
   let allowed = max(2, min(name.count, best.0.count) / 3)

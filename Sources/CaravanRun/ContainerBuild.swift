@@ -67,8 +67,9 @@ public struct ContainerBuild: Sendable {
 
   /// Submits the build with `sbatch --wrap`; returns the job id.
   public func submit() async throws -> String {
-    let exports = "APPTAINER_CACHEDIR=\(environment["APPTAINER_CACHEDIR"]!) APPTAINER_TMPDIR=\(environment["APPTAINER_TMPDIR"]!)"
-    let wrap = "mkdir -p \(environment["APPTAINER_CACHEDIR"]!) \(environment["APPTAINER_TMPDIR"]!) && \(exports) " + command.map { "'\($0)'" }.joined(separator: " ")
+    // Quoted for the shell that runs the wrap: --scratch and the paths are the user's.
+    let cache = shellQuote(scratch + "/apptainer-cache"), temporary = shellQuote(scratch + "/apptainer-tmp")
+    let wrap = "mkdir -p \(cache) \(temporary) && APPTAINER_CACHEDIR=\(cache) APPTAINER_TMPDIR=\(temporary) " + command.map(shellQuote).joined(separator: " ")
     let output = try await ProcessRunner().run("sbatch", ["--parsable", "--job-name=caravan-image", "--time=02:00:00", "--cpus-per-task=4", "--mem=16G", "--output=caravan-image-%j.out", "--wrap", wrap])
     guard output.status == 0 else { throw ContainerBuildError("sbatch refused the build job: \(output.stderr)") }
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""

@@ -191,7 +191,7 @@
         description.bitflags |= caravan_job_cpus_set()
       }
       // sbatch asks for tasks × cpus-per-task CPUs in all.
-      description.min_cpus = UInt32(clamping: (request.tasks ?? 1) * (request.cpusPerTask ?? 1))
+      description.min_cpus = UInt32(clamping: (request.tasks ?? 1).multipliedSaturating(by: request.cpusPerTask ?? 1))
       description.tres_per_node = memory.string(request.tresPerNode)
       if let megabytes = request.memoryPerNodeMB { description.pn_min_memory = megabytes }
       if let warning = request.warning {

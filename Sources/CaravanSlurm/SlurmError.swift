@@ -78,7 +78,7 @@ public struct SlurmError: Error, LocalizedError, CustomStringConvertible, Sendab
   public static func resourceAdvice(request: SlurmJobRequest, nodes: [Node]) -> String {
     var asked: [String] = []
     if let gres = request.tresPerNode { asked.append(gres.replacingOccurrences(of: "gres:", with: "")) }
-    if let cpus = request.cpusPerTask { asked.append("\(cpus * (request.tasks ?? 1)) CPUs") }
+    if let cpus = request.cpusPerTask { asked.append("\(cpus.multipliedSaturating(by: request.tasks ?? 1)) CPUs") }
     if let memory = request.memoryPerNodeMB { asked.append("\(memory) MB") }
     let offered = nodes.map { node in
       "\(node.name): \(node.gres.flatMap { $0.isEmpty || $0 == "(null)" ? nil : $0 } ?? "no GRES"), \(node.cpus) CPUs, \(node.memoryMB) MB"

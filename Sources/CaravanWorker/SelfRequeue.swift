@@ -25,7 +25,7 @@ public struct SelfRequeue: Sendable {
 
   /// Slurm may send the signal up to 60 s before `grace`; allow for that and for the drain.
   static func nearTimeLimit(secondsLeft: Int?, grace: Int) -> Bool {
-    secondsLeft.map { $0 <= grace + 90 } ?? false
+    secondsLeft.map { $0 <= grace.addingSaturating(90) } ?? false
   }
 
   /// `squeue -o %L` time left: `[days-]hours:minutes:seconds`, `minutes:seconds`, or a word

@@ -99,7 +99,7 @@ public struct ShardWorker: Sendable {
         return true
       }
       // Fill every slot of every server, then refill each slot as its request finishes.
-      for slot in 0..<(parallel * endpoints.count) {
+      for slot in 0..<parallel.multipliedSaturating(by: endpoints.count) {
         guard dispatch(to: slot) else { break }
       }
       while inFlight > 0, let (slot, answered) = try await group.next() {

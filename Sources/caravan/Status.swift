@@ -24,6 +24,12 @@ extension Caravan {
     @Flag(help: "Print JSON.")
     var json = false
 
+    func validate() throws {
+      guard interval.isFinite, interval >= 0.1, interval <= 86_400 else {
+        throw ValidationError("--interval must be between 0.1 and 86400 seconds; got \(interval)")
+      }
+    }
+
     func run() async throws {
       let run = RunDirectory(path: runDir)
       let query = Schedulers.query(recorded: RunStatus.submission(run)?.scheduler)

@@ -26,6 +26,10 @@ extension Caravan {
     @Option(help: "The API the server speaks: ollama or openai.")
     var engine: JobSpec.Engine.Kind = JobSpec.Engine().kind
 
+    func validate() throws {
+      guard (1...2_592_000).contains(timeout) else { throw ValidationError("--timeout must be between 1 and 2592000 seconds (30 days); got \(timeout)") }
+    }
+
     func run() async throws {
       let readiness = Readiness(client: Engines.client(engine, baseURL: url, requestTimeout: .seconds(timeout)), serverPID: pid, logPath: log, timeout: .seconds(timeout))
       do {

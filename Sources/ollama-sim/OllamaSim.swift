@@ -52,6 +52,12 @@ struct OllamaSim: AsyncParsableCommand {
       throw ValidationError("--burst-503 takes EVERY:LENGTH, two positive whole numbers (e.g. 20:3), not '\(burst503)'")
     }
     if midStreamErrorEvery < 0 { throw ValidationError("--mid-stream-error-every must be 0 or more") }
+    // Delays become Durations through Int: a non-finite or enormous one would trap there.
+    for (flag, value) in [("--token-ms", tokenMs), ("--prompt-token-us", promptTokenUs), ("--load-ms", loadMs)] where !(value.isFinite && (0...3_600_000).contains(value)) {
+      throw ValidationError("\(flag) must be between 0 and 3600000; got \(value)")
+    }
+    if let slots, slots < 1 { throw ValidationError("--slots must be 1 or more; got \(slots)") }
+    if let queue, queue < 0 { throw ValidationError("--queue must be 0 or more; got \(queue)") }
   }
 
   func run() async throws {
@@ -60,7 +66,7 @@ struct OllamaSim: AsyncParsableCommand {
     let (hostname, port) = try Self.split(address)
     let modelList = (models ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     let storePath = store ?? environment["OLLAMA_MODELS"]
-    let slotCount = slots ?? environment["OLLAMA_NUM_PARALLEL"].flatMap(Int.init) ?? 1
+    let slotCount = max(1, slots ?? environment["OLLAMA_NUM_PARALLEL"].flatMap(Int.init) ?? 1)
     let queueLimit = queue ?? environment["OLLAMA_MAX_QUEUE"].flatMap(Int.init) ?? 512
     let settings = SimSettings(
       tokenDelay: .microseconds(Int(tokenMs * 1000)),

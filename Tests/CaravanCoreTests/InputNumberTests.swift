@@ -6,6 +6,23 @@ import Testing
 /// Numbers read from specs, records, telemetry and servers never trap: each of these did.
 @Suite("Numbers from input")
 struct InputNumberTests {
+  @Test("a memory size near UInt64's limit is rounded up to megabytes without overflowing")
+  func slurmMemory() {
+    #expect(SlurmMemory.megabytes("18446744073709551615K") == 18_014_398_509_481_984)
+    #expect(SlurmMemory.megabytes("1025K") == 2)
+    #expect(SlurmMemory.megabytes("1024K") == 1)
+    #expect(SlurmMemory.megabytes("18446744073709551615T") == nil)
+    #expect(SlurmMemory.megabytes("99999999999999999999999G") == nil)
+  }
+
+  @Test("a whole-number option too large for an Int stays a double; an infinite one is refused")
+  func hugeOptions() {
+    #expect(OllamaOptions.normalized(name: "temperature", value: .double(1e300)) == .double(1e300))
+    #expect(OllamaOptions.normalized(name: "temperature", value: .double(2)) == .int(2))
+    #expect(OllamaOptions.problems(name: "presence_penalty", value: .double(.infinity)) == ["option 'presence_penalty' must be a finite number, not inf"])
+    #expect(OllamaOptions.problems(name: "temperature", value: .double(-.infinity)).count == 1)
+  }
+
   @Test("a request span far off the axis lands in its first or last bucket")
   func timeBuckets() {
     var buckets = TimeBuckets<String>(capacity: 8)
@@ -25,6 +42,12 @@ struct InputNumberTests {
     #expect(sample != nil && sample?.utilization == nil && sample?.power == nil)
   }
 
+  @Test("no suggestion is sought for a name of a megabyte (it took minutes)")
+  func longNames() {
+    #expect(closestMatch(to: String(repeating: "x", count: 1 << 20), among: ["model", "name"]) == nil)
+    #expect(closestMatch(to: "modle", among: ["model", "name"]) == "model")
+  }
+
   @Test("saturating arithmetic holds at the ends of Int")
   func saturating() {
     #expect(Int.max.addingSaturating(1) == .max)
@@ -32,6 +55,18 @@ struct InputNumberTests {
     #expect(Int.max.multipliedSaturating(by: -2) == .min)
     #expect((1 << 40).multipliedSaturating(by: 1 << 40) == .max)
     #expect(1e300.saturatingInt == .max && (-1e300).saturatingInt == .min && Double.nan.saturatingInt == nil && 2.9.saturatingInt == 2)
+  }
+
+  @Test("spec numbers that the job does arithmetic with have upper bounds")
+  func specBounds() throws {
+    let text = minimalSpec + "engine: {parallel: 9223372036854775807, ready_timeout: 9223372036854775807}\nslurm: {grace: 70000}\n"
+    let spec = try SpecParser.parse(text, file: "job.yaml")
+    let found = SpecChecks.problems(spec: spec, specText: text, specFile: "job.yaml")
+    #expect(found.map(\.description) == [
+      "job.yaml:6: engine.parallel: is 9223372036854775807, but the most is 4,096 (requests in flight per server)",
+      "job.yaml:6: engine.ready_timeout: is 9223372036854775807, but the most is 2,592,000 (30 days, in seconds)",
+      "job.yaml:7: slurm.grace: is 70000, but the most is 65,535 (Slurm's --signal takes at most 65535 seconds)",
+    ])
   }
 
   @Test("a manifest's shard table is checked before anything is sized by it")

@@ -100,4 +100,38 @@ import Testing
     let stderr = try await refused(try job(extra))
     #expect(stderr.contains(message), "\(stderr)")
   }
+
+  /// Each trapped converting a Double to an Int, or overflowed a UInt64.
+  @Test(arguments: [
+    ("variants: [{name: a, options: {temperature: 1e300}}]\n", 0),
+    ("variants: [{name: a, modelfile: \"FROM gemma:7b\\nPARAMETER temperature 1e300\"}]\n", 0),
+    ("variants: [{name: a, options: {presence_penalty: 1e999}}]\n", 64),
+    ("slurm: {mem: 18446744073709551615K}\n", 0),
+  ])
+  func hugeNumbersDoNotTrap(extra: String, status: Int32) async throws {
+    let result = try await caravan(["validate", "job.yaml"], in: try job(extra))
+    #expect(result.status == status, "\(result.stdout)\(result.stderr)")
+    #expect(!result.stderr.contains("Fatal error"))
+  }
+
+  @Test(arguments: [["--interval", "nan"], ["--interval=-1"], ["--interval", "inf"]])
+  func statusIntervalIsChecked(arguments: [String]) async throws {
+    let result = try await caravan(["status", "/nonexistent", "--watch"] + arguments)
+    #expect(result.status == 64)
+    #expect(result.stderr.contains("--interval must be between 0.1 and 86400 seconds"), "\(result.stderr)")
+  }
+
+  /// Each became a Duration through Int (or slept for ever) before it was checked.
+  @Test(arguments: [
+    ("caravan", ["wait-ready", "--url", "http://127.0.0.1:9", "--timeout", "99999999999999"], "--timeout must be between 1 and 2592000 seconds"),
+    ("caravan", ["wait-ready", "--url", "http://127.0.0.1:9", "--timeout=-5"], "--timeout must be between 1 and 2592000 seconds"),
+    ("ollama-sim", ["--token-ms", "nan"], "--token-ms must be between 0 and 3600000; got nan"),
+    ("ollama-sim", ["--load-ms", "1e300"], "--load-ms must be between 0 and 3600000"),
+    ("ollama-sim", ["--slots", "0"], "--slots must be 1 or more; got 0"),
+  ])
+  func durationArgumentsAreChecked(tool: String, arguments: [String], message: String) async throws {
+    let result = try await runCommand(try TestPaths.binary(tool), arguments)
+    #expect(result.status == 64, "\(result.stdout)\(result.stderr)")
+    #expect(result.stderr.contains(message), "\(result.stderr)")
+  }
 }
