@@ -53,8 +53,11 @@ public enum PromptInput: Sendable, Equatable, Codable {
 public enum PromptFile {
   /// Parses a prompt file; `file` names it in messages, and its extension picks the form.
   public static func parse(_ text: String, file: String) throws(InputError) -> [Prompt] {
-    // "\r\n" is one Character in Swift, so split on either form of line end.
-    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    // Split on the UTF-8 bytes ("\r\n" is one Character, and walking Characters is slow on a
+    // long line); a UTF-8 byte order mark before the first line is not part of it.
+    var bytes = Substring(text).utf8[...]
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+    let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
     var prompts: [Prompt] = []
     var problems: [Problem] = []
     var firstLineOfID: [String: Int] = [:]
@@ -62,8 +65,16 @@ public enum PromptFile {
 
     for (offset, rawLine) in lines.enumerated() {
       let lineNumber = offset + 1
-      let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
-      if line.trimmingWhitespace().isEmpty { continue }
+      if rawLine.count > InputLimits.maxPromptLineBytes {
+        problems.append(Problem(file: file, line: lineNumber, message: "the line is \(grouped(rawLine.count)) bytes long; the most is \(grouped(InputLimits.maxPromptLineBytes)) (is this a prompt file?)"))
+        continue
+      }
+      if rawLine.contains(0) {
+        problems.append(Problem(file: file, line: lineNumber, message: "the line has a NUL byte; a prompt file is text (is this a binary file?)"))
+        continue
+      }
+      let line = String(Substring(rawLine.last == 13 ? rawLine.dropLast() : rawLine))
+      if line.allSatisfy(\.isWhitespace) { continue }
       let parsed: Result<Prompt, Problem>
       if plainText {
         parsed = .success(Prompt(id: "line-\(lineNumber)", input: .prompt(line), line: lineNumber))
@@ -93,9 +104,11 @@ public enum PromptFile {
     func fail(_ message: String) -> Result<Prompt, Problem> {
       .failure(Problem(file: file, line: lineNumber, message: message))
     }
-    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), let object = value.objectValue else {
-      return fail("not a JSON object; each line must be {\"id\": ..., \"prompt\": ...} (or use a .txt file for plain prompts)")
+    let shape = "each line must be {\"id\": ..., \"prompt\": ...} (or use a .txt file for plain prompts)"
+    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else {
+      return fail("not valid JSON (or nested too deeply); \(shape)")
     }
+    guard let object = value.objectValue else { return fail("not a JSON object; \(shape)") }
     if object["custom_id"] != nil { return parseOpenAILine(object, file: file, line: lineNumber) }
 
     let allowed = ["id", "prompt", "messages", "options", "system", "variants", "meta"]

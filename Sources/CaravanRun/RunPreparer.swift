@@ -44,6 +44,7 @@ public struct RunPreparer: Sendable {
   /// Stage 1: reads the spec and its prompt file and checks both, reporting every problem at once.
   public func check(specPath: String) throws -> Checked {
     let specText = try readInput(specPath, what: "job spec")
+    try SpecText.check(specText, file: specPath)  // size, NUL bytes, alias bombs: before the parser walks it
     // Every path is resolved against the spec's folder here, once: the job runs elsewhere.
     let spec = try SpecParser.parse(specText, file: specPath).resolvingPaths(against: PathText.folder(of: absolute(specPath)))
     let promptsPath = spec.prompts
@@ -151,19 +152,26 @@ public struct RunPreparer: Sendable {
   }
 }
 
-/// Reads a user-named file, turning "not found" into a located, actionable problem.
+/// Reads a user-named file, turning "not found" or "not UTF-8" into a located, actionable problem.
 func readInput(_ path: String, what: String, key: String? = nil, specPath: String? = nil) throws -> String {
   do {
     return try String(contentsOfFile: path, encoding: .utf8)
   } catch {
-    let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
-    if let key, let specPath {
-      throw InputError([Problem(file: specPath, line: nil, keyPath: key, message: "the \(what) \(path) \(reason)")])
+    var line: Int?
+    var reason = "does not exist"
+    if FileManager.default.fileExists(atPath: path) {
+      reason = "cannot be read"
+      if let data = FileManager.default.contents(atPath: path), case .failure(let bad) = TextLines.decode(data) {
+        line = bad.line
+        reason = "is not UTF-8 text: byte \(bad.column) of line \(bad.line) is not valid UTF-8 (save the file as UTF-8)"
+      }
     }
-    throw InputError([Problem(file: path, line: nil, message: "the \(what) \(reason)")])
+    if let key, let specPath {
+      throw InputError([Problem(file: specPath, line: nil, keyPath: key, message: "the \(what) \(path)\(line.map { ":\($0)" } ?? "") \(reason)")])
+    }
+    throw InputError([Problem(file: path, line: line, message: "the \(what) \(reason)")])
   }
 }
-
 
 func absolute(_ path: String) -> String {
   URL(fileURLWithPath: path).standardizedFileURL.path

@@ -224,7 +224,7 @@ struct SlurmEndToEndTests {
     #expect(result.status == 64)
     #expect(result.stderr.contains("p.jsonl:3: duplicate id 'a' (first used on line 1)"), "\(result.stderr)")
     #expect(result.stderr.contains("p.jsonl:4: options.temperature: option 'temperature' is -1 but must be >= 0"))
-    #expect(result.stderr.contains("p.jsonl:5: not a JSON object"))
+    #expect(result.stderr.contains("p.jsonl:5: not valid JSON"))
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
   }
 

@@ -134,4 +134,21 @@ import Testing
     #expect(result.status == 64, "\(result.stdout)\(result.stderr)")
     #expect(result.stderr.contains(message), "\(result.stderr)")
   }
+
+  /// Input the parser would choke on is refused, with the file and the line, before it runs.
+  @Test func invalidUTF8IsLocatedAndAnAliasBombIsRefused() async throws {
+    let dir = try job("")
+    var bytes = Data("{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"b\", \"prompt\": \"".utf8)
+    bytes.append(contentsOf: [0xC3, 0x28])
+    bytes.append(Data("\"}\n".utf8))
+    try bytes.write(to: dir.appendingPathComponent("p.jsonl"))
+    let stderr = try await refused(dir)
+    #expect(stderr.contains("job.yaml: prompts: the prompt file \(dir.resolvingSymlinksInPath().path)/p.jsonl:2 is not UTF-8 text: byte 24 of line 2 is not valid UTF-8"), "\(stderr)")
+
+    var bomb = "name: harden\nmodel: gemma:7b\nprompts: p.jsonl\nengine: {kind: sim}\ncontainer: {runtime: none}\nvariants:\n  - name: v\n    options:\n      stop: &s0 [a, a, a, a, a, a, a, a, a]\n"
+    for level in 1...8 { bomb += "  - name: v\(level)\n    options:\n      stop: &s\(level) [" + Array(repeating: "*s\(level - 1)", count: 9).joined(separator: ", ") + "]\n" }
+    try bomb.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+    let refusedBomb = try await refused(dir)
+    #expect(refusedBomb.contains("job.yaml:6: variants: 'variants' expands to more than 1,000,000 YAML values"), "\(refusedBomb)")
+  }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import Yams
+
+/// Checks of a job spec's text before it is parsed: size, NUL bytes, and how far its anchors and
+/// aliases expand. The parser walks every value, aliases expanded, so a "billion laughs" spec
+/// of a few hundred bytes would otherwise run it for hours.
+public enum SpecText {
+  /// Throws every problem found in `text` (read from `file`).
+  public static func check(_ text: String, file: String) throws(InputError) {
+    let problems = problems(text, file: file)
+    if !problems.isEmpty { throw InputError(problems) }
+  }
+
+  public static func problems(_ text: String, file: String) -> [Problem] {
+    let bytes = text.utf8.count
+    if bytes > InputLimits.maxSpecBytes {
+      return [Problem(file: file, line: nil, message: "the job spec is \(grouped(bytes)) bytes; the most is \(grouped(InputLimits.maxSpecBytes)) (is this the prompt file?)")]
+    }
+    if let line = TextLines.firstLine(of: text, containing: 0) {
+      return [Problem(file: file, line: line, message: "the line has a NUL byte; a job spec is text (is this a binary file?)")]
+    }
+    // A spec that is not YAML is reported by the parser, with its own message.
+    guard let root = try? Yams.compose(yaml: text), let mapping = root.mapping else { return [] }
+    var budget = InputLimits.maxSpecValues
+    for (key, value) in mapping {
+      guard countValues(value, budget: &budget) else {
+        let name = key.string ?? "?"
+        return [Problem(file: file, line: key.mark?.line, keyPath: name, message: "'\(name)' expands to more than \(grouped(InputLimits.maxSpecValues)) YAML values (through anchors and aliases: *name repeats what &name marks); write the values out, or use a sweep")]
+      }
+    }
+    return []
+  }
+
+  /// Counts `node`'s values, aliases expanded, against `budget`; false once it runs out.
+  /// Iterative: the parser caps nesting, but the count should not depend on the stack either.
+  static func countValues(_ node: Node, budget: inout Int) -> Bool {
+    var pending = [node]
+    while let next = pending.popLast() {
+      budget -= 1
+      if budget < 0 { return false }
+      switch next {
+      case .mapping(let mapping):
+        for (key, value) in mapping { pending.append(key); pending.append(value) }
+      case .sequence(let sequence): pending.append(contentsOf: sequence)
+      case .scalar, .alias: break
+      }
+    }
+    return true
+  }
+}
+
+/// Line arithmetic on text read from users' files, on its UTF-8 bytes (fast on a 50 MB line,
+/// where walking `Character`s is not).
+public enum TextLines {
+  /// The 1-based line of the first `byte` in `text`, or nil.
+  public static func firstLine(of text: String, containing byte: UInt8) -> Int? {
+    var line = 1
+    for value in text.utf8 {
+      if value == byte { return line }
+      if value == 10 { line += 1 }
+    }
+    return nil
+  }
+
+  /// `data` as UTF-8 text, or the 1-based line and byte column of its first invalid byte.
+  public static func decode(_ data: Data) -> Result<String, InvalidUTF8> {
+    if let text = String(validating: data, as: UTF8.self) { return .success(text) }
+    // Find where: decode scalar by scalar, counting lines.
+    var line = 1, column = 1, offset = 0
+    var iterator = data.makeIterator()
+    var decoder = UTF8()
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        offset += UTF8.width(scalar)
+        if scalar == "\n" { line += 1; column = 1 } else { column += UTF8.width(scalar) }
+      case .emptyInput:
+        return .failure(InvalidUTF8(line: line, column: column, offset: offset))
+      case .error:
+        return .failure(InvalidUTF8(line: line, column: column, offset: offset))
+      }
+    }
+  }
+
+  /// Where a file stops being UTF-8.
+  public struct InvalidUTF8: Error, Sendable, Equatable {
+    public var line: Int
+    /// 1-based byte column of the first invalid byte in its line.
+    public var column: Int
+    /// 0-based byte offset in the file.
+    public var offset: Int
+  }
+}
