@@ -184,16 +184,6 @@ public enum ReportRenderer {
     return out
   }
 
-  /// A count with thousands separated by commas: `1,000`.
-  static func grouped(_ value: Int) -> String {
-    let digits = String(value.magnitude)
-    var out = ""
-    for (index, digit) in digits.enumerated() {
-      if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
-      out.append(digit)
-    }
-    return (value < 0 ? "-" : "") + out
-  }
 
   static func number(_ value: Double?) -> String {
     guard let value, value.isFinite else { return "" }

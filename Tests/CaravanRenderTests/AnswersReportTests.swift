@@ -119,6 +119,6 @@ import Testing
   }
 
   @Test func countsAreGroupedByThousands() {
-    #expect([0, 7, 999, 1_000, 20_000, 1_234_567].map(ReportRenderer.grouped) == ["0", "7", "999", "1,000", "20,000", "1,234,567"])
+    #expect([0, 7, 999, 1_000, 20_000, 1_234_567].map { grouped($0) } == ["0", "7", "999", "1,000", "20,000", "1,234,567"])
   }
 }
