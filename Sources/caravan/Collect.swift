@@ -10,10 +10,10 @@ extension Caravan {
     static let configuration = CommandConfiguration(
       abstract: "Merge a run's shard results into results.jsonl, with summaries and reports.",
       discussion: """
-        Writes results.jsonl (plan order, one line per key, the last record winning), errors.jsonl,
-        summary.json, timing.csv (per node and GPU, with GPU telemetry when the run has it),
-        sweep.csv (per variant), report.md and report.html (self-contained, with charts). Exits 2
-        and lists the missing keys when the run is not complete, unless --partial is given; exits 3
+        Writes results.jsonl (plan order, one line per key, the last record winning), errors.jsonl, \
+        summary.json, timing.csv (per node and GPU, with GPU telemetry when the run has it), \
+        sweep.csv (per variant), report.md and report.html (self-contained, with charts). Exits 2 \
+        and lists the missing keys when the run is not complete, unless --partial is given; exits 3 \
         when every item has a record but some are errors.
         """
     )

@@ -17,7 +17,7 @@ extension Caravan {
       static let configuration = CommandConfiguration(
         abstract: "Print (or write) the Apptainer definition, or check a definition file.",
         discussion: """
-          The final stage is the engine's official image at a pinned tag: \(ApptainerDefinition.Engine.allCases.map { "\($0.image):\($0.defaultVersion)" }.joined(separator: ", ")).
+          The final stage is the engine's official image at a pinned tag: \(ApptainerDefinition.Engine.allCases.map { "\($0.image):\($0.defaultVersion)" }.joined(separator: ", ")). \
           The checked-in apptainer/ENGINE.def is exactly what this prints for that engine with the defaults.
           """
       )
@@ -81,8 +81,8 @@ extension Caravan {
       static let configuration = CommandConfiguration(
         abstract: "Build the .sif with apptainer (run from Caravan's source tree), here or as a Slurm job.",
         discussion: """
-          Runs `apptainer build --fakeroot SIF DEF` with APPTAINER_CACHEDIR and APPTAINER_TMPDIR on
-          scratch storage (default: $SCRATCH, else $TMPDIR, else /tmp), since image layers fill small
+          Runs `apptainer build --fakeroot SIF DEF` with APPTAINER_CACHEDIR and APPTAINER_TMPDIR on \
+          scratch storage (default: $SCRATCH, else $TMPDIR, else /tmp), since image layers fill small \
           HOME quotas. --slurm submits the same command as a batch job.
           """
       )

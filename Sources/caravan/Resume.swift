@@ -9,10 +9,10 @@ extension Caravan {
     static let configuration = CommandConfiguration(
       abstract: "Send a run's unfinished work items again, to the run's own executor and scheduler.",
       discussion: """
-        Submits again the shards that have items without a record (with --retry-errors, also
-        items whose latest record is an error), using the run's own plan, job.sbatch and
-        server.sh: changes to the spec since then do not apply. A local run runs and is collected
-        (exit codes as for submit); a Slurm run is submitted and `collect` merges it later. At
+        Submits again the shards that have items without a record (with --retry-errors, also \
+        items whose latest record is an error), using the run's own plan, job.sbatch and \
+        server.sh: changes to the spec since then do not apply. A local run runs and is collected \
+        (exit codes as for submit); a Slurm run is submitted and `collect` merges it later. At \
         collect, the newest record of each item wins.
         """
     )

@@ -10,8 +10,8 @@ extension Caravan {
     static let configuration = CommandConfiguration(
       abstract: "Plan a job spec into a run directory and submit it.",
       discussion: """
-        Expands prompts × variants × repeats, splits the work into shards (Slurm array tasks),
-        writes the run directory, and submits job.sbatch. Nothing is written or submitted when the
+        Expands prompts × variants × repeats, splits the work into shards (Slurm array tasks), \
+        writes the run directory, and submits job.sbatch. Nothing is written or submitted when the \
         spec or the prompt file has a problem.
         """
     )
