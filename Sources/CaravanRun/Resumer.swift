@@ -49,6 +49,8 @@ public struct Resumer: Sendable {
   public enum Event: Sendable {
     case note(String)
     case resuming(Pending, scheduler: Submission.Scheduler)
+    /// A local run's progress: once when its shards start, then every `progressInterval`.
+    case progress(RunProgress)
   }
 
   public struct Outcome: Sendable {
@@ -60,7 +62,7 @@ public struct Resumer: Sendable {
     public var failure: String?
   }
 
-  public func resume(_ run: RunDirectory, retryErrors: Bool, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
+  public func resume(_ run: RunDirectory, retryErrors: Bool, progressInterval: Duration? = nil, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
     let manifest = try run.manifest()
     let previous = try run.submission()
     let pending = try Self.pending(run, retryErrors: retryErrors)
@@ -82,7 +84,14 @@ public struct Resumer: Sendable {
       let submission = Submission(jobID: local.jobID, scheduler: .local, submittedAt: Date().ISO8601Format())
       try run.record(submission)
       var failure: String?
-      do { _ = try await local.submit(job, scriptPath: run.layout.script) } catch { failure = "\(error)" }
+      let script = run.layout.script, resumed = job
+      do {
+        _ = try await ProgressWatch.around(run, every: progressInterval, report: { onEvent(.progress($0)) }) {
+          try await local.submit(resumed, scriptPath: script)
+        }
+      } catch {
+        failure = "\(error)"
+      }
       return Outcome(pending: pending, submission: submission, collected: try Collector.collect(run), failure: failure)
     case .libslurm, .sbatch:
       let (scheduler, _) = try Schedulers.choose(previous.scheduler == .sbatch ? .sbatch : .libslurm)

@@ -1,5 +1,6 @@
 import CaravanStorage
 import CaravanCore
+import CaravanProcess
 import Foundation
 
 /// How far a run has come, read from its own records (no scheduler needed).
@@ -18,6 +19,9 @@ public struct RunProgress: Sendable, Equatable, Encodable {
     /// Seconds left at that rate.
     public var etaSeconds: Double?
     public var lastRecordAt: String?
+    /// Sums of eval_count and eval_duration (ns), so rates can be combined across shards.
+    public var evalTokens = 0
+    public var evalNanoseconds = 0
 
     public var complete: Bool { done >= items }
 
@@ -47,6 +51,12 @@ public struct RunProgress: Sendable, Equatable, Encodable {
   public var total: Int { shards.reduce(0) { $0 + $1.items } }
   public var done: Int { shards.reduce(0) { $0 + $1.done } }
   public var errors: Int { shards.reduce(0) { $0 + $1.errors } }
+  /// Generated tokens per second of decode time, over every shard.
+  public var decodeTokensPerSecond: Double? {
+    let tokens = shards.reduce(0) { $0.addingSaturating($1.evalTokens) }
+    let nanoseconds = shards.reduce(0) { $0.addingSaturating($1.evalNanoseconds) }
+    return nanoseconds > 0 ? Double(tokens) / Double(nanoseconds) * 1e9 : nil
+  }
 
   /// Reads every shard's results file (streamed; a torn last line is ignored).
   public static func read(_ run: RunDirectory) throws -> RunProgress {
@@ -75,7 +85,7 @@ public struct RunProgress: Sendable, Equatable, Encodable {
         }
       }
       let done = seen.count { $0 }
-      var shard = Shard(index: info.index, items: info.items, done: done, errors: latestError.count { $0 }, lastRecordAt: lastText)
+      var shard = Shard(index: info.index, items: info.items, done: done, errors: latestError.count { $0 }, lastRecordAt: lastText, evalTokens: tokens, evalNanoseconds: nanoseconds)
       if nanoseconds > 0 { shard.decodeTokensPerSecond = (Double(tokens) / Double(nanoseconds) * 1e9 * 10).rounded() / 10 }
       if let first, let last, last > first, done > 1 {
         let rate = Double(done - 1) / last.timeIntervalSince(first)
@@ -86,5 +96,71 @@ public struct RunProgress: Sendable, Equatable, Encodable {
       firstSeq += info.items
     }
     return RunProgress(shards: shards)
+  }
+}
+
+extension RunProgress {
+  /// One line for a run in progress: `12/30 done (40%), 1 error, 45.3 tok/s decode, ETA 1m05s`.
+  ///
+  /// The rate for the ETA is this process's own: items recorded since `baseline` (the progress
+  /// when it started watching, so a resume does not count the earlier run's records) over
+  /// `elapsedSeconds`.
+  public func line(since baseline: RunProgress?, elapsedSeconds: Double) -> String {
+    let percent = total > 0 ? done * 100 / total : 100
+    var parts = ["\(grouped(done))/\(grouped(total)) done (\(percent)%)"]
+    parts.append(errors == 1 ? "1 error" : "\(grouped(errors)) errors")
+    if let rate = decodeTokensPerSecond, rate.isFinite { parts.append(String(format: "%.1f tok/s decode", rate)) }
+    parts.append("ETA " + (eta(since: baseline, elapsedSeconds: elapsedSeconds).map(Self.duration) ?? "-"))
+    return parts.joined(separator: ", ")
+  }
+
+  /// Seconds until every item has a record, at the rate since `baseline`; nil before any item.
+  public func eta(since baseline: RunProgress?, elapsedSeconds: Double) -> Double? {
+    if done >= total { return 0 }
+    let gained = done - (baseline?.done ?? 0)
+    guard gained > 0, elapsedSeconds > 0 else { return nil }
+    return Double(total - done) / (Double(gained) / elapsedSeconds)
+  }
+
+  /// `45s`, `3m05s`, `2h07m`, `3d04h`.
+  public static func duration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds < 1e9 else { return "-" }
+    let whole = Int(max(0, seconds.rounded()))
+    let (minutes, hours, days) = (whole / 60, whole / 3600, whole / 86_400)
+    if whole < 60 { return "\(whole)s" }
+    if hours == 0 { return "\(minutes)m" + pad(whole % 60) + "s" }
+    if days == 0 { return "\(hours)h" + pad(minutes % 60) + "m" }
+    return "\(days)d" + pad(hours % 24) + "h"
+  }
+
+  static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+}
+
+/// Runs a local run's shards while reading its progress: once at the start (the baseline) and
+/// then every `interval`, each reading handed to `report`.
+enum ProgressWatch {
+  static func around<T: Sendable>(
+    _ run: RunDirectory, every interval: Duration?, report: @escaping @Sendable (RunProgress) -> Void,
+    _ body: @escaping @Sendable () async throws -> T
+  ) async throws -> T {
+    guard let interval else { return try await body() }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+      group.addTask { try await body() }
+      group.addTask {
+        while !Task.isCancelled {
+          // Reading the records blocks in the kernel: on a thread of its own, not the pool's.
+          if let progress = await onThread({ try? RunProgress.read(run) }) { report(progress) }
+          try await Task.sleep(for: interval)
+        }
+        return nil
+      }
+      // The watcher yields no value, so the first value is the body's; then the watcher stops.
+      for try await next in group {
+        guard let value = next else { continue }
+        group.cancelAll()
+        return value
+      }
+      throw CancellationError()
+    }
   }
 }

@@ -18,12 +18,15 @@ public struct Submitter: Sendable {
     public var dryRun = false
     public var executor: JobSpec.Executor?
     public var scheduler: SchedulerKind?
+    /// How often a local run reports `.progress`; nil: never.
+    public var progressInterval: Duration?
 
-    public init(runDir: String? = nil, dryRun: Bool = false, executor: JobSpec.Executor? = nil, scheduler: SchedulerKind? = nil) {
+    public init(runDir: String? = nil, dryRun: Bool = false, executor: JobSpec.Executor? = nil, scheduler: SchedulerKind? = nil, progressInterval: Duration? = nil) {
       self.runDir = runDir
       self.dryRun = dryRun
       self.executor = executor
       self.scheduler = scheduler
+      self.progressInterval = progressInterval
     }
   }
 
@@ -33,6 +36,8 @@ public struct Submitter: Sendable {
     case note(String)
     /// The run directory is written; `executor` is nil on a dry run.
     case prepared(RunPreparer.Prepared, executor: JobSpec.Executor?)
+    /// A local run's progress: once when its shards start, then every `progressInterval`.
+    case progress(RunProgress)
   }
 
   /// How it ended.
@@ -46,7 +51,7 @@ public struct Submitter: Sendable {
     public var failure: String?
   }
 
-  public func submit(specPath: String, options: Options, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
+  public func submit(specPath: String, options: Options, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
     let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir)
     prepared.notes.forEach { onEvent(.note($0)) }
     guard !options.dryRun else {
@@ -63,8 +68,11 @@ public struct Submitter: Sendable {
       let submission = Submission(jobID: local.jobID, scheduler: .local, submittedAt: Date().ISO8601Format())
       try run.record(submission)
       var failure: String?
+      let job = prepared.job, script = run.layout.script
       do {
-        _ = try await local.submit(prepared.job, scriptPath: run.layout.script)
+        _ = try await ProgressWatch.around(run, every: options.progressInterval, report: { onEvent(.progress($0)) }) {
+          try await local.submit(job, scriptPath: script)
+        }
       } catch {
         failure = "\(error)"  // what the shards did finish is collected all the same
       }

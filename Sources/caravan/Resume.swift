@@ -26,23 +26,34 @@ extension Caravan {
     @Flag(help: "Print {\"run_dir\": ..., \"job_id\": ..., \"shards\": [...]} instead of text.")
     var json = false
 
+    @Option(help: ArgumentHelp("Seconds between progress lines of a local run (default: 1 on a terminal, where the bar is redrawn, else 5).", valueName: "seconds"))
+    var progressInterval: Double?
+
+    func validate() throws {
+      try validateProgressInterval(progressInterval)
+    }
+
     func run() async throws {
       let run = RunDirectory(path: runDir)
       let json = self.json
+      let display = RunProgressDisplay(json: json)
       let outcome: Resumer.Outcome
       do {
-        outcome = try await Resumer(caravanPath: Executables.caravan).resume(run, retryErrors: retryErrors) { event in
+        outcome = try await Resumer(caravanPath: Executables.caravan).resume(run, retryErrors: retryErrors, progressInterval: display.interval(progressInterval)) { event in
           switch event {
           case .note(let note): FileHandle.standardError.write(Data("note: \(note)\n".utf8))
           case .resuming(let pending, let scheduler):
             guard !json else { return }
             let errors = pending.errors > 0 ? (retryErrors ? ", \(pending.errors) with an error record" : "; \(pending.errors) error records stay (--retry-errors sends them again)") : ""
             print("Resuming \(pending.missing) items without a record\(errors) in shards \(pending.shards.map(String.init).joined(separator: ", ")) with \(scheduler.rawValue).")
+          case .progress(let progress): display.show(progress)
           }
         }
       } catch {
+        display.finish()
         throw fail("\(error)")
       }
+      display.finish()
       var output: [String: Any] = ["run_dir": run.path, "job_id": outcome.submission?.jobID ?? NSNull(), "shards": outcome.pending.shards]
       if outcome.submission == nil, !json {
         print("Nothing to resume: every item has a record\(outcome.pending.errors > 0 && !retryErrors ? " (\(outcome.pending.errors) are errors; --retry-errors sends them again)" : "").")

@@ -34,14 +34,19 @@ extension Caravan {
     @Flag(help: "Print {\"run_dir\": ..., \"job_id\": ...} instead of text.")
     var json = false
 
+    @Option(help: ArgumentHelp("Seconds between progress lines of a local run (default: 1 on a terminal, where the bar is redrawn, else 5).", valueName: "seconds"))
+    var progressInterval: Double?
+
     func validate() throws {
+      try validateProgressInterval(progressInterval)
       if schedulerKind != nil, executor == .local { throw ValidationError("--scheduler chooses how to reach Slurm; it cannot be combined with --executor local") }
     }
 
     func run() async throws {
       let submitter = Submitter(preparer: RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version))
-      let options = Submitter.Options(runDir: runDir, dryRun: dryRun, executor: executor, scheduler: schedulerKind)
       let json = self.json
+      let display = RunProgressDisplay(json: json)
+      let options = Submitter.Options(runDir: runDir, dryRun: dryRun, executor: executor, scheduler: schedulerKind, progressInterval: display.interval(progressInterval))
       let outcome: Submitter.Outcome
       do {
         outcome = try await submitter.submit(specPath: spec, options: options) { event in
@@ -51,13 +56,17 @@ extension Caravan {
             guard !json else { return }
             print("Run directory: \(prepared.run.path)")
             if executor == .local { print("Running \(Self.summary(prepared)) locally...") }
+          case .progress(let progress): display.show(progress)
           }
         }
       } catch let error as InputError {
+        display.finish()
         throw failInput(error)
       } catch {
+        display.finish()
         throw fail("\(error)")
       }
+      display.finish()
       let prepared = outcome.prepared
       let layout = prepared.run.layout
       var output: [String: Any] = ["run_dir": prepared.run.path, "job_id": outcome.submission?.jobID ?? NSNull()]

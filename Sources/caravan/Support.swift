@@ -38,3 +38,10 @@ func printJSON(_ object: [String: Any]) {
     print(String(decoding: data, as: UTF8.self))
   }
 }
+
+/// `--progress-interval`: a tenth of a second to an hour.
+func validateProgressInterval(_ seconds: Double?) throws {
+  if let seconds, !(seconds.isFinite && seconds >= 0.1 && seconds <= 3600) {
+    throw ValidationError("--progress-interval must be between 0.1 and 3600 seconds; got \(seconds)")
+  }
+}
