@@ -34,6 +34,76 @@ public struct RunStatus: Sendable, Encodable {
   /// True when no shard can change any more.
   public var isFinished: Bool { shards.allSatisfy { Self.terminal.contains($0.state) } }
 
+  /// The run's progress, from its records.
+  public var progress: RunProgress { RunProgress(shards: shards.map(\.progress)) }
+
+  /// How a watched run ended, or nil while a shard is still running or pending.
+  public enum Outcome: Sendable, Equatable {
+    /// Every item has an ok record.
+    case complete
+    /// Every item has a record, and this many are errors.
+    case completeWithErrors(Int)
+    /// Nothing runs the run any more (finished, cancelled, forgotten by the scheduler, or never
+    /// submitted), and this many items have no record.
+    case incomplete(missing: Int)
+
+    /// The exit code of `caravan status --watch` (README, "Exit codes"): 0, 3 or 2.
+    public var exitStatus: Int32 {
+      switch self {
+      case .complete: 0
+      case .completeWithErrors: 3
+      case .incomplete: 2
+      }
+    }
+  }
+
+  /// Nil while any shard is pending or running; a shard whose state nobody knows any more
+  /// (`UNKNOWN`: neither slurmctld nor accounting has the job) is gone, not running.
+  public var outcome: Outcome? {
+    guard shards.allSatisfy({ Self.terminal.contains($0.state) || $0.state == Self.gone }) else { return nil }
+    let progress = self.progress
+    if progress.done < progress.total { return .incomplete(missing: progress.total - progress.done) }
+    return progress.errors > 0 ? .completeWithErrors(progress.errors) : .complete
+  }
+
+  /// What `status --watch` says at the end: a word, then what to do.
+  public func outcomeLine(_ outcome: Outcome) -> String {
+    let progress = self.progress
+    switch outcome {
+    case .complete:
+      return "complete: all \(grouped(progress.total)) work items ok. Merge them with `caravan collect \(runDir)`."
+    case .completeWithErrors(let errors):
+      return "complete with errors: every work item has a record, and \(grouped(errors)) of \(grouped(progress.total)) are errors. `caravan collect \(runDir)` lists them in errors.jsonl; `caravan resume --retry-errors \(runDir)` sends them again."
+    case .incomplete(let missing):
+      let job: String
+      if let jobID {
+        job = "job \(jobID) is no longer running or pending (\(stateCounts()))"
+      } else {
+        job = "the run was never submitted"
+      }
+      let next = jobID == nil ? "Submit its spec with `caravan submit`." : "Send them again with `caravan resume \(runDir)`."
+      return "incomplete: \(job), and \(grouped(missing)) of \(grouped(progress.total)) work items have no record. \(next)"
+    }
+  }
+
+  /// `RUNNING 2, PENDING 1`: shards per state, in the order the states first appear.
+  public func stateCounts() -> String {
+    var order: [String] = [], counts: [String: Int] = [:]
+    for shard in shards {
+      if counts[shard.state] == nil { order.append(shard.state) }
+      counts[shard.state, default: 0] += 1
+    }
+    return order.map { "\($0) \(counts[$0]!)" }.joined(separator: ", ")
+  }
+
+  /// One line per refresh of a piped `status --watch`: shard states, then the progress line.
+  public func watchLine(since baseline: RunProgress?, elapsedSeconds: Double) -> String {
+    "\(stateCounts()); " + progress.line(since: baseline, elapsedSeconds: elapsedSeconds)
+  }
+
+  /// The state of a shard that neither the scheduler nor the run's records account for.
+  static let gone = "UNKNOWN"
+
   static let terminal: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "INCOMPLETE"]
 
   enum CodingKeys: String, CodingKey {
@@ -74,11 +144,30 @@ public struct RunStatus: Sendable, Encodable {
       } else if let state = finished[shard.index] {
         status.shards.append(Shard(index: shard.index, state: state, restarts: 0, progress: shard))
       } else {
-        // Nothing from Slurm: the records say whether the shard's work is done.
-        status.shards.append(Shard(index: shard.index, state: shard.complete ? "COMPLETED" : (submission?.scheduler == .local ? "INCOMPLETE" : "UNKNOWN"), restarts: 0, progress: shard))
+        // Nothing from Slurm: the records say whether the shard's work is done, and for a
+        // local run whether the `caravan` process that runs it is still alive.
+        let state: String
+        if shard.complete {
+          state = "COMPLETED"
+        } else if submission?.scheduler == .local {
+          state = submission.map { Self.localRunIsAlive(jobID: $0.jobID) } == true ? "RUNNING" : "INCOMPLETE"
+        } else {
+          state = Self.gone
+        }
+        status.shards.append(Shard(index: shard.index, state: state, restarts: 0, progress: shard))
       }
     }
     return status
+  }
+
+  /// A local run's job id is `local-<pid of caravan submit or resume>`: alive while that process
+  /// is, and still a `caravan` (a pid reused by another program is not the run).
+  static func localRunIsAlive(jobID: String) -> Bool {
+    guard jobID.hasPrefix("local-"), let pid = Int32(jobID.dropFirst(6)), pid > 0 else { return false }
+    guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+    guard let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return true }
+    let program = command.split(separator: "\0").first.map { URL(fileURLWithPath: String($0)).lastPathComponent } ?? ""
+    return program == "caravan"
   }
 
   /// `0-2,5` or `[0-2]%4` -> [0, 1, 2, 5], keeping only indices below `limit` (the run's shard

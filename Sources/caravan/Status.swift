@@ -9,13 +9,19 @@ extension Caravan {
   struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Show each array task's Slurm state with its progress (done/total, errors, tokens/s, ETA).",
-      discussion: "Once slurmctld has forgotten a finished job, states come from sacct or the jobcomp log, then from the run's own records."
+      discussion: """
+        Once slurmctld has forgotten a finished job, states come from sacct or the jobcomp log, then from \
+        the run's own records. --watch refreshes until no shard is running or pending (redrawn on a \
+        terminal, one line per refresh otherwise), then says how the run ended and exits 0 when every \
+        item is ok, 3 when every item has a record but some are errors, and 2 when the job is gone \
+        with work left (finish it with `caravan resume`).
+        """
     )
 
     @Argument(help: "The run directory.")
     var runDir: String
 
-    @Flag(help: "Refresh every few seconds until every shard has finished.")
+    @Flag(help: "Refresh until no shard is running or pending; exit 0 (all ok), 3 (some errors) or 2 (work left).")
     var watch = false
 
     @Option(help: "Seconds between refreshes with --watch.")
@@ -35,20 +41,42 @@ extension Caravan {
       let query = Schedulers.query(recorded: RunStatus.submission(run)?.scheduler)
       let terminal = isatty(STDOUT_FILENO) == 1
       var previous = ""
+      var baseline: RunProgress?
+      let start = Date()
       while true {
         let status: RunStatus
         do { status = try await RunStatus.read(run, query: query) } catch { throw fail("\(error)") }
-        let text = json ? Self.json(status) : Self.table(status)
-        if terminal && watch && !json {
-          print("\u{1B}[H\u{1B}[2J" + text, terminator: "")
-        } else if text != previous {
-          print(text, terminator: "")
+        let outcome = status.outcome
+        if !watch || json {
+          let text = json ? Self.json(status) : Self.table(status)
+          if text != previous { print(text, terminator: "") }
+          previous = text
+        } else if terminal {
+          print("\u{1B}[H\u{1B}[2J" + Self.table(status), terminator: "")
+        } else {
+          // Piped or to a file: one plain line per refresh, no terminal control codes.
+          if baseline == nil { baseline = status.progress }
+          let clock = Self.clock.string(from: Date())
+          print("\(clock) " + status.watchLine(since: baseline, elapsedSeconds: Date().timeIntervalSince(start)))
+          if outcome != nil { print(Self.table(status), terminator: "") }
         }
-        previous = text
-        if !watch || status.isFinished { return }
+        guard watch else { return }
+        if let outcome {
+          let line = status.outcomeLine(outcome)
+          if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+          if outcome.exitStatus != 0 { throw ExitCode(outcome.exitStatus) }
+          return
+        }
         try await Task.sleep(for: .seconds(interval))
       }
     }
+
+    /// The local time of day, to start each line of a piped watch.
+    nonisolated(unsafe) static let clock: DateFormatter = {
+      let formatter = DateFormatter()
+      formatter.dateFormat = "HH:mm:ss"
+      return formatter
+    }()
 
     static func json(_ status: RunStatus) -> String {
       let encoder = JSONEncoder()
