@@ -121,7 +121,9 @@ public struct RunStatistics: Sendable {
   public private(set) var gpus: [String: [String: NodeTiming]] = [:]
   public private(set) var sweep: [VariantSweep]
   /// Mean requests in flight over time, per node.
-  public private(set) var concurrency = TimeBuckets<String>(capacity: 256)
+  /// Starts at 1 ms slices and widens as the run's span needs: a 0.2 s run gets about 200
+  /// slices, not one.
+  public private(set) var concurrency = TimeBuckets<String>(capacity: 256, initialWidth: 0.001)
   /// Mean utilization.gpu over time, per GPU.
   public private(set) var utilization = TimeBuckets<GPUIdentity>(capacity: 256)
   public private(set) var gpuNames: [GPUIdentity: GPUName] = [:]
@@ -131,6 +133,12 @@ public struct RunStatistics: Sendable {
   public private(set) var telemetryGaps: [Int: String] = [:]
   /// The repeats' answers of the first prompts, for the reports to show side by side.
   public private(set) var answers: AnswerSample
+  /// Error records by message, for the reports' most frequent errors. At most
+  /// `errorMessageLimit` distinct messages are kept (each cut to 500 characters), so memory
+  /// stays bounded; errors with further messages are counted in `otherErrorMessages`.
+  public private(set) var errorMessages: [String: Int] = [:]
+  public private(set) var otherErrorMessages = 0
+  public static let errorMessageLimit = 1000
   private var usage: [GPUIdentity: GPUUsage] = [:]
   /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
@@ -228,6 +236,7 @@ public struct RunStatistics: Sendable {
     }
 
     answers.add(record)
+    if record.status == .error { countError(record.error) }
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, []) }
     guard let position = index[record.variant] else { return }
@@ -247,6 +256,21 @@ public struct RunStatistics: Sendable {
       for i in 1..<words.count { sweep[position].bigrams.insert(words[i - 1] + " " + words[i]) }
       sweep[position].bigramCount += words.count - 1
     }
+  }
+
+  private mutating func countError(_ message: String?) {
+    let text = message.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(500)) } ?? ""
+    let key = text.isEmpty ? "(no message)" : text
+    if errorMessages[key] != nil || errorMessages.count < Self.errorMessageLimit {
+      errorMessages[key, default: 0] += 1
+    } else {
+      otherErrorMessages += 1
+    }
+  }
+
+  /// The `limit` most frequent error messages, most frequent first (ties by message).
+  public func frequentErrors(_ limit: Int = 10) -> [(message: String, count: Int)] {
+    errorMessages.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit).map { ($0.key, $0.value) }
   }
 
   /// Call after the last record.
@@ -300,16 +324,18 @@ public struct RunStatistics: Sendable {
     var unigramCount = 0
     var bigramCount = 0
 
-    public var distinctAnswersPerPrompt: Double { prompts > 0 ? Double(distinctAnswerSum) / Double(prompts) : 0 }
-    public var meanLength: Double { responses > 0 ? lengthSum / Double(responses) : 0 }
-    public var lengthStdev: Double {
-      guard responses > 1 else { return 0 }
-      let mean = meanLength
+    // Nil, not 0, where there is nothing to measure (a variant whose every record is an error):
+    // the reports leave such a cell empty.
+    public var distinctAnswersPerPrompt: Double? { prompts > 0 ? Double(distinctAnswerSum) / Double(prompts) : nil }
+    public var meanLength: Double? { responses > 0 ? lengthSum / Double(responses) : nil }
+    /// Needs two answers.
+    public var lengthStdev: Double? {
+      guard responses > 1, let mean = meanLength else { return nil }
       return (max(0, lengthSquareSum / Double(responses) - mean * mean) * Double(responses) / Double(responses - 1)).squareRoot()
     }
     /// Distinct words over all words (higher: more varied wording).
-    public var distinct1: Double { unigramCount > 0 ? Double(unigrams.count) / Double(unigramCount) : 0 }
-    public var distinct2: Double { bigramCount > 0 ? Double(bigrams.count) / Double(bigramCount) : 0 }
+    public var distinct1: Double? { unigramCount > 0 ? Double(unigrams.count) / Double(unigramCount) : nil }
+    public var distinct2: Double? { bigramCount > 0 ? Double(bigrams.count) / Double(bigramCount) : nil }
     /// Mean Jaccard similarity of the word sets of two repeats of the same prompt (1: identical).
     public var meanPairwiseSimilarity: Double? { promptsWithPairs > 0 ? similaritySum / Double(promptsWithPairs) : nil }
   }

@@ -35,6 +35,7 @@ public enum HTMLReport {
       "<p>\(ok + errors) of \(total) work items recorded: <b>\(ok)</b> ok, <b>\(errors)</b> errors, <b>\(missing)</b> missing.</p>",
       "</header>",
     ]
+    out += errorsSection(statistics)
     out += throughputSection(statistics)
     out += timelineSection(statistics, domain: domain)
     out += utilizationSection(statistics, domain: domain)
@@ -158,6 +159,24 @@ public enum HTMLReport {
     return out
   }
 
+  /// The most frequent error messages with their counts; no section when nothing failed.
+  static func errorsSection(_ statistics: RunStatistics) -> [String] {
+    let frequent = statistics.frequentErrors(ReportRenderer.errorLimit)
+    guard !frequent.isEmpty else { return [] }
+    var out = ["<section id=\"errors\">", "<h2>Most frequent errors</h2>"]
+    out.append("<p class=\"note\">\(html(ReportRenderer.errorsNote(statistics)))</p>")
+    out.append("<table class=\"errors\">")
+    out.append("<thead><tr><th>records</th><th class=\"text\">message</th></tr></thead>")
+    out.append("<tbody>")
+    for (message, count) in frequent {
+      out.append("<tr class=\"error-row\"><td>\(grouped(count))</td><td class=\"text message\">\(html(message))</td></tr>")
+    }
+    out.append("</tbody>")
+    out.append("</table>")
+    out.append("</section>")
+    return out
+  }
+
   static func timingSection(_ statistics: RunStatistics) -> [String] {
     var out = ["<section id=\"nodes\">", "<h2>Timing per node and GPU</h2>"]
     out.append("<p class=\"note\">The same table as timing.csv. Busy s is the time with at least one request in flight; energy integrates GPU power over time, leaving out gaps in the telemetry.</p>")
@@ -189,14 +208,14 @@ public enum HTMLReport {
     out.append("<tbody>")
     for row in statistics.sweep {
       let perPrompt = row.prompts > 0 ? Double(row.responses) / Double(row.prompts) : 0
-      let distinctShare = perPrompt > 0 ? row.distinctAnswersPerPrompt / perPrompt : 0
+      let distinctShare = row.distinctAnswersPerPrompt.flatMap { perPrompt > 0 ? $0 / perPrompt : nil }
       let similarity = row.meanPairwiseSimilarity
       out.append(
         "<tr class=\"sweep-row\" data-variant=\"\(html(row.variant))\">"
           + "<td class=\"text\">\(html(row.variant))</td>"
           + "<td class=\"text options\">\(html(row.options.isEmpty ? "(defaults)" : row.options))</td>"
           + "<td>\(row.responses)</td>"
-          + "<td>\(spark(distinctShare, class: "distinct"))\(html(ReportRenderer.number(row.distinctAnswersPerPrompt)))</td>"
+          + "<td>\(distinctShare.map { spark($0, class: "distinct") } ?? "")\(html(ReportRenderer.number(row.distinctAnswersPerPrompt)))</td>"
           + "<td>\(similarity.map { spark($0, class: "similarity") } ?? "")\(html(ReportRenderer.number(similarity)))</td>"
           + "<td>\(html(ReportRenderer.number(row.meanLength)))</td>"
           + "<td>\(html(ReportRenderer.number(row.lengthStdev)))</td>"
@@ -287,6 +306,7 @@ public enum HTMLReport {
   }
 
   static func duration(_ seconds: Double, span: Double) -> String {
+    if span < 2 { return "\(fmt(seconds * 1000)) ms" }
     if span < 120 { return "\(fmt(seconds)) s" }
     if span < 7200 { return "\(fmt(seconds / 60)) min" }
     return "\(fmt(seconds / 3600)) h"
@@ -316,7 +336,8 @@ public enum HTMLReport {
       }
     }
     guard low.isFinite, high.isFinite else { return nil }
-    return low...max(high, low + 1)
+    // Only a run with a single instant gets an arbitrary span; a 0.2 s run keeps its 0.2 s.
+    return low...(high > low ? high : low + 1)
   }
 
   static func x(_ time: Double, _ domain: ClosedRange<Double>) -> Double {

@@ -66,6 +66,13 @@ public enum ReportRenderer {
   public static func markdown(name: String, runID: String, total: Int, ok: Int, errors: Int, missing: Int, statistics: RunStatistics) -> String {
     var out = ["# \(markdownCell(name)): run \(markdownCell(runID))", ""]
     out.append("\(ok + errors) of \(total) work items recorded: \(ok) ok, \(errors) errors, \(missing) missing.")
+    let frequent = statistics.frequentErrors(errorLimit)
+    if !frequent.isEmpty {
+      out += ["", "## Most frequent errors", "", errorsNote(statistics), ""]
+      out.append("| records | message |")
+      out.append("|---:|---|")
+      for (message, count) in frequent { out.append("| \(grouped(count)) | \(markdownText(message)) |") }
+    }
     out += ["", "## Per node", ""]
     out.append("Busy s is the time with at least one request in flight; energy is the GPUs' power integrated over time (gaps in the telemetry left out), and tokens/J divides the generated tokens by it.")
     out.append("")
@@ -94,6 +101,23 @@ public enum ReportRenderer {
     }
     out += answersMarkdown(statistics.answers)
     return out.joined(separator: "\n") + "\n"
+  }
+
+  /// Error messages the reports list.
+  static let errorLimit = 10
+
+  /// What the errors table holds: how many error records and messages, and what it leaves out.
+  static func errorsNote(_ statistics: RunStatistics) -> String {
+    let records = statistics.errorMessages.values.reduce(0, +) + statistics.otherErrorMessages
+    let distinct = statistics.errorMessages.count
+    let shown = min(distinct, errorLimit)
+    var note = distinct <= errorLimit
+      ? "\(records == 1 ? "The error record" : "All \(grouped(records)) error records"), by message (\(distinct == 1 ? "one message" : "\(distinct) messages"))"
+      : "The \(shown) most frequent of \(grouped(distinct)) messages over \(grouped(records)) error records"
+    if statistics.otherErrorMessages > 0 {
+      note += ", and \(grouped(statistics.otherErrorMessages)) more with further messages (past the first \(grouped(RunStatistics.errorMessageLimit)) distinct ones)"
+    }
+    return note + ". errors.jsonl has every error record."
   }
 
   /// The answers section: a row per prompt and variant, its distinct answers side by side.
