@@ -63,6 +63,9 @@ public struct Resumer: Sendable {
   }
 
   public func resume(_ run: RunDirectory, retryErrors: Bool, progressInterval: Duration? = nil, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
+    // Absolute: local shards run in the run directory, where a relative `runs/x/job.sbatch`
+    // would not exist.
+    let run = RunDirectory(path: URL(fileURLWithPath: run.path).standardizedFileURL.path)
     let manifest = try run.manifest()
     let previous = try run.submission()
     let pending = try Self.pending(run, retryErrors: retryErrors)

@@ -52,6 +52,22 @@ import Testing
     #expect(result.stderr.contains("progress: 0/3 done (0%)"))
   }
 
+  @Test func resumingALocalRunByARelativePathShowsProgressFromWhereItWas() async throws {
+    let spec = try writeJob("progress-resume", simFlags: "--token-ms 1")
+    let submit = try await caravan(["submit", spec.path, "--json"])
+    let runDir = try #require(try jsonObject(submit.stdout)["run_dir"] as? String)
+    let results = runDir + "/results/shard-0000.jsonl"
+    let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
+    try (lines.prefix(2).joined(separator: "\n") + "\n").write(toFile: results, atomically: true, encoding: .utf8)
+    // From the spec's folder, as a user types it: `caravan resume runs/<name>`.
+    let folder = spec.deletingLastPathComponent()
+    let relative = String(runDir.dropFirst(folder.path.count + 1))
+    let resume = try await caravan(["resume", relative, "--progress-interval", "0.2"], in: folder)
+    #expect(resume.status == 0, "\(resume.stdout)\(resume.stderr)")
+    #expect(resume.stdout.contains("progress: 2/3 done (66%), 0 errors"), "\(resume.stdout)")
+    #expect(resume.stdout.contains("Finished: 3 ok, 0 errors, 0 missing."))
+  }
+
   @Test func statusWatchEndsWithAWordAndTheExitCodeOfTheOutcome() async throws {
     let ok = try await caravan(["submit", try writeJob("watch-ok", simFlags: "--token-ms 1").path, "--json"])
     let okDir = try #require(try jsonObject(ok.stdout)["run_dir"] as? String)
