@@ -72,7 +72,7 @@ extension Caravan {
     }
 
     /// The local time of day, to start each line of a piped watch.
-    nonisolated(unsafe) static let clock: DateFormatter = {
+    static let clock: DateFormatter = {
       let formatter = DateFormatter()
       formatter.dateFormat = "HH:mm:ss"
       return formatter
