@@ -59,6 +59,12 @@ import Testing
     #expect(RunStatus.Outcome.complete.exitStatus == 0 && RunStatus.Outcome.completeWithErrors(2).exitStatus == 3)
   }
 
+  @Test func aRunNeverSubmittedIsIncompleteAndSaysSo() throws {
+    let never = status([("UNKNOWN", shard(0, items: 3, done: 0))], jobID: nil)
+    let outcome = try #require(never.outcome)
+    #expect(never.outcomeLine(outcome) == "incomplete: the run was never submitted, and 3 of 3 work items have no record. Submit its spec with `caravan submit`.")
+  }
+
   @Test func aLocalRunWhoseProcessIsGoneIsNotAlive() {
     #expect(!RunStatus.localRunIsAlive(jobID: "local-999999999"))
     #expect(!RunStatus.localRunIsAlive(jobID: "12345"))
