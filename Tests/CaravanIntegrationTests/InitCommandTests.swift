@@ -45,6 +45,18 @@ import Testing
     #expect(validate.status == 0, "\(validate.stderr)")
   }
 
+  @Test func aHangingSinfoIsGivenUpAfterTenSeconds() async throws {
+    let dir = try TestPaths.temporaryDirectory("init")
+    // `exec`: the killed pid is the sleep itself, so nothing is left behind.
+    let path = try fakeSinfo("exec sleep 60")
+    let start = Date()
+    let result = try await initCommand([dir.path], path: path)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("No Slurm answered (sinfo gave no answer within 10 s)"))
+    #expect(Date().timeIntervalSince(start) < 30)
+    #expect(try await caravan(["validate", dir.appendingPathComponent("job.yaml").path]).status == 0)
+  }
+
   @Test func existingFilesAreNotOverwritten() async throws {
     let dir = try TestPaths.temporaryDirectory("init")
     let mine = dir.appendingPathComponent("prompts.jsonl")
