@@ -31,9 +31,6 @@ public struct RunStatus: Sendable, Encodable {
   public var source: String
   public var shards: [Shard]
 
-  /// True when no shard can change any more.
-  public var isFinished: Bool { shards.allSatisfy { Self.terminal.contains($0.state) } }
-
   /// The run's progress, from its records.
   public var progress: RunProgress { RunProgress(shards: shards.map(\.progress)) }
 
