@@ -83,7 +83,7 @@ public struct Resumer: Sendable {
       try run.record(submission)
       var failure: String?
       do { _ = try await local.submit(job, scriptPath: run.layout.script) } catch { failure = "\(error)" }
-      return Outcome(pending: pending, submission: submission, collected: try Collector.collect(run), failure: failure)
+      return Outcome(pending: pending, submission: submission, collected: try Collector.collect(localRun: run, failure: failure), failure: failure)
     case .libslurm, .sbatch:
       let (scheduler, _) = try Schedulers.choose(previous.scheduler == .sbatch ? .sbatch : .libslurm)
       let jobID = try await scheduler.submit(job, scriptPath: run.layout.script)

@@ -80,11 +80,20 @@ public actor AppendOnlyFile {
     self.path = path
   }
 
+  /// Appends one line. When the write fails (a full file system), the file is cut back to
+  /// where the line began, so no torn line sits between records a later run appends, and the
+  /// failure is a `WriteFailure`.
   public func append<T: Encodable>(_ value: T) throws {
     var data = try encoder.encode(value)
     data.append(UInt8(ascii: "\n"))
-    try handle.write(contentsOf: data)
-    try handle.synchronize()
+    let start = try handle.offset()
+    do {
+      try handle.write(contentsOf: data)
+      try handle.synchronize()
+    } catch {
+      try? handle.truncate(atOffset: start)
+      throw WriteFailure(path: path, error: error)
+    }
   }
 
   deinit { try? handle.close() }

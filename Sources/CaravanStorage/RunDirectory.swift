@@ -5,7 +5,11 @@ import Foundation
 public struct RunDirectory: Sendable {
   public let layout: RunLayout
 
-  public init(path: String) { layout = RunLayout(root: path) }
+  /// A relative `path` is taken from the current directory, once: the job script and the
+  /// local executor run in the run directory, where a relative path would mean something else.
+  public init(path: String) {
+    layout = RunLayout(root: PathText.absolute(path, against: FileManager.default.currentDirectoryPath))
+  }
 
   public var path: String { layout.root }
 
