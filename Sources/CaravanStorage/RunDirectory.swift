@@ -61,7 +61,13 @@ public struct RunDirectory: Sendable {
 
   /// Writes a new run directory atomically: everything goes into a hidden sibling that is
   /// renamed into place last, so a half-written run directory is never seen.
-  public static func create(at path: String, files: [String: Data], directories: [String] = ["shards", "results", "logs"]) throws -> RunDirectory {
+  ///
+  /// `streamed` files are written piece by piece: each function hands its bytes to the sink it
+  /// is given (the shard files, which grow with the item count, are never whole in memory).
+  public static func create(
+    at path: String, files: [String: Data], streamed: [(path: String, write: ((Data) throws -> Void) throws -> Void)] = [],
+    directories: [String] = ["shards", "results", "logs"]
+  ) throws -> RunDirectory {
     let fm = FileManager.default
     let url = URL(fileURLWithPath: path)
     let parent = url.deletingLastPathComponent()
@@ -77,7 +83,10 @@ public struct RunDirectory: Sendable {
       for (relative, data) in files.sorted(by: { $0.key < $1.key }) {
         let target = staging.appendingPathComponent(relative)
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: target)
+        do { try data.write(to: target) } catch { throw WriteFailure(path: path + "/" + relative, error: error) }
+      }
+      for (relative, write) in streamed {
+        try writeStream(write, to: staging.appendingPathComponent(relative).path, shownAs: path + "/" + relative)
       }
       try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: staging.path)
       guard rename(staging.path, path) == 0 else {
@@ -88,6 +97,16 @@ public struct RunDirectory: Sendable {
       throw error
     }
     return RunDirectory(path: path)
+  }
+
+  private static func writeStream(_ write: ((Data) throws -> Void) throws -> Void, to target: String, shownAs shown: String) throws {
+    guard FileManager.default.createFile(atPath: target, contents: nil), let handle = FileHandle(forWritingAtPath: target) else {
+      throw WriteFailure(path: shown, code: errno)
+    }
+    defer { try? handle.close() }
+    try write { data in
+      do { try handle.write(contentsOf: data) } catch { throw WriteFailure(path: shown, error: error) }
+    }
   }
 }
 
