@@ -71,12 +71,12 @@ public struct RunDirectory: Sendable {
     let fm = FileManager.default
     let url = URL(fileURLWithPath: path)
     let parent = url.deletingLastPathComponent()
-    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch { throw WriteFailure(path: parent.path, error: error) }
     guard !fm.fileExists(atPath: path) else { throw RunDirectoryError("\(path) already exists; choose another --run-dir") }
     let staging = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
     try? fm.removeItem(at: staging)
-    try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
     do {
+      try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
       for directory in directories {
         try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
       }
@@ -94,7 +94,8 @@ public struct RunDirectory: Sendable {
       }
     } catch {
       try? fm.removeItem(at: staging)
-      throw error
+      if error is RunDirectoryError || error is WriteFailure { throw error }
+      throw WriteFailure(path: path, error: error)
     }
     return RunDirectory(path: path)
   }
