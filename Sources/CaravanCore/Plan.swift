@@ -68,16 +68,76 @@ public struct WorkItem: Sendable, Equatable, Codable {
 }
 
 /// The whole batch: items in plan order, cut into contiguous shards.
+///
+/// Items are not stored: `items` makes each one when it is read, from the prompts, variants and
+/// repeats, so planning and writing shard files take memory for the prompts, not for
+/// prompts × variants × repeats (1.2 million items once took half a gigabyte here).
 public struct Plan: Sendable, Equatable {
-  public var variants: [Variant]
-  public var items: [WorkItem]
+  public var variants: [Variant] { items.variants }
+  public let items: PlanItems
   /// Each shard's items; shard i is Slurm array task i.
-  public var shards: [[WorkItem]]
+  public let shards: [PlanItems.SubSequence]
   /// Set when the spec asked for more shards than there are items.
   public var shardsReduced: (requested: Int, used: Int)?
 
+  /// Prompts with at least one item.
+  public var promptCount: Int { items.promptCount }
+
   public static func == (lhs: Plan, rhs: Plan) -> Bool {
-    lhs.variants == rhs.variants && lhs.items == rhs.items && lhs.shards == rhs.shards
+    lhs.items.elementsEqual(rhs.items) && lhs.shards.map(\.indices) == rhs.shards.map(\.indices) && lhs.variants == rhs.variants
+  }
+}
+
+/// Every work item of a plan, in plan order (prompt, then variant, then repeat), made on demand.
+/// Item `seq` is found by a binary search over where each prompt's items start.
+public struct PlanItems: RandomAccessCollection, Sendable {
+  let prompts: [Prompt]
+  let variants: [Variant]
+  let repeats: Int
+  /// The variants each prompt runs under, by index; nil for a prompt that runs under all.
+  let chosen: [[Int]?]
+  /// Index of each prompt's first item; one more entry, the total, at the end.
+  let starts: [Int]
+
+  init(prompts: [Prompt], variants: [Variant], repeats: Int) {
+    self.prompts = prompts
+    self.variants = variants
+    self.repeats = Swift.max(1, repeats)
+    var chosen: [[Int]?] = []
+    var starts: [Int] = [0]
+    chosen.reserveCapacity(prompts.count)
+    starts.reserveCapacity(prompts.count + 1)
+    for prompt in prompts {
+      let picked = prompt.variants.map { names in variants.indices.filter { names.contains(variants[$0].name) } }
+      chosen.append(picked)
+      starts.append(starts[starts.count - 1].addingSaturating((picked?.count ?? variants.count).multipliedSaturating(by: self.repeats)))
+    }
+    self.chosen = chosen
+    self.starts = starts
+  }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { starts[starts.count - 1] }
+
+  /// Prompts with at least one item.
+  public var promptCount: Int { zip(starts, starts.dropFirst()).count { $0 < $1 } }
+
+  public subscript(seq: Int) -> WorkItem {
+    precondition(seq >= 0 && seq < endIndex, "work item \(seq) is outside the plan (0..<\(endIndex))")
+    // The last prompt whose items start at or before `seq` (prompts without items start where the next does).
+    var low = 0, high = prompts.count - 1
+    while low < high {
+      let middle = (low + high + 1) / 2
+      if starts[middle] <= seq { low = middle } else { high = middle - 1 }
+    }
+    let prompt = prompts[low]
+    let offset = seq - starts[low]
+    let variant = variants[chosen[low]?[offset / repeats] ?? offset / repeats]
+    var options = variant.options
+    for (name, value) in prompt.options { options[name] = value }
+    var input = variant.messages.map(prompt.input.withHistory) ?? prompt.input
+    if let system = variant.system { input = input.withSystem(system) }
+    return WorkItem(seq: seq, id: prompt.id, variant: variant.name, repeat: offset % repeats + 1, model: variant.model, input: input, options: options, meta: prompt.meta)
   }
 }
 
@@ -153,30 +213,17 @@ public enum Planner {
 
   /// Plan order is prompt, then variant, then repeat, so a prompt's answers sit together.
   public static func plan(spec: JobSpec, prompts: [Prompt]) -> Plan {
-    let variants = variants(for: spec)
-    var items: [WorkItem] = []
-    items.reserveCapacity(min(InputLimits.maxItems, prompts.count.multipliedSaturating(by: variants.count).multipliedSaturating(by: max(1, spec.repeats))))
-    for prompt in prompts {
-      for variant in variants where prompt.variants?.contains(variant.name) ?? true {
-        var options = variant.options
-        for (name, value) in prompt.options { options[name] = value }
-        var input = variant.messages.map(prompt.input.withHistory) ?? prompt.input
-        if let system = variant.system { input = input.withSystem(system) }
-        for r in 1...max(1, spec.repeats) {
-          items.append(WorkItem(seq: items.count, id: prompt.id, variant: variant.name, repeat: r, model: variant.model, input: input, options: options, meta: prompt.meta))
-        }
-      }
-    }
+    let items = PlanItems(prompts: prompts, variants: variants(for: spec), repeats: spec.repeats)
     let shardCount = max(1, min(spec.slurm.shards, items.count))
-    var shards: [[WorkItem]] = []
+    var shards: [PlanItems.SubSequence] = []
     let base = items.count / shardCount, extra = items.count % shardCount
     var start = 0
     for index in 0..<shardCount {
       let size = base + (index < extra ? 1 : 0)
-      shards.append(Array(items[start..<start + size]))
+      shards.append(items[start..<start + size])
       start += size
     }
-    var plan = Plan(variants: variants, items: items, shards: shards)
+    var plan = Plan(items: items, shards: shards)
     if shardCount < spec.slurm.shards { plan.shardsReduced = (spec.slurm.shards, shardCount) }
     return plan
   }

@@ -253,12 +253,13 @@ struct NodeReader {
   private func describe(_ node: Node) -> String { kindName(node) }
 }
 
-/// Converts a YAML node to JSON, typing plain scalars (`3`, `0.1`, `true`) and keeping quoted ones as text.
+/// Converts a YAML node to JSON, typing plain scalars (`3`, `0.1`, `true`) and keeping quoted
+/// or `!!str`-tagged ones as text.
 func jsonValue(_ node: Node) -> JSONValue {
   switch node {
   case .scalar(let scalar):
     let text = scalar.string
-    guard scalar.style == .plain || scalar.style == .any else { return .string(text) }
+    guard isTyped(scalar) else { return .string(text) }
     if isNull(node) { return .null }
     if text == "true" || text == "True" || text == "TRUE" { return .bool(true) }
     if text == "false" || text == "False" || text == "FALSE" { return .bool(false) }
@@ -276,8 +277,17 @@ func jsonValue(_ node: Node) -> JSONValue {
   }
 }
 
-/// YAML's null: a plain `~`, `null`, `Null`, `NULL`, or no value at all (`key:`). Quoted, each is text.
+/// YAML's null: a plain `~`, `null`, `Null`, `NULL`, or no value at all (`key:`). Quoted, or
+/// tagged `!!str`, each is text.
 func isNull(_ node: Node) -> Bool {
-  guard let scalar = node.scalar, scalar.style == .plain || scalar.style == .any else { return false }
+  guard let scalar = node.scalar, isTyped(scalar) else { return false }
   return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+}
+
+/// Whether a scalar's type comes from its text: a plain scalar without an explicit `!!str`.
+/// Yams resolves the tag when the node is built, so an explicit `!!str` shows as a `str` tag on
+/// text that the default resolver would have typed otherwise (`!!str 3`, `!!str ~`).
+private func isTyped(_ scalar: Node.Scalar) -> Bool {
+  guard scalar.style == .plain || scalar.style == .any else { return false }
+  return scalar.tag.description != Tag.Name.str.rawValue || Node.Scalar(scalar.string).tag.description == Tag.Name.str.rawValue
 }

@@ -71,13 +71,43 @@ public enum Collector {
     }
   }
 
+  /// Collects a local run once its shards have finished (`failure` says why some did not). When
+  /// the collect fails too, as on a full file system, the message keeps both, and says how much
+  /// space is left and what to run once there is more.
+  public static func collect(localRun run: RunDirectory, failure: String?) throws -> Report {
+    do {
+      return try collect(run)
+    } catch {
+      var message = [failure, "collect failed: \(error)"].compactMap { $0 }.joined(separator: "; then ")
+      if let free = availableBytes(at: run.path), free < 1 << 20 {
+        message += ". The file system holding \(run.path) has \(free) bytes free: free some space, then run `caravan resume \(run.path)`"
+        message += " (every record written so far is intact)"
+      }
+      throw RunDirectoryError(message)
+    }
+  }
+
   public static func collect(_ run: RunDirectory, format: Format = .caravan) throws -> Report {
     let manifest = try run.manifest()
+    var outputs: [OutputFile] = []
+    // A collect that fails leaves no `.partial` file behind, and the earlier outputs as they were.
+    do { return try collect(run, manifest: manifest, format: format, outputs: &outputs) } catch {
+      outputs.forEach { $0.discard() }
+      throw error
+    }
+  }
+
+  private static func collect(_ run: RunDirectory, manifest: Manifest, format: Format, outputs: inout [OutputFile]) throws -> Report {
     let layout = run.layout
-    let output = try OutputFile(path: layout.mergedResults)
+    func open(_ path: String) throws -> OutputFile {
+      let file = try OutputFile(path: path)
+      outputs.append(file)
+      return file
+    }
+    let output = try open(layout.mergedResults)
     // The OpenAI form is written beside results.jsonl, which every other command reads.
-    let openAIOutput = try format == .openai ? OutputFile(path: layout.root + "/results.openai.jsonl") : nil
-    let errorsOutput = try OutputFile(path: layout.root + "/errors.jsonl")
+    let openAIOutput = try format == .openai ? open(layout.root + "/results.openai.jsonl") : nil
+    let errorsOutput = try open(layout.root + "/errors.jsonl")
     var statistics = RunStatistics(variants: manifest.variants)
     var report = Report(runID: manifest.runID, name: manifest.name, total: manifest.totalItems, recorded: 0, ok: 0, errors: 0, missingCount: 0, missing: [], repeated: [], unexpected: 0, variants: [])
     var byVariant: [String: (ok: Int, errors: Int, tokens: Int, ns: Int)] = [:]
@@ -164,13 +194,13 @@ public enum Collector {
     }
     let pretty = JSONEncoder()
     pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try pretty.encode(report).write(to: URL(fileURLWithPath: layout.summary), options: .atomic)
-    try Data(ReportRenderer.timingCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/timing.csv"), options: .atomic)
-    try Data(ReportRenderer.sweepCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/sweep.csv"), options: .atomic)
+    try pretty.encode(report).writeAtomically(to: layout.summary)
+    try Data(ReportRenderer.timingCSV(statistics).utf8).writeAtomically(to: layout.root + "/timing.csv")
+    try Data(ReportRenderer.sweepCSV(statistics).utf8).writeAtomically(to: layout.root + "/sweep.csv")
     let markdown = ReportRenderer.markdown(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(markdown.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.md"), options: .atomic)
+    try Data(markdown.utf8).writeAtomically(to: layout.root + "/report.md")
     let page = HTMLReport.render(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(page.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.html"), options: .atomic)
+    try Data(page.utf8).writeAtomically(to: layout.root + "/report.html")
     return report
   }
 
@@ -333,13 +363,19 @@ final class OutputFile {
   }
 
   private func flush() throws {
-    try handle.write(contentsOf: buffer)
+    do { try handle.write(contentsOf: buffer) } catch { throw WriteFailure(path: partial, error: error) }
     buffer.removeAll(keepingCapacity: true)
   }
 
   func close() throws {
     try flush()
     try handle.close()
-    guard rename(partial, path) == 0 else { throw RunDirectoryError("cannot move \(partial) to \(path)") }
+    guard rename(partial, path) == 0 else { throw WriteFailure(path: path, code: errno) }
+  }
+
+  /// Drops the half-written file; the output it would have replaced stays as it was.
+  func discard() {
+    try? handle.close()
+    unlink(partial)
   }
 }

@@ -63,9 +63,6 @@ public struct Resumer: Sendable {
   }
 
   public func resume(_ run: RunDirectory, retryErrors: Bool, progressInterval: Duration? = nil, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
-    // Absolute: local shards run in the run directory, where a relative `runs/x/job.sbatch`
-    // would not exist.
-    let run = RunDirectory(path: URL(fileURLWithPath: run.path).standardizedFileURL.path)
     let manifest = try run.manifest()
     let previous = try run.submission()
     let pending = try Self.pending(run, retryErrors: retryErrors)
@@ -95,7 +92,7 @@ public struct Resumer: Sendable {
       } catch {
         failure = "\(error)"
       }
-      return Outcome(pending: pending, submission: submission, collected: try Collector.collect(run), failure: failure)
+      return Outcome(pending: pending, submission: submission, collected: try Collector.collect(localRun: run, failure: failure), failure: failure)
     case .libslurm, .sbatch:
       let (scheduler, _) = try Schedulers.choose(previous.scheduler == .sbatch ? .sbatch : .libslurm)
       let jobID = try await scheduler.submit(job, scriptPath: run.layout.script)

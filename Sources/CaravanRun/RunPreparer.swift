@@ -109,7 +109,7 @@ public struct RunPreparer: Sendable {
 
   /// Stage 4: writes the run directory atomically, its scripts executable.
   public static func write(_ files: RunFiles, at root: String) throws -> RunDirectory {
-    let run = try RunDirectory.create(at: root, files: files.files)
+    let run = try RunDirectory.create(at: root, files: files.files, streamed: files.shardFiles.map { ($0.path, $0.write) })
     for script in files.executables {
       try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root + "/" + script)
     }

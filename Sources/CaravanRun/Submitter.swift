@@ -76,7 +76,7 @@ public struct Submitter: Sendable {
       } catch {
         failure = "\(error)"  // what the shards did finish is collected all the same
       }
-      return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(run), failure: failure)
+      return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(localRun: run, failure: failure), failure: failure)
     case .slurm:
       let (scheduler, note) = try Schedulers.choose(options.scheduler)
       if let note { onEvent(.note(note)) }

@@ -7,7 +7,9 @@ public enum JSONLines {
   /// Returns the values and the byte length of the intact prefix.
   public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> (values: [T], intactBytes: Int) {
     guard FileManager.default.fileExists(atPath: path) else { return ([], 0) }
-    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw RunDirectoryError("cannot read \(path): \(String(cString: strerror(errno)))")
+    }
     let decoder = JSONDecoder()
     var values: [T] = []
     var start = data.startIndex
@@ -24,7 +26,7 @@ public enum JSONLines {
         do {
           values.append(try decoder.decode(T.self, from: line))
         } catch {
-          throw JSONLinesError(path: path, line: lineNumber, reason: "\(error)")
+          throw JSONLinesError(path: path, line: lineNumber, reason: decodingReason(error))
         }
       }
       start = data.index(after: newline)
@@ -41,7 +43,7 @@ public enum JSONLines {
       data.append(try encoder.encode(value))
       data.append(UInt8(ascii: "\n"))
     }
-    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    try data.writeAtomically(to: path)
   }
 
   /// The encoder every JSON Lines file uses: one line per value, stable key order.
@@ -80,12 +82,38 @@ public actor AppendOnlyFile {
     self.path = path
   }
 
+  /// Appends one line. When the write fails (a full file system), the file is cut back to
+  /// where the line began, so no torn line sits between records a later run appends, and the
+  /// failure is a `WriteFailure`.
   public func append<T: Encodable>(_ value: T) throws {
     var data = try encoder.encode(value)
     data.append(UInt8(ascii: "\n"))
-    try handle.write(contentsOf: data)
-    try handle.synchronize()
+    let start = try handle.offset()
+    do {
+      try handle.write(contentsOf: data)
+      try handle.synchronize()
+    } catch {
+      try? handle.truncate(atOffset: start)
+      throw WriteFailure(path: path, error: error)
+    }
   }
 
   deinit { try? handle.close() }
+}
+
+/// What a decoding error says, in a line: the field's path and the problem, without Swift's
+/// description of the error value.
+public func decodingReason(_ error: any Error) -> String {
+  func path(_ context: DecodingError.Context) -> String {
+    let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    return keys.isEmpty ? "" : "\(keys): "
+  }
+  switch error as? DecodingError {
+  case .keyNotFound(let key, let context)?: return "\(path(context))the key '\(key.stringValue)' is missing"
+  case .typeMismatch(let type, let context)?: return "\(path(context))expected \(type)"
+  case .valueNotFound(let type, let context)?: return "\(path(context))expected \(type), found null"
+  case .dataCorrupted(let context)?: return "\(path(context))not valid JSON"
+  case nil: return "\(error)"
+  @unknown default: return "\(error)"
+  }
 }

@@ -5,7 +5,11 @@ import Foundation
 public struct RunDirectory: Sendable {
   public let layout: RunLayout
 
-  public init(path: String) { layout = RunLayout(root: path) }
+  /// A relative `path` is taken from the current directory, once: the job script and the
+  /// local executor run in the run directory, where a relative path would mean something else.
+  public init(path: String) {
+    layout = RunLayout(root: PathText.absolute(path, against: FileManager.default.currentDirectoryPath))
+  }
 
   public var path: String { layout.root }
 
@@ -57,23 +61,32 @@ public struct RunDirectory: Sendable {
 
   /// Writes a new run directory atomically: everything goes into a hidden sibling that is
   /// renamed into place last, so a half-written run directory is never seen.
-  public static func create(at path: String, files: [String: Data], directories: [String] = ["shards", "results", "logs"]) throws -> RunDirectory {
+  ///
+  /// `streamed` files are written piece by piece: each function hands its bytes to the sink it
+  /// is given (the shard files, which grow with the item count, are never whole in memory).
+  public static func create(
+    at path: String, files: [String: Data], streamed: [(path: String, write: ((Data) throws -> Void) throws -> Void)] = [],
+    directories: [String] = ["shards", "results", "logs"]
+  ) throws -> RunDirectory {
     let fm = FileManager.default
     let url = URL(fileURLWithPath: path)
     let parent = url.deletingLastPathComponent()
-    try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+    do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch { throw WriteFailure(path: parent.path, error: error) }
     guard !fm.fileExists(atPath: path) else { throw RunDirectoryError("\(path) already exists; choose another --run-dir") }
     let staging = parent.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
     try? fm.removeItem(at: staging)
-    try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
     do {
+      try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
       for directory in directories {
         try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
       }
       for (relative, data) in files.sorted(by: { $0.key < $1.key }) {
         let target = staging.appendingPathComponent(relative)
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: target)
+        do { try data.write(to: target) } catch { throw WriteFailure(path: path + "/" + relative, error: error) }
+      }
+      for (relative, write) in streamed {
+        try writeStream(write, to: staging.appendingPathComponent(relative).path, shownAs: path + "/" + relative)
       }
       try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: staging.path)
       guard rename(staging.path, path) == 0 else {
@@ -81,9 +94,20 @@ public struct RunDirectory: Sendable {
       }
     } catch {
       try? fm.removeItem(at: staging)
-      throw error
+      if error is RunDirectoryError || error is WriteFailure { throw error }
+      throw WriteFailure(path: path, error: error)
     }
     return RunDirectory(path: path)
+  }
+
+  private static func writeStream(_ write: ((Data) throws -> Void) throws -> Void, to target: String, shownAs shown: String) throws {
+    guard FileManager.default.createFile(atPath: target, contents: nil), let handle = FileHandle(forWritingAtPath: target) else {
+      throw WriteFailure(path: shown, code: errno)
+    }
+    defer { try? handle.close() }
+    try write { data in
+      do { try handle.write(contentsOf: data) } catch { throw WriteFailure(path: shown, error: error) }
+    }
   }
 }
 

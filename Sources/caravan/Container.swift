@@ -2,6 +2,7 @@ import CaravanProcess
 import CaravanRun
 import ArgumentParser
 import CaravanRender
+import CaravanStorage
 import Foundation
 
 extension Caravan {
@@ -57,7 +58,8 @@ extension Caravan {
       func run() throws {
         if let check {
           let text: String
-          do { text = try String(contentsOfFile: check, encoding: .utf8) } catch { throw fail("cannot read \(check): \(error.localizedDescription)") }
+          guard let data = FileManager.default.contents(atPath: check) else { throw fail("cannot read \(check): \(String(cString: strerror(errno)))") }
+          text = String(decoding: data, as: UTF8.self)
           let problems = DefinitionLint.problems(in: text)
           guard problems.isEmpty else {
             throw failInput(problems.map { "\(check):\($0.line): \($0.message)" }.joined(separator: "\n"))
@@ -68,7 +70,7 @@ extension Caravan {
         let definition = ApptainerDefinition(engine: engine, engineVersion: tag, caravanVersion: Caravan.version)
         let text = definition.render()
         if let out {
-          do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch { throw fail("cannot write \(out): \(error.localizedDescription)") }
+          do { try Data(text.utf8).writeAtomically(to: out) } catch { throw fail("\(error)") }
           print("Wrote \(out) (\(engine.displayName) \(definition.engineVersion)). Build it with: caravan container build --def \(out)")
         } else {
           print(text, terminator: "")

@@ -104,7 +104,7 @@ extension Caravan {
 
     /// Prompt lines may name their own variants, so items need not be prompts × variants × repeats.
     static func summary(_ prepared: RunPreparer.Prepared) -> String {
-      let prompts = Set(prepared.plan.items.map(\.id)).count
+      let prompts = prepared.plan.promptCount
       return "\(prepared.plan.items.count) work items (\(prompts) prompts, \(prepared.plan.variants.count) variants, \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
     }
   }

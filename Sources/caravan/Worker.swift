@@ -57,6 +57,8 @@ extension Caravan {
       let outcome: ShardWorker.Outcome
       do {
         outcome = try await runner.run(stop: stop)
+      } catch let failure as WriteFailure where failure.isOutOfSpace {
+        throw fail("shard \(shard): \(failure). Every record written before it is intact; free some space, then run `caravan resume \(runDir)`")
       } catch {
         throw fail("shard \(shard): \(error)")
       }

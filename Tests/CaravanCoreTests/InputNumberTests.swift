@@ -69,9 +69,14 @@ struct InputNumberTests {
     ])
   }
 
+  static func emptyPlan(shards: Int) -> Plan {
+    let items = PlanItems(prompts: [], variants: [], repeats: 1)
+    return Plan(items: items, shards: Array(repeating: items[0..<0], count: shards))
+  }
+
   @Test("a manifest's shard table is checked before anything is sized by it")
   func manifestProblems() {
-    var manifest = Manifest(name: "x", runID: "r", createdAt: "t", caravanVersion: "v", specFile: "/s", plan: Plan(variants: [], items: [], shards: [[], []]))
+    var manifest = Manifest(name: "x", runID: "r", createdAt: "t", caravanVersion: "v", specFile: "/s", plan: Self.emptyPlan(shards: 2))
     #expect(manifest.problems.isEmpty)
     manifest.shards[0].items = -1
     manifest.shards[1].index = 0

@@ -112,6 +112,18 @@ struct SpecKeyTests {
     #expect(found.message.contains("expected text"))
   }
 
+  @Test("an explicit !!str tag makes a value text: a number or null so tagged is not typed by its look")
+  func explicitStringTag() throws {
+    let text = minimalSpec + "repeats: !!str 3\n"
+    let found = try #require(problem(at: "repeats", in: specProblems(text)))
+    #expect(found.line == line(of: "repeats: !!str 3", in: text))
+    #expect(found.message.contains("expected a whole number"))
+    let spec = try SpecParser.parse(minimalSpec + "repeats: 3\nslurm:\n  partition: !!str ~\nengine:\n  command: !!str 42\n", file: "job.yaml")
+    #expect(spec.repeats == 3)
+    #expect(spec.slurm.partition == "~")
+    #expect(spec.engine.command == "42")
+  }
+
   /// spec.resolved.json as Caravan wrote it before engine.servers, max_restarts,
   /// telemetry_interval, request_timeout and slurm.max_requeues existed.
   static let olderResolvedSpec = """

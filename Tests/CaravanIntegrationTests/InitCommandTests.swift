@@ -95,7 +95,7 @@ import Testing
 
   /// ArgumentParser wraps help to lines under 80 columns when not on a terminal; a newline inside an
   /// abstract or a discussion survives as a line that the next word would still have fitted on.
-  @Test(arguments: ["init", "submit", "validate", "status", "cancel", "collect", "resume", "container def", "container build", "models pull", "models list", "sampling", "worker", "wait-ready", "free-port"])
+  @Test(arguments: ["init", "submit", "validate", "status", "cancel", "collect", "resume", "diff", "container def", "container build", "models pull", "models list", "sampling", "worker", "wait-ready", "free-port"])
   func helpIsNotHardWrappedMidSentence(_ command: String) async throws {
     let result = try await caravan(["help"] + command.split(separator: " ").map(String.init))
     #expect(result.status == 0)

@@ -23,7 +23,7 @@ import CaravanStorage
         """, with: "")
     let prompts = #"{"id": "a", "prompt": "x", "meta": {"label": "positive", "gold": [1, 2]}}"# + "\n" + #"{"id": "b", "prompt": "y"}"# + "\n"
     let prepared = try prepareRun(spec: spec, prompts: prompts)
-    return (prepared.run, prepared.plan.items)
+    return (prepared.run, Array(prepared.plan.items))
   }
 
   func record(_ item: WorkItem, _ status: ResultRecord.Status, _ response: String? = nil) -> ResultRecord {
