@@ -131,6 +131,8 @@ public struct RunStatistics: Sendable {
   public private(set) var telemetryGaps: [Int: String] = [:]
   /// The repeats' answers of the first prompts, for the reports to show side by side.
   public private(set) var answers: AnswerSample
+  /// Structured answers: parse and validity shares and enum labels, per variant.
+  public private(set) var structured: StructuredTally
   private var usage: [GPUIdentity: GPUUsage] = [:]
   /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
@@ -163,6 +165,7 @@ public struct RunStatistics: Sendable {
 
   public init(variants: [Variant], answers: AnswerSample = AnswerSample()) {
     self.answers = answers
+    self.structured = StructuredTally(variants: variants)
     // A manifest edited by hand (or written before duplicates were refused) may name a variant
     // twice; it gets one row, and its records count once, towards it.
     var seen: Set<String> = []
@@ -228,6 +231,7 @@ public struct RunStatistics: Sendable {
     }
 
     answers.add(record)
+    structured.add(record)
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, []) }
     guard let position = index[record.variant] else { return }
