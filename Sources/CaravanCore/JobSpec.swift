@@ -20,6 +20,8 @@ public struct JobSpec: Sendable, Equatable {
   /// Variants as written; `sweep` adds more (see `Planner.variants`).
   public var variants: [VariantSpec] = []
   public var sweep: [SweepAxis] = []
+  /// Structured output for every variant that does not give its own (`json` or a JSON schema).
+  public var format: JSONValue?
   public var slurm = Slurm()
   public var container = Container()
 
@@ -34,6 +36,7 @@ public struct JobSpec: Sendable, Equatable {
     SpecField("engine", \.engine),
     SpecField("variants", \.variants) { reader, node, path in reader.variants(node, path) },
     SpecField("sweep", \.sweep) { reader, node, path in reader.sweep(node, path) },
+    SpecField("format", optional: \.format) { reader, node, path in reader.format(node, path) },
     SpecField("slurm", \.slurm),
     SpecField("container", \.container),
   ]
@@ -185,18 +188,23 @@ public struct VariantSpec: Sendable, Equatable {
   public var name: String
   public var options: Options
   public var modelfile: String?
+  /// Structured output: the text `json`, or a JSON schema (see `JSONSchema`) every answer of
+  /// the variant must satisfy; a prompt line's own `format` wins.
+  public var format: JSONValue?
 
   /// The keys of one item of `variants:`.
   static let fields: [SpecField<VariantSpec>] = [
     SpecField(required: "name", \.name, "give each variant a name of letters, digits, '-', '_', '.', '=' and ','"),
     SpecField("options", \.options) { reader, node, path in reader.options(node, path) },
     SpecField("modelfile", \.modelfile),
+    SpecField("format", optional: \.format) { reader, node, path in reader.format(node, path) },
   ]
 
-  public init(name: String, options: Options = [:], modelfile: String? = nil) {
+  public init(name: String, options: Options = [:], modelfile: String? = nil, format: JSONValue? = nil) {
     self.name = name
     self.options = options
     self.modelfile = modelfile
+    self.format = format
   }
 }
 

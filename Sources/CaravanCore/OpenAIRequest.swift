@@ -30,6 +30,17 @@ public enum OpenAIRequest {
     return "engine.kind openai cannot send '\(name)': OpenAI-compatible servers honour only \(fields.keys.sorted().joined(separator: ", ")); remove it or use engine.kind ollama"
   }
 
+  /// OpenAI's `response_format` for a spec `format`: `json_object` for `json`, else
+  /// `json_schema` with the schema (llama.cpp turns it into a grammar; vLLM and SGLang into
+  /// guided decoding).
+  public static func responseFormat(_ format: JSONValue) -> JSONValue {
+    guard let schema = StructuredFormat.schema(format) else { return .object(["type": .string("json_object")]) }
+    return .object([
+      "type": .string("json_schema"),
+      "json_schema": .object(["name": .string("caravan"), "schema": schema, "strict": .bool(true)]),
+    ])
+  }
+
   /// The path and JSON body for `item`, streamed with a final usage chunk.
   public static func body(for item: WorkItem) -> (path: String, body: JSONValue) {
     var body: [String: JSONValue] = [
@@ -43,9 +54,13 @@ public enum OpenAIRequest {
       if name == "num_predict", value.intValue.map({ $0 < 0 }) == true { continue }
       for field in fields[name] ?? [] { body[field] = value }
     }
+    if let format = item.format { body["response_format"] = responseFormat(format) }
     switch item.input {
     case .prompt(let prompt):
       body["prompt"] = .string(prompt)
+      // llama.cpp reads `response_format` on chat requests only; on completions it takes the
+      // schema as its own top-level `json_schema` (vLLM and SGLang ignore the unknown field).
+      if let format = item.format { body["json_schema"] = StructuredFormat.schema(format) ?? .object(["type": .string("object")]) }
       return ("/v1/completions", .object(body))
     case .messages(let messages):
       body["messages"] = .array(messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) })

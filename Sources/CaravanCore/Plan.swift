@@ -13,6 +13,9 @@ public struct Variant: Sendable, Equatable, Codable {
   /// A Modelfile's MESSAGE lines, sent before each prompt where the server cannot create a
   /// model that holds them (engine.kind openai); nil otherwise.
   public var messages: [ChatMessage]?
+  /// Structured output asked of every answer (`json` or a JSON schema), unless a prompt line
+  /// gives its own.
+  public var format: JSONValue?
 
   public init(name: String, model: String, options: Options, system: String? = nil, create: JSONValue? = nil, baseModel: String, messages: [ChatMessage]? = nil) {
     self.name = name
@@ -52,6 +55,8 @@ public struct WorkItem: Sendable, Equatable, Codable {
   public var options: Options
   /// The prompt line's `meta`, for its records.
   public var meta: JSONValue?
+  /// Structured output to ask for and check (`json` or a JSON schema); nil for free text.
+  public var format: JSONValue?
 
   public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
@@ -137,7 +142,9 @@ public struct PlanItems: RandomAccessCollection, Sendable {
     for (name, value) in prompt.options { options[name] = value }
     var input = variant.messages.map(prompt.input.withHistory) ?? prompt.input
     if let system = variant.system { input = input.withSystem(system) }
-    return WorkItem(seq: seq, id: prompt.id, variant: variant.name, repeat: offset % repeats + 1, model: variant.model, input: input, options: options, meta: prompt.meta)
+    var item = WorkItem(seq: seq, id: prompt.id, variant: variant.name, repeat: offset % repeats + 1, model: variant.model, input: input, options: options, meta: prompt.meta)
+    item.format = prompt.format ?? variant.format
+    return item
   }
 }
 
@@ -147,6 +154,8 @@ public enum Planner {
   public static func variants(for spec: JobSpec) -> [Variant] {
     var result: [Variant] = []
     for listed in spec.variants {
+      // Each branch below adds this variant; its format is the variant's own, else the spec's.
+      defer { result[result.count - 1].format = listed.format ?? spec.format }
       if let text = listed.modelfile, case .success(let modelfile) = Modelfile.parse(text), spec.engine.kind == .openai {
         // No model to create: PARAMETER lines are request options, SYSTEM and MESSAGE lines lead
         // every request of the variant (`EngineChecks` refused what cannot be carried over).
@@ -167,9 +176,15 @@ public enum Planner {
       let name = point.map { "\($0.0)=\($0.1.compactDescription)" }.joined(separator: ",")
       // The parser refuses an option swept twice; should one get here, its first axis wins.
       let options = Dictionary(point.map { ($0.0, OllamaOptions.normalized(name: $0.0, value: $0.1)) }, uniquingKeysWith: { first, _ in first })
-      result.append(Variant(name: name, model: spec.model, options: options, baseModel: spec.model))
+      var variant = Variant(name: name, model: spec.model, options: options, baseModel: spec.model)
+      variant.format = spec.format
+      result.append(variant)
     }
-    if result.isEmpty { result.append(Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)) }
+    if result.isEmpty {
+      var variant = Variant(name: "default", model: spec.model, options: [:], baseModel: spec.model)
+      variant.format = spec.format
+      result.append(variant)
+    }
     return result
   }
 

@@ -12,6 +12,8 @@ public struct Prompt: Sendable, Equatable, Codable {
   public var line: Int
   /// The line's `meta` (any JSON: labels, gold answers), copied unchanged into its records.
   public var meta: JSONValue?
+  /// The line's structured-output `format` (`json` or a JSON schema); it wins over the variant's.
+  public var format: JSONValue?
 
   public init(id: String, input: PromptInput, options: Options = [:], variants: [String]? = nil, line: Int, meta: JSONValue? = nil) {
     self.id = id
@@ -111,7 +113,7 @@ public enum PromptFile {
     guard let object = value.objectValue else { return fail("not a JSON object; \(shape)") }
     if object["custom_id"] != nil { return parseOpenAILine(object, file: file, line: lineNumber) }
 
-    let allowed = ["id", "prompt", "messages", "options", "system", "variants", "meta"]
+    let allowed = ["id", "prompt", "messages", "options", "system", "variants", "meta", "format"]
     for key in object.keys.sorted() where !allowed.contains(key) {
       var message = "unknown key '\(key)'"
       if let guess = closestMatch(to: key, among: allowed) { message += "; did you mean '\(guess)'?" }
@@ -133,18 +135,28 @@ public enum PromptFile {
       }
       variants = list
     }
+    var format: JSONValue?
+    if let given = object["format"], given != .null {
+      if let (path, message) = StructuredFormat.problems(given).first { return fail(path.isEmpty ? "\"format\": \(message)" : "format.\(path): \(message)") }
+      format = given
+    }
+    func done(_ prompt: Prompt) -> Result<Prompt, Problem> {
+      var prompt = prompt
+      prompt.format = format
+      return .success(prompt)
+    }
     switch (object["prompt"], object["messages"]) {
     case (let prompt?, nil):
       guard let text = prompt.stringValue else { return fail("\"prompt\" must be text") }
       if let system = object["system"]?.stringValue {
-        return .success(Prompt(id: id, input: .prompt(text).withSystem(system), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
+        return done(Prompt(id: id, input: .prompt(text).withSystem(system), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
       }
-      return .success(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
+      return done(Prompt(id: id, input: .prompt(text), options: options, variants: variants, line: lineNumber, meta: object["meta"]))
     case (nil, let messages?):
       switch parseMessages(messages) {
       case .success(let list):
         let input = object["system"]?.stringValue.map { PromptInput.messages(list).withSystem($0) } ?? .messages(list)
-        return .success(Prompt(id: id, input: input, options: options, variants: variants, line: lineNumber, meta: object["meta"]))
+        return done(Prompt(id: id, input: input, options: options, variants: variants, line: lineNumber, meta: object["meta"]))
       case .failure(let problem): return fail(problem.message)
       }
     case (.some, .some): return fail("give either \"prompt\" or \"messages\", not both")

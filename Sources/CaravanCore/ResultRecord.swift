@@ -34,6 +34,12 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var finishedAt: String
   /// The prompt line's `meta`, unchanged (null when it had none).
   public var meta: JSONValue?
+  /// With a structured-output `format`: the answer parsed as JSON (nil when it is not JSON),
+  /// whether it satisfies the format as Caravan checks it (false for an error record), and why
+  /// not. All nil for free text, and then left out of the record.
+  public var parsed: JSONValue?
+  public var schemaValid: Bool?
+  public var schemaErrors: [String]?
 
   public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
@@ -59,7 +65,9 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     case wallMs = "wall_ms"
     case ttftMs = "ttft_ms"
     case queueMs = "queue_ms"
-    case server, gpu, meta
+    case server, gpu, meta, parsed
+    case schemaValid = "schema_valid"
+    case schemaErrors = "schema_errors"
     case jobId = "job_id"
     case finishedAt = "finished_at"
   }
@@ -88,6 +96,9 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     jobId = try c.decodeIfPresent(String.self, forKey: .jobId)
     finishedAt = try c.decode(String.self, forKey: .finishedAt)
     meta = try c.decodeIfPresent(JSONValue.self, forKey: .meta)
+    parsed = try c.decodeIfPresent(JSONValue.self, forKey: .parsed)
+    schemaValid = try c.decodeIfPresent(Bool.self, forKey: .schemaValid)
+    schemaErrors = try c.decodeIfPresent([String].self, forKey: .schemaErrors)
   }
 
   /// Records are written with every key present (null when unknown), so each line has the same columns.
@@ -115,5 +126,23 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     try c.encode(jobId, forKey: .jobId)
     try c.encode(finishedAt, forKey: .finishedAt)
     try c.encode(meta ?? .null, forKey: .meta)
+    if let schemaValid {
+      try c.encode(parsed ?? .null, forKey: .parsed)
+      try c.encode(schemaValid, forKey: .schemaValid)
+      try c.encodeIfPresent(schemaErrors, forKey: .schemaErrors)
+    }
+  }
+
+  /// Checks the answer against the item's structured-output format (nothing without one).
+  public mutating func check(format: JSONValue?) {
+    guard let format else { return }
+    guard status == .ok, let response else {
+      (parsed, schemaValid, schemaErrors) = (nil, false, nil)
+      return
+    }
+    let result = StructuredFormat.check(response, against: format)
+    parsed = result.parsed
+    schemaValid = result.valid
+    schemaErrors = result.problems.isEmpty ? nil : result.problems
   }
 }

@@ -139,6 +139,8 @@ public struct RunStatistics: Sendable {
   public private(set) var errorMessages: [String: Int] = [:]
   public private(set) var otherErrorMessages = 0
   public static let errorMessageLimit = 1000
+  /// Structured answers: parse and validity shares and enum labels, per variant.
+  public private(set) var structured: StructuredTally
   private var usage: [GPUIdentity: GPUUsage] = [:]
   /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
@@ -171,6 +173,7 @@ public struct RunStatistics: Sendable {
 
   public init(variants: [Variant], answers: AnswerSample = AnswerSample()) {
     self.answers = answers
+    self.structured = StructuredTally(variants: variants)
     // A manifest edited by hand (or written before duplicates were refused) may name a variant
     // twice; it gets one row, and its records count once, towards it.
     var seen: Set<String> = []
@@ -237,6 +240,7 @@ public struct RunStatistics: Sendable {
 
     answers.add(record)
     if record.status == .error { countError(record.error) }
+    structured.add(record)
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, []) }
     guard let position = index[record.variant] else { return }

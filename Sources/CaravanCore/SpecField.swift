@@ -43,6 +43,24 @@ extension SpecField {
     )
   }
 
+  /// A key that is unset (nil) by default and whose YAML form `read` converts (a variant's
+  /// `format`); the resolved spec leaves it out while it is unset.
+  init<Value: Codable & Sendable>(
+    _ key: String, optional property: any WritableKeyPath<Section, Value?> & Sendable,
+    read: @escaping @Sendable (_ reader: inout NodeReader, _ node: Node, _ path: String) -> Value?
+  ) {
+    self.init(
+      key: key, requirement: nil,
+      read: { reader, node, path, section in
+        if let value = read(&reader, node, path) { section[keyPath: property] = value }
+      },
+      decode: { container, section in
+        if let value = try container.decodeIfPresent(Value.self, forKey: SpecCodingKey(key)) { section[keyPath: property] = value }
+      },
+      encode: { section, container in try container.encodeIfPresent(section[keyPath: property], forKey: SpecCodingKey(key)) }
+    )
+  }
+
   /// A key that is unset (nil) by default; the resolved spec leaves it out while it is unset.
   init<Value: SpecValue>(_ key: String, _ property: any WritableKeyPath<Section, Value?> & Sendable) {
     self.init(

@@ -182,6 +182,17 @@ struct NodeReader {
     return nil
   }
 
+  /// A structured-output format: `json`, or a JSON schema checked keyword by keyword.
+  mutating func format(_ node: Node, _ path: String) -> JSONValue? {
+    let value = jsonValue(node)
+    switch StructuredFormat.problems(value) {
+    case let found where found.isEmpty: return value
+    case let found:
+      for (subpath, message) in found { report(subpath.isEmpty ? node : nil, subpath.isEmpty ? path : "\(path).\(subpath)", message) }
+      return nil
+    }
+  }
+
   /// Ollama options: names and values are checked here, with the line of each key.
   mutating func options(_ node: Node, _ path: String) -> Options? {
     guard let mapping = node.mapping else {

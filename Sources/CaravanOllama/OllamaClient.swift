@@ -117,6 +117,8 @@ public struct OllamaClient: InferenceEngine {
   static func requestBody(_ item: WorkItem, stream: Bool) -> (String, JSONValue) {
     var body: [String: JSONValue] = ["model": .string(item.model), "stream": .bool(stream)]
     if !item.options.isEmpty { body["options"] = .object(item.options) }
+    // Ollama's structured outputs: "json", or a JSON schema the answer is constrained to.
+    if let format = item.format { body["format"] = format }
     let path: String
     switch item.input {
     case .prompt(let prompt):

@@ -41,6 +41,7 @@ public enum HTMLReport {
     out += utilizationSection(statistics, domain: domain)
     out += timingSection(statistics)
     out += sweepSection(statistics)
+    out += StructuredReport.html(statistics.structured, escape: html)
     out += answersSection(statistics.answers)
     out += ["</body>", "</html>"]
     return out.joined(separator: "\n") + "\n"

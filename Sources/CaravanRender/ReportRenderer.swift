@@ -99,6 +99,7 @@ public enum ReportRenderer {
     for row in statistics.sweep {
       out.append("| \(markdownCell(row.variant)) | \(row.options.isEmpty ? "(defaults)" : markdownCell(row.options)) | \(row.responses) | \(number(row.distinctAnswersPerPrompt)) | \(number(row.meanLength)) | \(number(row.lengthStdev)) | \(number(row.distinct1)) | \(number(row.distinct2)) | \(number(row.meanPairwiseSimilarity)) |")
     }
+    out += StructuredReport.markdown(statistics.structured)
     out += answersMarkdown(statistics.answers)
     return out.joined(separator: "\n") + "\n"
   }

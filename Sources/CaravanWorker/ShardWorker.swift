@@ -181,6 +181,7 @@ public struct ShardWorker: Sendable {
         record.response = completion.response
         record.doneReason = completion.doneReason
         record.timings = completion.timings
+        record.check(format: item.format)
         if let ttft = completion.timeToFirstToken.map(\.milliseconds) {
           record.ttftMs = ttft
         }
@@ -210,6 +211,7 @@ public struct ShardWorker: Sendable {
         }
         var record = makeRecord(item, .error, endpoint: endpoint, attempts: attempts, since: started)
         record.error = error.description
+        record.check(format: item.format)
         return record
       }
     }

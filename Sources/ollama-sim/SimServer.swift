@@ -125,6 +125,13 @@ struct SimServer: Sendable {
     }
     for (key, value) in requestOptions { options[key] = value }
     let stream = body["stream"]?.boolValue ?? true
+    // Ollama's `format`: "json" or a JSON schema object; null or "" is free text, anything else a 400.
+    var structuredFormat: JSONValue?
+    switch body["format"] {
+    case nil, .null?, .string("")?: break
+    case let format? where format == .string("json") || format.objectValue != nil: structuredFormat = format
+    case let format?: return error(.internalServerError, TextModel.invalidFormatMessage(format))
+    }
     let text: String
     if chat {
       // No messages (or an empty list) only loads the model, as documented.
@@ -149,7 +156,13 @@ struct SimServer: Sendable {
     // that arrive during that load; the time shows as its load_duration.
     await registry.ensureLoaded(name, delay: settings.loadDelay)
     let loadTime = ContinuousClock.now - started
-    let output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: UInt64.random(in: 0...UInt64.max))
+    let seed = UInt64.random(in: 0...UInt64.max)
+    let output: TextModel.Output
+    if let format = structuredFormat {
+      output = TextModel.structured(model: name, prompt: text, options: options, format: format, randomSeed: seed)
+    } else {
+      output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: seed)
+    }
     let promptTokens = max(1, text.split(whereSeparator: \.isWhitespace).count)
     let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, loadTime: loadTime, streaming: stream)
 

