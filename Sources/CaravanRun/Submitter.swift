@@ -20,8 +20,14 @@ public struct Submitter: Sendable {
     public var scheduler: SchedulerKind?
     /// How often a local run reports `.progress`; nil: never.
     public var progressInterval: Duration?
+    /// Submit a calibration run of the spec's first N prompts instead (`caravan estimate`).
+    public var calibration: Int?
 
-    public init(runDir: String? = nil, dryRun: Bool = false, executor: JobSpec.Executor? = nil, scheduler: SchedulerKind? = nil, progressInterval: Duration? = nil) {
+    public init(
+      runDir: String? = nil, dryRun: Bool = false, executor: JobSpec.Executor? = nil, scheduler: SchedulerKind? = nil, progressInterval: Duration? = nil,
+      calibration: Int? = nil
+    ) {
+      self.calibration = calibration
       self.runDir = runDir
       self.dryRun = dryRun
       self.executor = executor
@@ -52,8 +58,11 @@ public struct Submitter: Sendable {
   }
 
   public func submit(specPath: String, options: Options, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
-    let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir)
+    let prepared = try preparer.prepare(specPath: specPath, runDir: options.runDir, calibration: options.calibration)
     prepared.notes.forEach { onEvent(.note($0)) }
+    if options.calibration == nil, let warning = Estimator.timeWarning(spec: prepared.spec, plan: prepared.plan, specPath: specPath) {
+      onEvent(.note("warning: " + warning))
+    }
     guard !options.dryRun else {
       onEvent(.prepared(prepared, executor: nil))
       return Outcome(prepared: prepared)

@@ -11,7 +11,7 @@ struct Caravan: AsyncParsableCommand {
     abstract: "Run LLM prompt batches (prompts × variants × repeats) as Slurm jobs.",
     version: version,
     subcommands: [
-      Init.self, Submit.self, Validate.self, Status.self, Cancel.self, Collect.self, Resume.self, Diff.self, Container.self, Models.self, SamplingMath.self,
+      Init.self, Submit.self, Validate.self, Status.self, Cancel.self, Collect.self, Resume.self, Diff.self, EstimateCommand.self, Container.self, Models.self, SamplingMath.self,
       Worker.self, WaitReady.self, FreePort.self,
     ]
   )

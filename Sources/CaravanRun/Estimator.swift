@@ -1,0 +1,139 @@
+import CaravanCore
+import CaravanStorage
+import Foundation
+
+/// `caravan estimate`: reads a spec, finds the past runs of the same model under its `output`
+/// (or makes a calibration run first), and predicts GPU-hours, wall time per shard and a
+/// `slurm.time` with `Estimate`.
+public struct Estimator: Sendable {
+  public var submitter: Submitter
+
+  public init(submitter: Submitter) { self.submitter = submitter }
+
+  /// What `estimate` says.
+  public struct Result: Sendable {
+    public var prediction: Estimate.Prediction
+    /// The run directories the rates come from.
+    public var runs: [String]
+    public var gpuNames: [String]
+    public var items: Int
+    /// Each past run predicted from the others (needs two or more): (run, predicted, measured) seconds.
+    public var pastErrors: [(run: String, predicted: Double, measured: Double)]
+    /// The spec's `slurm.time`, when it gives one, in seconds.
+    public var requestedSeconds: Int?
+  }
+
+  public struct NoPastRuns: Error, CustomStringConvertible {
+    public var description: String
+  }
+
+  /// Estimates the spec; with `calibrate`, first runs its first N prompts in one shard.
+  public func estimate(specPath: String, calibrate: Int?, onEvent: @escaping @Sendable (Submitter.Event) -> Void = { _ in }) async throws -> Result {
+    let checked = try submitter.preparer.check(specPath: specPath)
+    let spec = checked.spec
+    if let calibrate {
+      let outcome = try await submitter.submit(specPath: specPath, options: .init(calibration: calibrate), onEvent: onEvent)
+      if outcome.collected == nil { try await Self.waitForCompletion(outcome.prepared.run, limit: spec.slurm.time.flatMap(SlurmTime.seconds) ?? 3600) }
+    }
+    let runs = try Self.pastRuns(of: spec).compactMap(Self.observe)
+    guard let rates = Estimate.Rates(runs) else {
+      throw NoPastRuns(description: "no finished run of \(spec.model) (engine \(spec.engine.kind.rawValue)) under \(spec.output) to learn from: run `caravan estimate \(specPath) --calibrate 20`, which runs the first 20 prompts first")
+    }
+    let plan = RunPreparer.plan(checked)
+    let prediction = Estimate.predict(shards: plan.shards.map(Self.shape), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
+    var errors: [(String, Double, Double)] = []
+    if runs.count >= 2 {
+      for (index, run) in runs.enumerated() {
+        var others = runs
+        others.remove(at: index)
+        guard let rates = Estimate.Rates(others), let shards = try? Self.plannedShards(run.path) else { continue }
+        let predicted = Estimate.predict(shards: shards, rates: rates, gpusPerShard: 1).wallSeconds
+        let measured = run.shards.map { $0.startupSeconds + $0.requestSeconds }.max() ?? 0
+        errors.append((run.path, predicted, measured))
+      }
+    }
+    return Result(
+      prediction: prediction, runs: runs.map(\.path), gpuNames: Array(Set(runs.compactMap(\.gpuName))).sorted(), items: plan.items.count,
+      pastErrors: errors, requestedSeconds: spec.slurm.time.flatMap(SlurmTime.seconds))
+  }
+
+  /// For `submit`: a warning when past runs (the three newest) say a shard would take longer
+  /// than the spec's `slurm.time`; nil without a time limit or past runs.
+  public static func timeWarning(spec: JobSpec, plan: Plan, specPath: String) -> String? {
+    guard spec.executor != .local, let limit = spec.slurm.time.flatMap(SlurmTime.seconds), limit > 0 else { return nil }
+    guard let runs = try? pastRuns(of: spec).suffix(3).compactMap(observe), let rates = Estimate.Rates(runs) else { return nil }
+    let prediction = Estimate.predict(shards: plan.shards.map(shape), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
+    guard prediction.wallSeconds > Double(limit) else { return nil }
+    return "slurm.time \(Estimate.slurmTime(limit)) looks too short: past runs of \(spec.model) suggest \(Estimate.slurmTime(Int(prediction.wallSeconds.rounded(.up)))) for the longest shard; ask for \(prediction.timeLimit) (see `caravan estimate \(specPath)`)"
+  }
+
+  /// Run directories under the spec's output that ran the same model on the same kind of engine.
+  static func pastRuns(of spec: JobSpec) throws -> [RunDirectory] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: spec.output)) ?? []
+    return names.sorted().map { RunDirectory(path: spec.output + "/" + $0) }.filter { run in
+      guard let past = try? run.spec() else { return false }
+      return past.model == spec.model && past.engine.kind == spec.engine.kind && past.task == spec.task
+    }
+  }
+
+  /// What one run measured: its ok records (with their prompts' words) and its shards' spans.
+  static func observe(_ run: RunDirectory) -> Estimate.Run? {
+    guard let manifest = try? run.manifest() else { return nil }
+    var requests: [Estimate.Request] = []
+    var shards: [Estimate.Shard] = []
+    var gpuName: String?
+    let decoder = JSONDecoder()
+    for shard in manifest.shards {
+      var words: [WorkKey: Int] = [:]
+      for (_, line) in LineReader(path: run.layout.shardFile(shard.index)) {
+        if let item = try? decoder.decode(WorkItem.self, from: line) { words[item.key] = Estimate.words(item.input) }
+      }
+      var latest: [WorkKey: ResultRecord] = [:]
+      for record in (try? run.results(shard.index)) ?? [] { latest[record.key] = record }
+      for record in latest.values where record.status == .ok {
+        let t = record.timings
+        requests.append(
+          Estimate.Request(
+            variant: record.variant, promptWords: words[record.key] ?? 0, promptTokens: t.promptEvalCount ?? 0, generatedTokens: t.evalCount ?? 0,
+            wallSeconds: record.wallMs / 1000, prefillSeconds: t.promptEvalDuration.map { Double($0) / 1e9 }, decodeSeconds: t.evalDuration.map { Double($0) / 1e9 }))
+      }
+      // The last attempt of the shard: its servers' start-up, then its requests.
+      let events = (try? JSONLines.read(ShardTimingEvent.self, from: run.layout.timingFile(shard.index)).values) ?? []
+      guard let end = events.last(where: { $0.event == .shard }),
+        let first = end.firstRequestAt.flatMap(ISOTimestamp.seconds), let last = end.lastRequestAt.flatMap(ISOTimestamp.seconds)
+      else { continue }
+      let servers = events.filter { $0.event == .server && $0.restartCount == end.restartCount && $0.serverRestarts == 0 }
+      let startup = servers.map { ($0.startToReadyMs ?? 0) + ($0.modelLoadMs ?? [:]).values.reduce(0, +) }.max() ?? 0
+      gpuName = gpuName ?? servers.compactMap { $0.gpus?.first?.name }.first
+      shards.append(Estimate.Shard(requests: end.requestsSent ?? 0, requestSeconds: max(0, last - first), startupSeconds: startup / 1000))
+    }
+    guard !requests.isEmpty else { return nil }
+    let model = (try? run.spec().model) ?? ""
+    return Estimate.Run(path: run.path, model: model, gpuName: gpuName, requests: requests, shards: shards)
+  }
+
+  /// A run's own plan, shard by shard, in the shape `Estimate.predict` takes.
+  static func plannedShards(_ path: String) throws -> [[(words: Int, variant: String, numPredict: Int?)]] {
+    let run = RunDirectory(path: path)
+    let decoder = JSONDecoder()
+    return try run.manifest().shards.map { shard in
+      LineReader(path: run.layout.shardFile(shard.index)).compactMap { _, line in
+        (try? decoder.decode(WorkItem.self, from: line)).map { (Estimate.words($0.input), $0.variant, $0.options["num_predict"]?.intValue) }
+      }
+    }
+  }
+
+  static func shape(_ items: PlanItems.SubSequence) -> [(words: Int, variant: String, numPredict: Int?)] {
+    items.map { (Estimate.words($0.input), $0.variant, $0.options["num_predict"]?.intValue) }
+  }
+
+  /// Waits for a calibration run on Slurm: until every shard has its records, or `limit` passes.
+  static func waitForCompletion(_ run: RunDirectory, limit: Int) async throws {
+    let deadline = ContinuousClock.now + .seconds(limit)
+    while ContinuousClock.now < deadline {
+      if let progress = try? RunProgress.read(run), progress.shards.allSatisfy(\.complete) { return }
+      try await Task.sleep(for: .seconds(5))
+    }
+    throw NoPastRuns(description: "the calibration run \(run.path) did not finish within \(limit) s; see `caravan status \(run.path)`")
+  }
+}
