@@ -11,6 +11,8 @@ public struct JobSpec: Sendable, Equatable {
   public var model: String
   /// Prompt file path, relative to the spec file.
   public var prompts: String
+  /// What each prompt is sent for: an answer, or an embedding vector.
+  public var task: Task = .generate
   public var repeats: Int = 1
   /// Folder that holds run directories, relative to the spec file.
   public var output: String = "./runs"
@@ -30,6 +32,7 @@ public struct JobSpec: Sendable, Equatable {
     SpecField(required: "name", \.name, "give the job a name of letters, digits, '-' and '_' (it names the Slurm job and the run directory)"),
     SpecField(required: "model", \.model, "give the Ollama model to run, e.g. gemma:7b"),
     SpecField(required: "prompts", \.prompts, "give the path of the prompt file (.jsonl or .txt)"),
+    SpecField("task", \.task),
     SpecField("repeats", \.repeats),
     SpecField("output", \.output),
     SpecField("executor", \.executor),
@@ -45,6 +48,13 @@ public struct JobSpec: Sendable, Equatable {
     self.name = name
     self.model = model
     self.prompts = prompts
+  }
+
+  /// `generate` sends each prompt for an answer (`/api/generate`, `/api/chat`,
+  /// `/v1/completions`, `/v1/chat/completions`); `embed` sends prompts in batches of
+  /// `engine.embed_batch` for vectors (`/api/embed`, `/v1/embeddings`).
+  public enum Task: String, Codable, Sendable, CaseIterable, SpecChoice {
+    case generate, embed
   }
 
   /// Where the shards run.

@@ -40,6 +40,8 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   public var parsed: JSONValue?
   public var schemaValid: Bool?
   public var schemaErrors: [String]?
+  /// With `task: embed`: the input's vector (float32), instead of a response. Left out otherwise.
+  public var embedding: [Float]?
 
   public var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
@@ -65,7 +67,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     case wallMs = "wall_ms"
     case ttftMs = "ttft_ms"
     case queueMs = "queue_ms"
-    case server, gpu, meta, parsed
+    case server, gpu, meta, parsed, embedding
     case schemaValid = "schema_valid"
     case schemaErrors = "schema_errors"
     case jobId = "job_id"
@@ -99,6 +101,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     parsed = try c.decodeIfPresent(JSONValue.self, forKey: .parsed)
     schemaValid = try c.decodeIfPresent(Bool.self, forKey: .schemaValid)
     schemaErrors = try c.decodeIfPresent([String].self, forKey: .schemaErrors)
+    embedding = try c.decodeIfPresent([Float].self, forKey: .embedding)
   }
 
   /// Records are written with every key present (null when unknown), so each line has the same columns.
@@ -131,6 +134,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
       try c.encode(schemaValid, forKey: .schemaValid)
       try c.encodeIfPresent(schemaErrors, forKey: .schemaErrors)
     }
+    try c.encodeIfPresent(embedding, forKey: .embedding)
   }
 
   /// Checks the answer against the item's structured-output format (nothing without one).

@@ -141,6 +141,8 @@ public struct RunStatistics: Sendable {
   public static let errorMessageLimit = 1000
   /// Structured answers: parse and validity shares and enum labels, per variant.
   public private(set) var structured: StructuredTally
+  /// Embedding vectors (`task: embed`): count, dimension, norms, inputs per second.
+  public private(set) var embeddings = EmbeddingTally()
   private var usage: [GPUIdentity: GPUUsage] = [:]
   /// Per node, per CUDA_VISIBLE_DEVICES value: the GPUs a server with it had.
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
@@ -241,6 +243,7 @@ public struct RunStatistics: Sendable {
     answers.add(record)
     if record.status == .error { countError(record.error) }
     structured.add(record)
+    embeddings.add(record)
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, []) }
     guard let position = index[record.variant] else { return }

@@ -18,6 +18,49 @@ public protocol InferenceEngine: Sendable {
   func load(model: String) async throws(OllamaError) -> Duration?
   /// Sends one item, streamed, and returns its answer with timings and the time to first token.
   func complete(_ item: WorkItem) async throws(OllamaError) -> Completion
+  /// Embeds several inputs in one request (`task: embed`): one vector per input, in order.
+  func embed(model: String, inputs: [String], options: Options) async throws(OllamaError) -> Embeddings
+}
+
+/// The vectors of one embedding request.
+public struct Embeddings: Sendable, Equatable {
+  public var vectors: [[Float]]
+  /// Input tokens of the whole request, when the server says.
+  public var promptTokens: Int?
+  /// The server's own time for the request and its model load (Ollama), nanoseconds.
+  public var totalDuration: Int?
+  public var loadDuration: Int?
+
+  public init(vectors: [[Float]], promptTokens: Int? = nil, totalDuration: Int? = nil, loadDuration: Int? = nil) {
+    self.vectors = vectors
+    self.promptTokens = promptTokens
+    self.totalDuration = totalDuration
+    self.loadDuration = loadDuration
+  }
+
+  /// Reads a list of JSON number lists; nil when any element is not a finite number.
+  static func vectors(_ lists: [JSONValue]) -> [[Float]]? {
+    var vectors: [[Float]] = []
+    vectors.reserveCapacity(lists.count)
+    for list in lists {
+      guard let numbers = list.arrayValue else { return nil }
+      var vector: [Float] = []
+      vector.reserveCapacity(numbers.count)
+      for number in numbers {
+        guard let value = number.doubleValue, value.isFinite else { return nil }
+        vector.append(Float(value))
+      }
+      vectors.append(vector)
+    }
+    return vectors
+  }
+
+  /// Checks that there is one vector per input, all of one length.
+  func checked(inputs: Int, from path: String) throws(OllamaError) -> Embeddings {
+    guard vectors.count == inputs else { throw .decoding("\(path) answered \(vectors.count) vectors for \(inputs) inputs") }
+    guard Set(vectors.map(\.count)).count <= 1 else { throw .decoding("\(path) answered vectors of different lengths") }
+    return self
+  }
 }
 
 /// The engine clients, by the spec's `engine.kind`.

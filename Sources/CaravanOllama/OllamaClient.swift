@@ -44,6 +44,21 @@ public struct OllamaClient: InferenceEngine {
     return answer.timings.loadDuration.map { .nanoseconds($0) }
   }
 
+  /// `POST /api/embed` with every input at once: `{"embeddings": [[...], ...]}` in input order,
+  /// with `total_duration`, `load_duration` and `prompt_eval_count`.
+  public func embed(model: String, inputs: [String], options: Options) async throws(OllamaError) -> Embeddings {
+    var body: [String: JSONValue] = ["model": .string(model), "input": .array(inputs.map(JSONValue.string))]
+    if !options.isEmpty { body["options"] = .object(options) }
+    let object = try await call("POST", "/api/embed", body: .object(body))
+    guard let lists = object["embeddings"]?.arrayValue, let vectors = Embeddings.vectors(lists) else {
+      throw .decoding("/api/embed answered no list of number lists under \"embeddings\"")
+    }
+    return try Embeddings(
+      vectors: vectors, promptTokens: object["prompt_eval_count"]?.intValue, totalDuration: object["total_duration"]?.intValue,
+      loadDuration: object["load_duration"]?.intValue
+    ).checked(inputs: inputs.count, from: "/api/embed")
+  }
+
   /// `GET /api/version`.
   public func version() async throws(OllamaError) -> String {
     let object = try await call("GET", "/api/version", body: nil)

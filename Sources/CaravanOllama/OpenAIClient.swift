@@ -97,6 +97,32 @@ public struct OpenAIClient: InferenceEngine {
     }
   }
 
+  /// `POST /v1/embeddings` with every input at once: `data[].embedding`, put in input order by
+  /// `data[].index`, and `usage.prompt_tokens`. Options are not sent: these servers take none.
+  public func embed(model: String, inputs: [String], options: Options) async throws(OllamaError) -> Embeddings {
+    let body: JSONValue = .object(["model": .string(model), "input": .array(inputs.map(JSONValue.string)), "encoding_format": .string("float")])
+    var request = HTTPClientRequest(url: baseURL + "/v1/embeddings")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    let bytes: ByteBuffer
+    do {
+      let response = try await httpClient.execute(request, timeout: requestTimeout)
+      bytes = try await response.body.collect(upTo: 256 << 20)
+      guard response.status == .ok else { throw OllamaError.server(status: Int(response.status.code), message: Self.errorMessage(bytes)) }
+    } catch {
+      throw OllamaError.classify(error, timeout: requestTimeout)
+    }
+    guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(String(buffer: bytes).utf8)), let data = object["data"]?.arrayValue else {
+      throw .decoding("/v1/embeddings answered no \"data\" list")
+    }
+    let ordered = data.enumerated().sorted { ($0.element["index"]?.intValue ?? $0.offset) < ($1.element["index"]?.intValue ?? $1.offset) }
+    guard let vectors = Embeddings.vectors(ordered.map { $0.element["embedding"] ?? .null }) else {
+      throw .decoding("/v1/embeddings answered an embedding that is not a list of numbers")
+    }
+    return try Embeddings(vectors: vectors, promptTokens: object["usage"]?["prompt_tokens"]?.intValue).checked(inputs: inputs.count, from: "/v1/embeddings")
+  }
+
   /// OpenAI's `{"error": {"message": ...}}`, vLLM's `{"message": ...}`, or the text itself.
   static func errorMessage(_ bytes: ByteBuffer) -> String {
     let text = String(buffer: bytes)

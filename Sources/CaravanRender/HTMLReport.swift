@@ -42,6 +42,7 @@ public enum HTMLReport {
     out += timingSection(statistics)
     out += sweepSection(statistics)
     out += StructuredReport.html(statistics.structured, escape: html)
+    out += EmbeddingReport.html(statistics.embeddings, escape: html)
     out += answersSection(statistics.answers)
     out += ["</body>", "</html>"]
     return out.joined(separator: "\n") + "\n"

@@ -100,6 +100,7 @@ public enum ReportRenderer {
       out.append("| \(markdownCell(row.variant)) | \(row.options.isEmpty ? "(defaults)" : markdownCell(row.options)) | \(row.responses) | \(number(row.distinctAnswersPerPrompt)) | \(number(row.meanLength)) | \(number(row.lengthStdev)) | \(number(row.distinct1)) | \(number(row.distinct2)) | \(number(row.meanPairwiseSimilarity)) |")
     }
     out += StructuredReport.markdown(statistics.structured)
+    out += EmbeddingReport.markdown(statistics.embeddings)
     out += answersMarkdown(statistics.answers)
     return out.joined(separator: "\n") + "\n"
   }

@@ -70,3 +70,31 @@ enum StructuredReport {
     return DiffReport.percent(value)
   }
 }
+
+/// The embeddings section of report.md and report.html (`task: embed`).
+enum EmbeddingReport {
+  static func facts(_ tally: EmbeddingTally) -> [(String, String)] {
+    [
+      ("vectors", String(tally.vectors)),
+      ("dimensions", tally.dimensions.sorted().map(String.init).joined(separator: ", ")),
+      ("L2 norm min / mean / max", [tally.normMin, tally.normMean, tally.normMax].map { ReportRenderer.number($0) }.joined(separator: " / ")),
+      ("inputs per second", ReportRenderer.number(tally.inputsPerSecond)),
+    ]
+  }
+
+  static func markdown(_ tally: EmbeddingTally) -> [String] {
+    guard !tally.isEmpty else { return [] }
+    var out = ["", "## Embeddings", "", "Vectors are in embeddings.npy (float32, one row per work item in plan order), rows named in embeddings.ids.jsonl.", ""]
+    out += ["| | |", "|---|---:|"] + facts(tally).map { "| \($0.0) | \($0.1) |" }
+    if tally.dimensions.count > 1 { out += ["", "The vectors have different dimensions: the servers did not all serve the same model."] }
+    return out
+  }
+
+  static func html(_ tally: EmbeddingTally, escape: (String) -> String) -> [String] {
+    guard !tally.isEmpty else { return [] }
+    var out = ["<section id=\"embeddings\">", "<h2>Embeddings</h2>", "<table class=\"embeddings\"><tbody>"]
+    out += facts(tally).map { "<tr><td class=\"text\">\(escape($0.0))</td><td>\(escape($0.1))</td></tr>" }
+    out += ["</tbody></table>", "</section>"]
+    return out
+  }
+}

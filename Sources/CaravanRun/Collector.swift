@@ -93,6 +93,7 @@ public enum Collector {
     // A collect that fails leaves no `.partial` file behind, and the earlier outputs as they were.
     do { return try collect(run, manifest: manifest, format: format, outputs: &outputs) } catch {
       outputs.forEach { $0.discard() }
+      unlink(EmbeddingsOutput.partialPath(run.layout))
       throw error
     }
   }
@@ -113,7 +114,10 @@ public enum Collector {
     var byVariant: [String: (ok: Int, errors: Int, tokens: Int, ns: Int)] = [:]
     let decoder = JSONDecoder()
     let encoder = JSONLines.lineEncoder()
-    let singleKey = manifest.variants.count == 1 && (try? run.spec().repeats) == 1
+    let spec = try? run.spec()
+    let singleKey = manifest.variants.count == 1 && spec?.repeats == 1
+    // `task: embed`: the vectors, in plan order, as one float32 matrix beside the records.
+    let embeddings = try spec?.task == .embed ? EmbeddingsOutput(layout, ids: open(layout.root + "/embeddings.ids.jsonl")) : nil
     var firstSeq = 0
     // Timing and telemetry first: they say which GPU each server had, which records refer to.
     readTiming(layout, into: &statistics)
@@ -154,6 +158,7 @@ public enum Collector {
         guard position < shard.items else { break }
         let item = try decoder.decode(WorkItem.self, from: line)
         guard offsets[position] >= 0, let results else {
+          try embeddings?.add(item, nil)
           report.missingCount += 1
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
@@ -161,6 +166,7 @@ public enum Collector {
         let data = try results.read(offset: offsets[position], length: Int(lengths[position]))
         let record = try decoder.decode(ResultRecord.self, from: data)
         guard record.key == item.key else {
+          try embeddings?.add(item, nil)
           report.unexpected += 1
           report.missingCount += 1
           if report.missing.count < 1000 { report.missing.append(item.key) }
@@ -177,6 +183,7 @@ public enum Collector {
         try output.write(line: data)
         try openAIOutput?.write(line: encoder.encode(OpenAIOutputLine(record, singleKey: singleKey)))
         if record.status == .error { try errorsOutput.write(line: data) }
+        try embeddings?.add(item, record)
       }
       firstSeq += shard.items
     }
@@ -184,6 +191,7 @@ public enum Collector {
     try output.close()
     try openAIOutput?.close()
     try errorsOutput.close()
+    try embeddings?.close()
 
     // One summary per variant name, even if a hand-edited manifest lists one twice.
     var summarised: Set<String> = []
@@ -377,5 +385,41 @@ final class OutputFile {
   func discard() {
     try? handle.close()
     unlink(partial)
+  }
+}
+
+/// `embeddings.npy` (float32, one row per work item in plan order; NaN for an item without a
+/// vector) and `embeddings.ids.jsonl` (which item each row is), written as collect walks the plan.
+final class EmbeddingsOutput {
+  static func partialPath(_ layout: RunLayout) -> String { layout.root + "/embeddings.npy.partial" }
+
+  private let matrix: NumpyMatrixWriter
+  private let ids: OutputFile
+  private let layout: RunLayout
+  private let encoder = JSONLines.lineEncoder()
+
+  init(_ layout: RunLayout, ids: OutputFile) throws {
+    self.layout = layout
+    self.ids = ids
+    matrix = try NumpyMatrixWriter(path: Self.partialPath(layout))
+  }
+
+  func add(_ item: WorkItem, _ record: ResultRecord?) throws {
+    let vector = record?.status == .ok ? record?.embedding : nil
+    let status = record.map { vector == nil ? "error" : $0.status.rawValue } ?? "missing"
+    let line: JSONValue = .object([
+      "row": .int(matrix.rows), "seq": .int(item.seq), "id": .string(item.id), "variant": .string(item.variant),
+      "repeat": .int(item.repeat), "status": .string(status),
+    ])
+    try matrix.append(vector)
+    try ids.write(line: encoder.encode(line))
+  }
+
+  /// Moves the matrix into place; with no vector at all there is none to write.
+  func close() throws {
+    let target = layout.root + "/embeddings.npy"
+    try ids.close()
+    guard try matrix.close() else { return }
+    guard rename(Self.partialPath(layout), target) == 0 else { throw WriteFailure(path: target, code: errno) }
   }
 }

@@ -53,6 +53,7 @@ public struct RunPreparer: Sendable {
     try PlanLimits.check(spec: spec, prompts: prompts, specText: specText, specFile: specPath)  // before anything expands the plan
     let problems = Planner.unknownVariantProblems(spec: spec, prompts: prompts, file: promptsPath)
       + EngineChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
+      + EmbedChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
       + SpecChecks.problems(spec: spec, specText: specText, specFile: specPath)
       + siteProblems(spec, specFile: specPath)
     guard problems.isEmpty else { throw InputError(problems) }
@@ -117,10 +118,18 @@ public struct RunPreparer: Sendable {
   }
 
   /// Every stage in order; nothing is written unless every check passed.
-  public func prepare(specPath: String, runDir: String?, now: Date = Date()) throws -> Prepared {
-    let checked = try check(specPath: specPath)
+  ///
+  /// `calibration: N` makes a calibration run instead (`caravan estimate --calibrate N`): the
+  /// spec's first N prompts, in one shard, named `<name>-calibration-...`.
+  public func prepare(specPath: String, runDir: String?, calibration: Int? = nil, now: Date = Date()) throws -> Prepared {
+    var checked = try check(specPath: specPath)
+    if let calibration {
+      checked.prompts = Array(checked.prompts.prefix(max(1, calibration)))
+      checked.spec.slurm.shards = 1
+    }
     let plan = Self.plan(checked)
-    let runID = "\(checked.spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
+    let name = checked.spec.name + (calibration == nil ? "" : "-calibration")
+    let runID = "\(name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     let root = absolute(runDir ?? checked.spec.output + "/" + runID)
     let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
     let run = try Self.write(files, at: root)

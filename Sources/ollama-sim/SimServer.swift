@@ -103,6 +103,7 @@ struct SimServer: Sendable {
     }
     router.post("/api/chat") { request, _ in try await complete(request, chat: true) }
     router.post("/api/generate") { request, _ in try await complete(request, chat: false) }
+    router.post("/api/embed") { request, _ in try await embed(request) }
     router.post("/api/create") { request, _ in try await create(request) }
     router.post("/api/pull") { request, _ in try await pull(request) }
     return router
@@ -197,6 +198,43 @@ struct SimServer: Sendable {
         throw error
       }
     })
+  }
+
+  /// `POST /api/embed`: `input` is text or a list of texts; the answer has one L2-normalised
+  /// vector per input under `embeddings`, with `total_duration`, `load_duration` and
+  /// `prompt_eval_count`. No input only loads the model (an empty list back). It takes one slot,
+  /// and the prefill time of every input's tokens.
+  private func embed(_ request: Request) async throws -> Response {
+    guard let body = try await readJSON(request) else { return error(.badRequest, "invalid JSON body") }
+    guard let name = body["model"]?.stringValue, !name.isEmpty else { return error(.badRequest, "model is required") }
+    if case .missing = await registry.resolve(name) { return error(.notFound, "model \"\(name)\" not found, try pulling it first") }
+    let inputs: [String]
+    switch body["input"] {
+    case nil, .null?: inputs = []
+    case .string(let text)?: inputs = [text]
+    case .array(let list)?:
+      let texts = list.compactMap(\.stringValue)
+      guard texts.count == list.count else { return error(.badRequest, "invalid input type") }
+      inputs = texts
+    case _?: return error(.badRequest, "invalid input type")
+    }
+    await log?.append(["endpoint": .string("/api/embed"), "model": .string(name), "inputs": .int(inputs.count)])
+    guard await faults.admits(settings.burst503), await slots.acquire() else { return error(.serviceUnavailable, queueFullMessage) }
+    let started = ContinuousClock.now
+    await registry.ensureLoaded(name, delay: settings.loadDelay)
+    let loadTime = ContinuousClock.now - started
+    let tokens = inputs.reduce(0) { $0 + max(1, $1.split(whereSeparator: \.isWhitespace).count) }
+    do { try await Task.sleep(for: settings.promptTokenDelay * tokens) } catch {
+      await slots.release()
+      throw error
+    }
+    await slots.release()
+    let vectors = inputs.map { TextModel.embedding(model: name, text: $0) }
+    return json([
+      "model": .string(name), "embeddings": .array(vectors.map { .array($0.map { .double(Double($0)) }) }),
+      "total_duration": .int(Int((ContinuousClock.now - started).nanoseconds)), "load_duration": .int(Int(loadTime.nanoseconds)),
+      "prompt_eval_count": .int(tokens),
+    ])
   }
 
   private func create(_ request: Request) async throws -> Response {

@@ -163,3 +163,17 @@ extension TextModel {
     (0..<count).map { vocabulary[Int(mix(context ^ UInt64($0 + 1)) % UInt64(vocabulary.count))] }.joined(separator: " ")
   }
 }
+
+extension TextModel {
+  /// Dimensions of the simulator's embeddings.
+  static let embeddingDimensions = 64
+
+  /// A deterministic, L2-normalised float32 vector for `text` (as Ollama's `/api/embed` returns
+  /// normalised vectors): each dimension hashed from the model, the text and its index.
+  static func embedding(model: String, text: String) -> [Float] {
+    let seed = stableHash(model + "\u{3}" + text)
+    let raw = (0..<embeddingDimensions).map { Float(unit(mix(seed ^ UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15)) * 2 - 1) }
+    let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    return norm > 0 ? raw.map { $0 / norm } : raw
+  }
+}
