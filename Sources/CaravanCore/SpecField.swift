@@ -44,19 +44,14 @@ extension SpecField {
   }
 
   /// A key that is unset (nil) by default and whose YAML form `read` converts (a variant's
-  /// `format`); the resolved spec leaves it out while it is unset.
+  /// `format`): read and decoded as above, but left out of the resolved spec while unset.
   init<Value: Codable & Sendable>(
     _ key: String, optional property: any WritableKeyPath<Section, Value?> & Sendable,
     read: @escaping @Sendable (_ reader: inout NodeReader, _ node: Node, _ path: String) -> Value?
   ) {
+    let converted = SpecField(key, property) { reader, node, path in read(&reader, node, path).map(Optional.some) }
     self.init(
-      key: key, requirement: nil,
-      read: { reader, node, path, section in
-        if let value = read(&reader, node, path) { section[keyPath: property] = value }
-      },
-      decode: { container, section in
-        if let value = try container.decodeIfPresent(Value.self, forKey: SpecCodingKey(key)) { section[keyPath: property] = value }
-      },
+      key: key, requirement: nil, read: converted.read, decode: converted.decode,
       encode: { section, container in try container.encodeIfPresent(section[keyPath: property], forKey: SpecCodingKey(key)) }
     )
   }
