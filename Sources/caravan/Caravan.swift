@@ -10,7 +10,7 @@ struct Caravan: AsyncParsableCommand {
     version: version,
     subcommands: [
       Submit.self, Validate.self, Status.self, Cancel.self, Collect.self, Resume.self, Container.self, Models.self, SamplingMath.self,
-      Worker.self, WaitReady.self, FreePort.self,
+      Worker.self, WaitReady.self, FreePort.self, Guard.self, StopLeftovers.self,
     ]
   )
 }
