@@ -1,6 +1,7 @@
 import CaravanStorage
 import ArgumentParser
 import CaravanCore
+import CaravanProcess
 import CaravanWorker
 import Dispatch
 import Foundation
@@ -35,6 +36,9 @@ extension Caravan {
     @Option(help: "File listing the servers' process groups, for the job script to clean up after a killed worker.")
     var pidFile: String?
 
+    @Option(help: "This task run's private node-local folder for the servers' HOMEs (the job script makes and removes it; default: one of the worker's own under TMPDIR, removed when it ends).")
+    var taskDir: String?
+
     func run() async throws {
       var logger = Logger(label: "caravan.worker")
       logger.logLevel = .info
@@ -53,7 +57,11 @@ extension Caravan {
       defer { signals.forEach { $0.cancel() } }
 
       let environment = ProcessInfo.processInfo.environment
-      let runner = ShardRunner(run: run, shard: shard, spec: spec, environment: environment, externalURL: url, parallel: parallel, pidFile: pidFile, logger: logger)
+      // Each server runs under `caravan guard` (this executable), so it dies with this worker.
+      let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+      let runner = ShardRunner(
+        run: run, shard: shard, spec: spec, environment: environment, externalURL: url, parallel: parallel, pidFile: pidFile, taskDir: taskDir,
+        orphanGuard: OrphanGuard.Launcher(executable: executable), logger: logger)
       let outcome: ShardWorker.Outcome
       do {
         outcome = try await runner.run(stop: stop)
