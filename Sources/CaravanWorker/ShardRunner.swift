@@ -143,9 +143,8 @@ public struct ShardRunner: Sendable {
   /// Whether a failure during a drain is the job stopping (a server that stopped with it, a
   /// start cut short) rather than a problem to report: a missing model is still reported.
   static func endsWithTheJob(_ error: any Error) -> Bool {
-    if error is CancellationError { return false }
     if case WorkerError.missingModel = error { return false }
-    return true
+    return error is WorkerError || error is ReadinessError
   }
 
   /// Runs `body` once every server is ready, with each server's supervision (`run()`) in a

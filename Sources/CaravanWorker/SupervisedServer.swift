@@ -314,7 +314,9 @@ public actor SupervisedServer {
   private func exited(_ pid: pid_t, status: Int32) async -> Bool {
     guard self.pid == pid, phase == .ready else { return false }
     self.pid = nil
-    kill(-pid, SIGKILL)  // whatever the server left behind in its process group
+    // Whatever the server left behind in its process group (its guard does this too). `pid` is
+    // reaped: only a group that still has members is certainly the server's.
+    if kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
     await pids?.remove(pid)
     if await drainHasBegun() {
       // A requeue, or scancel without -b, sends TERM to every process of the job: the server

@@ -58,10 +58,13 @@ extension Caravan {
 
       let environment = ProcessInfo.processInfo.environment
       // Each server runs under `caravan guard` (this executable), so it dies with this worker.
-      let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+      // /proc/self/exe names a binary replaced since this worker started as "... (deleted)".
+      let candidates = [try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), CommandLine.arguments.first]
+      let executable = candidates.compactMap { $0 }.first { $0.hasPrefix("/") && FileManager.default.isExecutableFile(atPath: $0) }
+      if executable == nil { logger.warning("cannot find this caravan executable to run servers under `caravan guard`; a killed worker's servers are then stopped only by the job script") }
       let runner = ShardRunner(
         run: run, shard: shard, spec: spec, environment: environment, externalURL: url, parallel: parallel, pidFile: pidFile, taskDir: taskDir,
-        orphanGuard: OrphanGuard.Launcher(executable: executable), logger: logger)
+        orphanGuard: executable.map(OrphanGuard.Launcher.init), logger: logger)
       let outcome: ShardWorker.Outcome
       do {
         outcome = try await runner.run(stop: stop)
