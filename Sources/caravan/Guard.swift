@@ -27,7 +27,9 @@ extension Caravan {
     func run() throws {
       let command = self.command.first == "--" ? Array(self.command.dropFirst()) : self.command
       guard !command.isEmpty else { throw ValidationError("give the command to run after --") }
-      throw ExitCode(OrphanGuard.run(command, parent: parent, patience: .seconds(max(1, patience))))
+      guard parent > 1 else { throw ValidationError("--parent must be the pid of the process to watch (above 1)") }
+      guard (1...3600).contains(patience) else { throw ValidationError("--patience must be between 1 and 3600 seconds") }
+      throw ExitCode(OrphanGuard.run(command, parent: parent, patience: .seconds(patience)))
     }
   }
 
@@ -51,8 +53,9 @@ extension Caravan {
     var patience: Int = 10
 
     func run() async throws {
+      guard (1...3600).contains(patience) else { throw ValidationError("--patience must be between 1 and 3600 seconds") }
       let token = ProcessInfo.processInfo.environment[ProcessTable.tokenVariable]
-      let stopped = await OwnedProcessGroups.stopOwned(listedIn: pidFile, token: token, patience: .seconds(max(1, patience)))
+      let stopped = await OwnedProcessGroups.stopOwned(listedIn: pidFile, token: token, patience: .seconds(patience))
       if !stopped.isEmpty {
         print("caravan: stopped process groups the worker left behind: \(stopped.map(String.init).joined(separator: " "))")
       }
