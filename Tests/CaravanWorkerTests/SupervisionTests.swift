@@ -128,6 +128,32 @@ import Testing
     #expect(log.components(separatedBy: "caravan: starting server 0").count == 3, "two starts in the server log")
   }
 
+  /// A requeue or scancel without -b sends TERM to every process of the job: the server may
+  /// die while the worker drains. That is no crash: no restart (max_restarts 0 would fail the
+  /// shard), no error record; the items in flight are left, and the next run sends them once.
+  @Test func aServerThatDiesDuringTheDrainIsNotRestartedAndItsItemsAreLeft() async throws {
+    let prepared = try prepare("drain", prompts: 8, tokenMs: 40, extra: "  max_restarts: 0")
+    let stop = StopFlag()
+    let task = Task { try await runner(prepared, environment: [:]).run(stop: stop) }
+    while try prepared.run.results(0).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
+    let servers = try await simulators(prepared.run)
+    #expect(servers.count == 1)
+    stop.set()
+    for server in servers { kill(server, SIGKILL) }
+    let outcome = try await task.value
+    #expect(outcome.stopped && outcome.errors == 0)
+    let first = try prepared.run.results(0)
+    #expect(first.allSatisfy { $0.status == .ok } && first.count < 32)
+    let servers0 = try timing(prepared.run).filter { $0.event == .server }
+    #expect(servers0.map(\.serverRestarts) == [0], "no restart during the drain")
+    #expect(try timing(prepared.run).last?.outcome == "stopped")
+
+    let second = try await runner(prepared, environment: [:]).run(stop: StopFlag())
+    #expect(!second.stopped && second.errors == 0 && second.written == 32 - first.count)
+    let records = try prepared.run.results(0)
+    #expect(records.count == 32 && Set(records.map(\.key)).count == 32)
+  }
+
   @Test func aServerThatKeepsDyingFailsTheShardAfterMaxRestarts() async throws {
     let prepared = try prepare("dying", prompts: 30, tokenMs: 200, extra: "  max_restarts: 1")
     let finished = StopFlag()
