@@ -59,8 +59,8 @@ import Testing
     let caravan = try TestPaths.binary("caravan")
     let dir = try TestPaths.temporaryDirectory("guard-late")
     let marker = dir.appendingPathComponent("started").path
-    // Its parent is this test process, not pid 1 as it claims: it must refuse to start.
-    let pid = try Spawn.start([caravan, "guard", "--parent", "1", "--", "/usr/bin/touch", marker], environment: [:], newSession: true)
+    // Its parent is this test process, not the pid it is told to watch: it must refuse to start.
+    let pid = try Spawn.start([caravan, "guard", "--parent", String(Int32.max), "--", "/usr/bin/touch", marker], environment: [:], newSession: true)
     #expect(await Spawn.wait(pid) == 128 + SIGKILL)
     #expect(!FileManager.default.fileExists(atPath: marker))
   }
