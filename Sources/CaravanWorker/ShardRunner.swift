@@ -58,14 +58,12 @@ public struct ShardRunner: Sendable {
   }
 
   public func run(stop: StopFlag) async throws -> ShardWorker.Outcome {
-    guard let taskDir else {
-      // Run by hand, not by the job script: a private folder of its own, removed at the end.
-      let made = try Self.makeTaskDir(under: environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp", shard: shard)
-      defer { try? FileManager.default.removeItem(atPath: made) }
-      var runner = self
-      runner.taskDir = made
-      return try await runner.run(stop: stop)
-    }
+    // Run by hand, not by the job script: a private folder of its own.
+    let taskDir = try self.taskDir ?? Self.makeTaskDir(under: environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp", shard: shard)
+    // Removed here, once the servers and the sampler are stopped (every path out of the run
+    // below stops them), and not only by the job script's EXIT trap: a worker that requeues its
+    // own job has Slurm kill the script, often before its trap has run.
+    defer { try? FileManager.default.removeItem(atPath: taskDir) }
     return try await run(stop: stop, taskDir: taskDir)
   }
 
