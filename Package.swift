@@ -40,8 +40,11 @@ let package = Package(
     .target(name: "CaravanCore", dependencies: [.product(name: "Yams", package: "Yams")]),
     // Pure text: sbatch and server scripts, Apptainer definitions, reports, RunFiles.
     .target(name: "CaravanRender", dependencies: ["CaravanCore"]),
-    // Child processes: spawning with a clean signal state, process groups, timeouts, PATH, ports.
-    .target(name: "CaravanProcess"),
+    // prctl and a signal-recording handler in C (prctl is variadic, so Swift cannot call it).
+    .target(name: "CProcessControl"),
+    // Child processes: spawning with a clean signal state, process groups, timeouts, PATH, ports,
+    // the orphan guard, and proving a pid is this task's own before signalling it.
+    .target(name: "CaravanProcess", dependencies: ["CProcessControl"]),
     // The run directory on shared storage: atomic creation, JSONL records, chunked line reading.
     .target(name: "CaravanStorage", dependencies: ["CaravanCore"]),
     // HTTP clients for inference servers (Ollama's API) and readiness.
@@ -101,7 +104,7 @@ let package = Package(
     .testTarget(name: "CaravanCoreTests", dependencies: ["CaravanCore", "CaravanTestSupport"], exclude: ["Snapshots"]),
     .testTarget(
       name: "CaravanRenderTests",
-      dependencies: ["CaravanRender", "CaravanCore", "CaravanTestSupport"],
+      dependencies: ["CaravanRender", "CaravanCore", "CaravanProcess", "CaravanTestSupport"],
       exclude: ["Snapshots"]
     ),
     .testTarget(name: "CaravanProcessTests", dependencies: ["CaravanProcess", "CaravanTestSupport"]),

@@ -88,7 +88,9 @@ public enum Spawn {
     while kill(pid, 0) == 0 || kill(-pid, 0) == 0, ContinuousClock.now < deadline {
       try? await Task.sleep(for: .milliseconds(100))
     }
-    kill(-pid, SIGKILL)
+    // Only a group that still has members: its id cannot have been handed to another process
+    // meanwhile. An empty one's number may already be someone else's pid (`pid` was reaped).
+    if kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
   }
 }
 

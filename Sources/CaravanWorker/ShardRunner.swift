@@ -20,9 +20,18 @@ public struct ShardRunner: Sendable {
   /// Requests in flight per server; the spec's engine.parallel unless overridden.
   public var parallel: Int
   public var pidFile: String?
+  /// This task run's private node-local folder (the job script's `mktemp -d`, removed when the
+  /// task ends): the servers' HOMEs go here. Nil: the worker makes one under TMPDIR and removes
+  /// it when it returns.
+  public var taskDir: String?
+  /// Runs each server (and the GPU sampler) under `caravan guard`, so it dies with the worker.
+  public var orphanGuard: OrphanGuard.Launcher?
   public var logger: Logger
 
-  public init(run: RunDirectory, shard: Int, spec: JobSpec, environment: [String: String], externalURL: String?, parallel: Int?, pidFile: String?, logger: Logger) {
+  public init(
+    run: RunDirectory, shard: Int, spec: JobSpec, environment: [String: String], externalURL: String?, parallel: Int?, pidFile: String?,
+    taskDir: String? = nil, orphanGuard: OrphanGuard.Launcher? = nil, logger: Logger
+  ) {
     self.run = run
     self.shard = shard
     self.spec = spec
@@ -30,6 +39,8 @@ public struct ShardRunner: Sendable {
     self.externalURL = externalURL
     self.parallel = parallel ?? spec.engine.parallel
     self.pidFile = pidFile
+    self.taskDir = taskDir
+    self.orphanGuard = orphanGuard
     self.logger = logger
   }
 
@@ -47,6 +58,25 @@ public struct ShardRunner: Sendable {
   }
 
   public func run(stop: StopFlag) async throws -> ShardWorker.Outcome {
+    // Run by hand, not by the job script: a private folder of its own.
+    let taskDir = try self.taskDir ?? Self.makeTaskDir(under: environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp", shard: shard)
+    // Removed here, once the servers and the sampler are stopped (every path out of the run
+    // below stops them), and not only by the job script's EXIT trap: a worker that requeues its
+    // own job has Slurm kill the script, often before its trap has run.
+    defer { try? FileManager.default.removeItem(atPath: taskDir) }
+    return try await run(stop: stop, taskDir: taskDir)
+  }
+
+  /// A new private folder (mode 0700) under `parent`, named for the shard but unique.
+  static func makeTaskDir(under parent: String, shard: Int) throws -> String {
+    var template = Array("\(parent)/caravan-worker-\(shard).XXXXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+      throw WorkerError.fatal("cannot make a folder under \(parent) (TMPDIR): \(String(cString: strerror(errno)))")
+    }
+    return String(cString: made)
+  }
+
+  private func run(stop: StopFlag, taskDir: String) async throws -> ShardWorker.Outcome {
     var configured = ShardWorker(run: run, shard: shard, parallel: parallel, node: node, jobID: jobID, logger: logger)
     // Set by `caravan resume --retry-errors`; the job inherits it from the submitting process.
     configured.retryErrors = environment["CARAVAN_RETRY_ERRORS"] == "1"
@@ -60,7 +90,8 @@ public struct ShardRunner: Sendable {
 
     let telemetry: TelemetrySampler.Started
     if spec.engine.telemetryInterval > 0 {
-      let sampler = TelemetrySampler(file: run.layout.telemetryFile(node: node, shard: shard), intervalMs: spec.engine.telemetryInterval, gpuIDs: TelemetrySampler.allocatedGPUs(environment))
+      var sampler = TelemetrySampler(file: run.layout.telemetryFile(node: node, shard: shard), intervalMs: spec.engine.telemetryInterval, gpuIDs: TelemetrySampler.allocatedGPUs(environment))
+      sampler.orphanGuard = orphanGuard
       telemetry = await sampler.start(environment: environment)
       if case .running(let pid, _) = telemetry { await pids?.add(pid) }
     } else {
@@ -77,11 +108,11 @@ public struct ShardRunner: Sendable {
       } else {
         // Nothing left to send (a requeue after the last record): no servers to start.
         if !todo.isEmpty {
-          servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing, pids: pids)
+          servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing, pids: pids, taskDir: taskDir, stop: stop)
         }
         let started = servers
         outcome = try await Self.supervising(started) {
-          let endpoints = started.map { ShardWorker.Endpoint(index: $0.launch.index, client: $0.client, gpu: $0.launch.cudaVisibleDevices, server: $0) }
+          let endpoints = started.map { ShardWorker.Endpoint(index: $0.launch.index, client: $0.launch.client(port: $0.launch.port), gpu: $0.launch.cudaVisibleDevices, server: $0) }
           return try await worker.run(endpoints: endpoints, stop: stop)
         }
       }
@@ -91,11 +122,27 @@ public struct ShardRunner: Sendable {
       shardEvent.lastRequestAt = outcome.lastAnswer?.preciseStamp
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       return outcome
+    } catch where stop.isSet && Self.endsWithTheJob(error) {
+      // TERM came while the servers were starting, or they stopped with the job: nothing is
+      // lost; the next run starts them again and sends what has no record.
+      logger.notice("shard \(shard): stopped after TERM before the work was done (\(error))")
+      let pending = try? worker.pending()
+      shardEvent.outcome = "stopped"
+      await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
+      let done = (pending?.items.count ?? 0) - (pending?.todo.count ?? 0)
+      return ShardWorker.Outcome(alreadyDone: done, written: 0, errors: 0, stopped: pending?.todo.isEmpty != true)
     } catch {
       shardEvent.outcome = "failed: \(error)"
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       throw error
     }
+  }
+
+  /// Whether a failure during a drain is the job stopping (a server that stopped with it, a
+  /// start cut short) rather than a problem to report: a missing model is still reported.
+  static func endsWithTheJob(_ error: any Error) -> Bool {
+    if case WorkerError.missingModel = error { return false }
+    return error is WorkerError || error is ReadinessError
   }
 
   /// Runs `body` once every server is ready, with each server's supervision (`run()`) in a
@@ -126,37 +173,38 @@ public struct ShardRunner: Sendable {
     try? await timing.append(event)
   }
 
-  private func makeServers(worker: ShardWorker, todo: [WorkItem], gpus: [GPUInfo], timing: AppendOnlyFile, pids: ServerPIDFile?) throws -> [SupervisedServer] {
+  private func makeServers(
+    worker: ShardWorker, todo: [WorkItem], gpus: [GPUInfo], timing: AppendOnlyFile, pids: ServerPIDFile?, taskDir: String, stop: StopFlag
+  ) throws -> [SupervisedServer] {
     let assignment = Self.serverGPUs(spec.engine.servers, cudaVisibleDevices: environment["CUDA_VISIBLE_DEVICES"])
-    let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-    let job = environment["SLURM_JOB_ID"] ?? String(getpid())
     return try assignment.enumerated().map { index, devices in
       let launch = SupervisedServer.Launch(
         index: index, script: run.layout.serverScript, port: try freeLoopbackPort(), cudaVisibleDevices: devices,
-        home: "\(tmp)/caravan-home-\(job)-\(shard)-\(index)",
+        home: "\(taskDir)/home-\(index)",
         log: run.layout.serverLog(shard: shard, server: assignment.count > 1 ? index : nil),
-        runDir: run.path, environment: environment, requestTimeout: .seconds(spec.engine.requestTimeout), engine: spec.engine.kind)
+        runDir: run.path, environment: environment, requestTimeout: .seconds(spec.engine.requestTimeout), engine: spec.engine.kind,
+        orphanGuard: orphanGuard)
       // With one GPU per server and nvidia-smi's list in the same order, server k has GPU k.
       let serverGPUs = assignment.count > 1 && gpus.count == assignment.count ? [gpus[index]] : gpus
       let base = event(.server)
       return SupervisedServer(
-        launch: launch, readyTimeout: .seconds(spec.engine.readyTimeout), maxRestarts: spec.engine.maxRestarts, pids: pids, logger: logger
+        launch: launch, readyTimeout: .seconds(spec.engine.readyTimeout), maxRestarts: spec.engine.maxRestarts, pids: pids, draining: stop, logger: logger
       ) { started in
-        try await worker.registerVariants(on: launch.client, for: todo)
-        let loads = try await worker.loadModels(on: launch.client, for: todo)
+        try await worker.registerVariants(on: started.client, for: todo)
+        let loads = try await worker.loadModels(on: started.client, for: todo)
         var line = base
         line.at = Date().preciseStamp
         line.server = index
         line.serverRestarts = started.restart
         line.cudaVisibleDevices = devices
         line.gpus = serverGPUs
-        line.port = launch.port
+        line.port = started.port
         line.startedAt = started.startedAt.preciseStamp
         line.readyAt = started.readyAt.preciseStamp
         line.startToReadyMs = started.duration.milliseconds
         line.modelLoadMs = loads
         try await timing.append(line)
-        logger.info("server \(index) ready on port \(launch.port) after \(line.startToReadyMs ?? 0) ms (GPUs \(devices ?? "none")); model load \(loads)")
+        logger.info("server \(index) ready on port \(started.port) after \(line.startToReadyMs ?? 0) ms (GPUs \(devices ?? "none")); model load \(loads)")
       }
     }
   }

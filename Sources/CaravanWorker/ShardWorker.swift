@@ -87,14 +87,14 @@ public struct ShardWorker: Sendable {
     let output = try AppendOnlyFile(path: run.layout.resultFile(shard), intactBytes: existing.intactBytes)
 
     var outcome = Outcome(alreadyDone: items.count - todo.count, written: 0, errors: 0, stopped: false)
-    try await withThrowingTaskGroup(of: (Int, ResultRecord).self) { group in
+    try await withThrowingTaskGroup(of: (Int, ResultRecord?).self) { group in
       var next = todo.makeIterator()
       var inFlight = 0
       func dispatch(to slot: Int) -> Bool {
         guard !stop.isSet, let item = next.next() else { return false }
         let endpoint = endpoints[slot % endpoints.count]
         if outcome.firstRequest == nil { outcome.firstRequest = Date() }
-        group.addTask { (slot, try await self.send(item, to: endpoint)) }
+        group.addTask { (slot, try await self.send(item, to: endpoint, stop: stop)) }
         inFlight += 1
         return true
       }
@@ -102,9 +102,10 @@ public struct ShardWorker: Sendable {
       for slot in 0..<parallel.multipliedSaturating(by: endpoints.count) {
         guard dispatch(to: slot) else { break }
       }
-      while inFlight > 0, let (slot, answered) = try await group.next() {
+      while inFlight > 0, let (slot, answer) = try await group.next() {
         inFlight -= 1
-        var record = answered
+        // No record: the item was left to the next run during a drain.
+        guard var record = answer else { continue }
         record.attempts += earlierAttempts[record.key] ?? 0
         // Refill the slot first, so the server is not left a request short while the record is flushed.
         _ = dispatch(to: slot)
@@ -167,16 +168,26 @@ public struct ShardWorker: Sendable {
 
   /// Sends one item with bounded retries; returns its record (status ok or error). Failures a
   /// server crash explains do not count against the bound: the item waits for the restarted
-  /// server and is sent again.
-  func send(_ item: WorkItem, to endpoint: Endpoint) async throws -> ResultRecord {
+  /// server and is sent again. Returns nil when the worker is draining (`stop` is set) and the
+  /// request failed on the way or its server stopped: a requeue or scancel without -b sends
+  /// TERM to every process of the job, servers included, so the item is left to the next run
+  /// rather than written as an error (resume sends it again, once).
+  func send(_ item: WorkItem, to endpoint: Endpoint, stop: StopFlag = StopFlag()) async throws -> ResultRecord? {
     var attempts = 0
     var counted = 0
     while true {
       attempts += 1
-      let generation = try await endpoint.server?.readyGeneration() ?? 0
+      let generation: Int
+      let client: any InferenceEngine
+      do {
+        (generation, client) = try await endpoint.server?.readyClient() ?? (0, endpoint.client)
+      } catch where stop.isSet && !(error is CancellationError) {
+        logger.notice("\(item.key): left to the next run (the worker is stopping: \(error))")
+        return nil
+      }
       let started = ContinuousClock.now
       do {
-        let completion = try await endpoint.client.complete(item)
+        let completion = try await client.complete(item)
         var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
         record.response = completion.response
         record.doneReason = completion.doneReason
@@ -196,9 +207,13 @@ public struct ShardWorker: Sendable {
         // A request cut short because the shard is being cancelled is not a transport error.
         // (The clients turn a cancellation into a transport error, so ask the task.)
         if Task.isCancelled { throw CancellationError() }
+        if stop.isSet, error.isRetryable {
+          logger.notice("\(item.key): left to the next run (attempt \(attempts) failed while the worker stops: \(error))")
+          return nil
+        }
         // A restarted server answers 404 for a created model until the variants are registered
         // again: a request that left before the crash and arrived after it is sent again too.
-        if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await server.recover(after: generation) {
+        if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await recover(server, after: generation, item: item, stop: stop) {
           logger.warning("\(item.key): server \(endpoint.index) restarted after attempt \(attempts) (\(error)); sending again")
           continue
         }
@@ -214,6 +229,16 @@ public struct ShardWorker: Sendable {
         record.check(format: item.format)
         return record
       }
+    }
+  }
+
+  /// `server.recover(after:)`, except that a server stopped with the job during a drain
+  /// answers false: the caller then leaves the item (stop is set) instead of failing the shard.
+  private func recover(_ server: SupervisedServer, after generation: Int, item: WorkItem, stop: StopFlag) async throws -> Bool {
+    do {
+      return try await server.recover(after: generation)
+    } catch where stop.isSet && !(error is CancellationError) {
+      return false
     }
   }
 

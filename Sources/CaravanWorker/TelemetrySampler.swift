@@ -15,6 +15,8 @@ public struct TelemetrySampler: Sendable {
   /// How long the first question to nvidia-smi may take: on a node with a broken driver it can
   /// hang, and the shard then runs without telemetry rather than not at all.
   public var inventoryTimeout: Duration = .seconds(30)
+  /// Runs the sampler under `caravan guard`, so that it stops when the worker dies.
+  public var orphanGuard: OrphanGuard.Launcher?
 
   public init(file: String, intervalMs: Int, gpuIDs: [String]?) {
     self.file = file
@@ -79,7 +81,8 @@ public struct TelemetrySampler: Sendable {
       let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
       defer { close(devnull) }
       // In a process group of its own, so that stopping it stops anything it started.
-      let pid = try Spawn.start([nvidiaSMI] + NvidiaSmi.samplerArguments(intervalMs: intervalMs, ids: gpuIDs), environment: environment, stdout: fd, stderr: devnull, newSession: true)
+      let command = [nvidiaSMI] + NvidiaSmi.samplerArguments(intervalMs: intervalMs, ids: gpuIDs)
+      let pid = try Spawn.start(orphanGuard?.wrap(command) ?? command, environment: environment, stdout: fd, stderr: devnull, newSession: true)
       return .running(pid: pid, gpus: gpus)
     } catch {
       return .unavailable("nvidia-smi could not start: \(error)")

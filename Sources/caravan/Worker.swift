@@ -1,6 +1,7 @@
 import CaravanStorage
 import ArgumentParser
 import CaravanCore
+import CaravanProcess
 import CaravanWorker
 import Dispatch
 import Foundation
@@ -35,6 +36,9 @@ extension Caravan {
     @Option(help: "File listing the servers' process groups, for the job script to clean up after a killed worker.")
     var pidFile: String?
 
+    @Option(help: "This task run's private node-local folder for the servers' HOMEs (the job script makes and removes it; default: one of the worker's own under TMPDIR, removed when it ends).")
+    var taskDir: String?
+
     func run() async throws {
       var logger = Logger(label: "caravan.worker")
       logger.logLevel = .info
@@ -53,7 +57,14 @@ extension Caravan {
       defer { signals.forEach { $0.cancel() } }
 
       let environment = ProcessInfo.processInfo.environment
-      let runner = ShardRunner(run: run, shard: shard, spec: spec, environment: environment, externalURL: url, parallel: parallel, pidFile: pidFile, logger: logger)
+      // Each server runs under `caravan guard` (this executable), so it dies with this worker.
+      // /proc/self/exe names a binary replaced since this worker started as "... (deleted)".
+      let candidates = [try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), CommandLine.arguments.first]
+      let executable = candidates.compactMap { $0 }.first { $0.hasPrefix("/") && FileManager.default.isExecutableFile(atPath: $0) }
+      if executable == nil { logger.warning("cannot find this caravan executable to run servers under `caravan guard`; a killed worker's servers are then stopped only by the job script") }
+      let runner = ShardRunner(
+        run: run, shard: shard, spec: spec, environment: environment, externalURL: url, parallel: parallel, pidFile: pidFile, taskDir: taskDir,
+        orphanGuard: executable.map(OrphanGuard.Launcher.init), logger: logger)
       let outcome: ShardWorker.Outcome
       do {
         outcome = try await runner.run(stop: stop)

@@ -1,4 +1,5 @@
 import CaravanCore
+import CaravanProcess
 import CaravanTestSupport
 import Foundation
 import Testing
@@ -85,25 +86,40 @@ enum Fixtures {
   }
 
   /// Runs the rendered script for real with a stand-in `caravan` whose "worker" starts a server
-  /// in its own session, lists it in the pid file, and exits as if killed: the script must
-  /// pass the worker its arguments and stop the orphaned server on exit.
-  @Test func scriptRunsWorkerAndStopsServersItLeftBehind() async throws {
+  /// in its own session, lists it in the pid file, and exits as if killed; the pid file also
+  /// names a stranger's live process (a stale pid). The script must pass the worker its
+  /// arguments, stop the orphaned server (it carries the task's token) through the real
+  /// `caravan stop-leftovers`, leave the stranger alone, and remove its task folder.
+  @Test func scriptRunsWorkerAndStopsOnlyItsOwnServersLeftBehind() async throws {
     let dir = try TestPaths.temporaryDirectory("render-run")
+    let tmp = dir.appendingPathComponent("tmp")
+    try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     let runDir = dir.appendingPathComponent("run dir's")
     try FileManager.default.createDirectory(at: runDir.appendingPathComponent("logs"), withIntermediateDirectories: true)
+    let stranger = try Spawn.start(["/bin/sleep", "60"], environment: ["PATH": "/usr/bin:/bin"], newSession: true)
+    defer {
+      kill(stranger, SIGKILL)
+      _ = waitpid(stranger, nil, 0)
+    }
     let fake = dir.appendingPathComponent("caravan")
     let serverPID = dir.appendingPathComponent("server-pid")
     try """
       #!/bin/bash
+      [ "$1" = stop-leftovers ] && exec \(shellQuote(try TestPaths.binary("caravan"))) "$@"
       printf '%s\\n' "$@" > "$(dirname "$0")/worker-args"
-      pidfile=""
-      while [ $# -gt 0 ]; do [ "$1" = --pid-file ] && pidfile="$2"; shift; done
+      pidfile="" taskdir=""
+      while [ $# -gt 0 ]; do
+        [ "$1" = --pid-file ] && pidfile="$2"
+        [ "$1" = --task-dir ] && taskdir="$2"
+        shift
+      done
+      mkdir "$taskdir/home-0"
       setsid sleep 60 </dev/null >/dev/null 2>&1 &
       server=$!
       # As the real worker (posix_spawn with setsid) does: list the server once it leads its session.
       while [ "$(ps -o sid= -p "$server" | tr -d ' ')" != "$server" ]; do sleep 0.01; done
       echo "$server" > \(shellQuote(serverPID.path))
-      echo "$server" > "$pidfile"
+      printf '%s\\n%s 1\\n' "$server" \(stranger) > "$pidfile"
       exit 137
       """.write(to: fake, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
@@ -114,11 +130,15 @@ enum Fixtures {
     let script = dir.appendingPathComponent("job.sbatch")
     try ScriptRenderer.render(job).write(to: script, atomically: true, encoding: .utf8)
 
-    let result = try await runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "77", "TMPDIR": dir.path, "PATH": "/usr/bin:/bin"])
+    let result = try await runCommand("/bin/bash", [script.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_JOB_ID": "77", "TMPDIR": tmp.path, "PATH": "/usr/bin:/bin"])
     #expect(result.status == 137, "the worker's status is the job's: \(result.stdout)\(result.stderr)")
 
-    let workerArgs = try String(contentsOf: dir.appendingPathComponent("worker-args"), encoding: .utf8)
-    #expect(workerArgs == "worker\n--run-dir\n\(runDir.path)\n--shard\n2\n--pid-file\n\(dir.path)/caravan-servers-77-2\n")
+    let workerArgs = try String(contentsOf: dir.appendingPathComponent("worker-args"), encoding: .utf8).split(separator: "\n").map(String.init)
+    #expect(Array(workerArgs.prefix(5)) == ["worker", "--run-dir", runDir.path, "--shard", "2"])
+    #expect(workerArgs.count == 9 && workerArgs[5] == "--pid-file" && workerArgs[7] == "--task-dir")
+    let taskDir = workerArgs.count == 9 ? workerArgs[8] : ""
+    #expect(taskDir.hasPrefix(tmp.path + "/caravan-77-2."), "one folder per task run, under TMPDIR: \(taskDir)")
+    #expect(workerArgs.count == 9 && workerArgs[6] == taskDir + "/servers.pids")
     let pid = try String(contentsOf: serverPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     var stopped = false
     for _ in 0..<50 {
@@ -126,6 +146,7 @@ enum Fixtures {
       try await Task.sleep(for: .milliseconds(100))
     }
     #expect(stopped, "server pid \(pid) still running after the script exited")
-    #expect(!FileManager.default.fileExists(atPath: "\(dir.path)/caravan-servers-77-2"))
+    #expect(processIsAlive(stranger), "a process the pid file names but that is not the task's own was signalled")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == [], "the task left files in TMPDIR")
   }
 }

@@ -1,6 +1,7 @@
 import CaravanStorage
 import CaravanRun
 import CaravanCore
+import CaravanProcess
 import CaravanTestSupport
 import Foundation
 import Logging
@@ -127,6 +128,32 @@ import Testing
     #expect(log.components(separatedBy: "caravan: starting server 0").count == 3, "two starts in the server log")
   }
 
+  /// A requeue or scancel without -b sends TERM to every process of the job: the server may
+  /// die while the worker drains. That is no crash: no restart (max_restarts 0 would fail the
+  /// shard), no error record; the items in flight are left, and the next run sends them once.
+  @Test func aServerThatDiesDuringTheDrainIsNotRestartedAndItsItemsAreLeft() async throws {
+    let prepared = try prepare("drain", prompts: 8, tokenMs: 40, extra: "  max_restarts: 0")
+    let stop = StopFlag()
+    let task = Task { try await runner(prepared, environment: [:]).run(stop: stop) }
+    while try prepared.run.results(0).count < 4 { try await Task.sleep(for: .milliseconds(50)) }
+    let servers = try await simulators(prepared.run)
+    #expect(servers.count == 1)
+    stop.set()
+    for server in servers { kill(server, SIGKILL) }
+    let outcome = try await task.value
+    #expect(outcome.stopped && outcome.errors == 0)
+    let first = try prepared.run.results(0)
+    #expect(first.allSatisfy { $0.status == .ok } && first.count < 32)
+    let servers0 = try timing(prepared.run).filter { $0.event == .server }
+    #expect(servers0.map(\.serverRestarts) == [0], "no restart during the drain")
+    #expect(try timing(prepared.run).last?.outcome == "stopped")
+
+    let second = try await runner(prepared, environment: [:]).run(stop: StopFlag())
+    #expect(!second.stopped && second.errors == 0 && second.written == 32 - first.count)
+    let records = try prepared.run.results(0)
+    #expect(records.count == 32 && Set(records.map(\.key)).count == 32)
+  }
+
   @Test func aServerThatKeepsDyingFailsTheShardAfterMaxRestarts() async throws {
     let prepared = try prepare("dying", prompts: 30, tokenMs: 200, extra: "  max_restarts: 1")
     let finished = StopFlag()
@@ -248,6 +275,43 @@ import Testing
     #expect(!SelfRequeue.shouldRequeue(secondsLeft: 3600, grace: 30, restartCount: 0, maxRequeues: 3), "a cancel or manual requeue leaves time")
     #expect(!SelfRequeue.shouldRequeue(secondsLeft: 40, grace: 30, restartCount: 3, maxRequeues: 3), "bounded")
     #expect(!SelfRequeue.shouldRequeue(secondsLeft: 40, grace: 30, restartCount: 0, maxRequeues: 0), "off")
+  }
+
+  /// Two jobs on a node can be handed the same free port: a server whose port is taken by
+  /// someone else's listener by the time it starts moves to another, and requests go to it.
+  /// It runs under the real `caravan guard`, as in a job.
+  @Test func aServerWhosePortIsTakenMovesToAnotherAndIsOurs() async throws {
+    let prepared = try prepare("taken", prompts: 1)
+    let foreign = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(foreign) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(foreign, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    #expect(listen(foreign, 1) == 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(foreign, $0, &length) } }
+    let taken = Int(UInt16(bigEndian: address.sin_port))
+
+    let launch = SupervisedServer.Launch(
+      index: 0, script: prepared.run.layout.serverScript, port: taken, cudaVisibleDevices: nil, home: prepared.run.path + "/home-0",
+      log: prepared.run.path + "/server.log", runDir: prepared.run.path, environment: ProcessInfo.processInfo.environment,
+      requestTimeout: .seconds(60), engine: .sim, orphanGuard: OrphanGuard.Launcher(executable: try TestPaths.binary("caravan")))
+    let server = SupervisedServer(launch: launch, readyTimeout: .seconds(60), maxRestarts: 0, pids: nil, logger: Logger(label: "test")) { _ in }
+    let supervision = Task { try await server.run() }
+    let ready = try await server.readyClient()
+    let port = await server.port
+    #expect(port != taken)
+    #expect(ready.client.baseURL.hasSuffix(":\(port)"))
+    #expect(await ready.client.isReady())
+    let simulators = try await simulators(prepared.run)
+    #expect(simulators.count == 1)
+    let simulator = try #require(simulators.first)
+    let guardPID = try #require(ProcessTable.status(simulator)?.parent)
+    #expect(ProcessTable.owner(ofPort: port, root: guardPID) == .ours)
+    await server.stop()
+    _ = try? await supervision.value
+    #expect(try await self.simulators(prepared.run).isEmpty)
   }
 
   @Test func serverGPUsFollowTheAllocation() {
