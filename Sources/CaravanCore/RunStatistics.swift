@@ -240,7 +240,7 @@ public struct RunStatistics: Sendable {
       gpus[record.node, default: [:]][label, default: NodeTiming(node: record.node, gpu: label)].add(record, start: start, end: end)
     }
 
-    answers.add(record)
+    if record.embedding == nil { answers.add(record) }  // a vector is no answer to show
     if record.status == .error { countError(record.error) }
     structured.add(record)
     embeddings.add(record)

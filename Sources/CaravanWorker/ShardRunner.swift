@@ -80,6 +80,7 @@ public struct ShardRunner: Sendable {
     var configured = ShardWorker(run: run, shard: shard, parallel: parallel, node: node, jobID: jobID, logger: logger)
     // Set by `caravan resume --retry-errors`; the job inherits it from the submitting process.
     configured.retryErrors = environment["CARAVAN_RETRY_ERRORS"] == "1"
+    configured.embedBatch = spec.task == .embed ? spec.engine.embedBatch : nil
     let worker = configured
     let todo = try worker.pending().todo
     let timing = try openTimingFile()

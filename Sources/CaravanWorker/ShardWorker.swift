@@ -19,6 +19,9 @@ public struct ShardWorker: Sendable {
   public var retry = RetryPolicy()
   /// Send again the items whose latest record is an error (`caravan resume --retry-errors`).
   public var retryErrors = false
+  /// `task: embed`: inputs per embedding request (`engine.embed_batch`); nil sends each item
+  /// for an answer.
+  public var embedBatch: Int?
   public var logger: Logger
 
   public init(run: RunDirectory, shard: Int, parallel: Int, node: String, jobID: String?, logger: Logger) {
@@ -87,14 +90,16 @@ public struct ShardWorker: Sendable {
     let output = try AppendOnlyFile(path: run.layout.resultFile(shard), intactBytes: existing.intactBytes)
 
     var outcome = Outcome(alreadyDone: items.count - todo.count, written: 0, errors: 0, stopped: false)
-    try await withThrowingTaskGroup(of: (Int, ResultRecord?).self) { group in
-      var next = todo.makeIterator()
+    // One item a request, or (embeddings) several of the same model and options.
+    let requests = embedBatch.map { EmbedBatches.batches(todo, size: $0) } ?? todo.map { [$0] }
+    try await withThrowingTaskGroup(of: (Int, [ResultRecord]?).self) { group in
+      var next = requests.makeIterator()
       var inFlight = 0
       func dispatch(to slot: Int) -> Bool {
-        guard !stop.isSet, let item = next.next() else { return false }
+        guard !stop.isSet, let batch = next.next() else { return false }
         let endpoint = endpoints[slot % endpoints.count]
         if outcome.firstRequest == nil { outcome.firstRequest = Date() }
-        group.addTask { (slot, try await self.send(item, to: endpoint, stop: stop)) }
+        group.addTask { (slot, try await self.send(batch, to: endpoint, stop: stop)) }
         inFlight += 1
         return true
       }
@@ -104,15 +109,17 @@ public struct ShardWorker: Sendable {
       }
       while inFlight > 0, let (slot, answer) = try await group.next() {
         inFlight -= 1
-        // No record: the item was left to the next run during a drain.
-        guard var record = answer else { continue }
-        record.attempts += earlierAttempts[record.key] ?? 0
-        // Refill the slot first, so the server is not left a request short while the record is flushed.
+        // No records: the items were left to the next run during a drain.
+        guard let records = answer else { continue }
+        // Refill the slot first, so the server is not left a request short while the records are flushed.
         _ = dispatch(to: slot)
-        try await output.append(record)
+        for var record in records {
+          record.attempts += earlierAttempts[record.key] ?? 0
+          try await output.append(record)
+          outcome.written += 1
+          if record.status == .error { outcome.errors += 1 }
+        }
         outcome.lastAnswer = Date()
-        outcome.written += 1
-        if record.status == .error { outcome.errors += 1 }
       }
       outcome.stopped = stop.isSet && outcome.alreadyDone + outcome.written < items.count
     }
@@ -156,7 +163,10 @@ public struct ShardWorker: Sendable {
     for model in Set(items.map(\.model)).sorted() {
       let started = ContinuousClock.now
       do {
-        let reported = try await client.load(model: model)
+        // An embedding model may not generate (Ollama refuses it): it is loaded by embedding.
+        let reported = try await embedBatch == nil
+          ? client.load(model: model)
+          : client.embed(model: model, inputs: ["caravan: load"], options: [:]).loadDuration.map { .nanoseconds($0) }
         loads[model] = (reported ?? ContinuousClock.now - started).milliseconds
       } catch {
         if error.isMissingModel { throw WorkerError.missingModel(model, error) }
@@ -166,13 +176,16 @@ public struct ShardWorker: Sendable {
     return loads
   }
 
-  /// Sends one item with bounded retries; returns its record (status ok or error). Failures a
-  /// server crash explains do not count against the bound: the item waits for the restarted
-  /// server and is sent again. Returns nil when the worker is draining (`stop` is set) and the
-  /// request failed on the way or its server stopped: a requeue or scancel without -b sends
-  /// TERM to every process of the job, servers included, so the item is left to the next run
-  /// rather than written as an error (resume sends it again, once).
-  func send(_ item: WorkItem, to endpoint: Endpoint, stop: StopFlag = StopFlag()) async throws -> ResultRecord? {
+  /// Sends one request (one item, or a batch of embedding inputs) with bounded retries, and
+  /// returns a record per item (status ok or error). Failures a server crash explains do not
+  /// count against the bound: the request waits for the restarted server and is sent again.
+  /// Returns nil when the worker is draining (`stop` is set) and the request failed on the way
+  /// or its server stopped: a requeue or scancel without -b sends TERM to every process of the
+  /// job, servers included, so the items are left to the next run rather than written as errors
+  /// (resume sends them again, once).
+  func send(_ batch: [WorkItem], to endpoint: Endpoint, stop: StopFlag = StopFlag()) async throws -> [ResultRecord]? {
+    guard let first = batch.first else { return [] }
+    let label = batch.count == 1 ? "\(first.key)" : "\(first.key) and \(batch.count - 1) more"
     var attempts = 0
     var counted = 0
     while true {
@@ -182,59 +195,72 @@ public struct ShardWorker: Sendable {
       do {
         (generation, client) = try await endpoint.server?.readyClient() ?? (0, endpoint.client)
       } catch where stop.isSet && !(error is CancellationError) {
-        logger.notice("\(item.key): left to the next run (the worker is stopping: \(error))")
+        logger.notice("\(label): left to the next run (the worker is stopping: \(error))")
         return nil
       }
       let started = ContinuousClock.now
       do {
-        let completion = try await client.complete(item)
-        var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
-        record.response = completion.response
-        record.doneReason = completion.doneReason
-        record.timings = completion.timings
-        record.check(format: item.format)
-        if let ttft = completion.timeToFirstToken.map(\.milliseconds) {
-          record.ttftMs = ttft
+        if embedBatch != nil {
+          let answer = try await client.embed(model: first.model, inputs: batch.map(\.embeddingText), options: first.options)
+          return zip(batch, answer.vectors).map { item, vector in
+            var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
+            record.embedding = vector
+            return record
+          }
         }
-        // Only the engine's own prefill time tells how long a request queued (a prefill measured
-        // as the time to the first token leaves nothing).
-        if let ttft = record.ttftMs, completion.timings.source == .engine {
-          let serverWork = Double((completion.timings.loadDuration ?? 0) + (completion.timings.promptEvalDuration ?? 0)) / 1e6
-          record.queueMs = (max(0, ttft - serverWork) * 1000).rounded() / 1000
-        }
-        return record
+        return [answer(first, try await client.complete(first), endpoint: endpoint, attempts: attempts, since: started)]
       } catch {
         // A request cut short because the shard is being cancelled is not a transport error.
         // (The clients turn a cancellation into a transport error, so ask the task.)
         if Task.isCancelled { throw CancellationError() }
         if stop.isSet, error.isRetryable {
-          logger.notice("\(item.key): left to the next run (attempt \(attempts) failed while the worker stops: \(error))")
+          logger.notice("\(label): left to the next run (attempt \(attempts) failed while the worker stops: \(error))")
           return nil
         }
         // A restarted server answers 404 for a created model until the variants are registered
         // again: a request that left before the crash and arrived after it is sent again too.
-        if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await recover(server, after: generation, item: item, stop: stop) {
-          logger.warning("\(item.key): server \(endpoint.index) restarted after attempt \(attempts) (\(error)); sending again")
+        if error.isRetryable || error.isMissingModel, let server = endpoint.server, try await recover(server, after: generation, stop: stop) {
+          logger.warning("\(label): server \(endpoint.index) restarted after attempt \(attempts) (\(error)); sending again")
           continue
         }
-        if error.isMissingModel { throw WorkerError.missingModel(item.model, error) }
+        if error.isMissingModel { throw WorkerError.missingModel(first.model, error) }
         counted += 1
         if error.isRetryable, counted < retry.maxAttempts {
-          logger.warning("\(item.key): attempt \(attempts) failed (\(error)); retrying")
+          logger.warning("\(label): attempt \(attempts) failed (\(error)); retrying")
           try await Task.sleep(for: retry.delay(afterAttempt: counted))
           continue
         }
-        var record = makeRecord(item, .error, endpoint: endpoint, attempts: attempts, since: started)
-        record.error = error.description
-        record.check(format: item.format)
-        return record
+        return batch.map { item in
+          var record = makeRecord(item, .error, endpoint: endpoint, attempts: attempts, since: started)
+          record.error = error.description
+          record.check(format: item.format)
+          return record
+        }
       }
     }
   }
 
+  /// The record of an answered item: text, timings, time to first token, time queued, and the
+  /// structured-output check.
+  private func answer(_ item: WorkItem, _ completion: Completion, endpoint: Endpoint, attempts: Int, since started: ContinuousClock.Instant) -> ResultRecord {
+    var record = makeRecord(item, .ok, endpoint: endpoint, attempts: attempts, since: started)
+    record.response = completion.response
+    record.doneReason = completion.doneReason
+    record.timings = completion.timings
+    record.check(format: item.format)
+    record.ttftMs = completion.timeToFirstToken.map(\.milliseconds)
+    // Only the engine's own prefill time tells how long a request queued (a prefill measured
+    // as the time to the first token leaves nothing).
+    if let ttft = record.ttftMs, completion.timings.source == .engine {
+      let serverWork = Double((completion.timings.loadDuration ?? 0) + (completion.timings.promptEvalDuration ?? 0)) / 1e6
+      record.queueMs = (max(0, ttft - serverWork) * 1000).rounded() / 1000
+    }
+    return record
+  }
+
   /// `server.recover(after:)`, except that a server stopped with the job during a drain
   /// answers false: the caller then leaves the item (stop is set) instead of failing the shard.
-  private func recover(_ server: SupervisedServer, after generation: Int, item: WorkItem, stop: StopFlag) async throws -> Bool {
+  private func recover(_ server: SupervisedServer, after generation: Int, stop: StopFlag) async throws -> Bool {
     do {
       return try await server.recover(after: generation)
     } catch where stop.isSet && !(error is CancellationError) {
@@ -282,6 +308,16 @@ public enum WorkerError: Error, CustomStringConvertible {
     case .fatal(let message): return message
     case .missingModel(let model, let error):
       return "model '\(model)' is not in the server's model store (\(error)). Pull it into engine.models_dir first: `caravan models pull \(model) --store <engine.models_dir>` (or `ollama pull \(model)` with OLLAMA_MODELS set to it)."
+    }
+  }
+}
+
+extension WorkItem {
+  /// What `task: embed` embeds: the prompt text (`EmbedChecks` refused conversations).
+  var embeddingText: String {
+    switch input {
+    case .prompt(let text): return text
+    case .messages(let messages): return messages.map(\.content).joined(separator: "\n")
     }
   }
 }

@@ -39,3 +39,34 @@ import Testing
     #expect(!WriteFailure(path: "/x", error: NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES))).isOutOfSpace)
   }
 }
+
+@Suite struct NumpyMatrixWriterTests {
+  /// NumPy's format 1.0: magic, version, a header padded so the data starts at 128, then
+  /// little-endian float32 rows; rows without a vector before the first one are NaN.
+  @Test func writesANpyFileRowByRow() throws {
+    let dir = try TestPaths.temporaryDirectory("npy")
+    let path = dir.appendingPathComponent("m.npy").path
+    let writer = try NumpyMatrixWriter(path: path)
+    try writer.append(nil)
+    try writer.append([1, -2.5])
+    try writer.append([0.1, 3])
+    #expect(throws: NumpyShapeError.self) { try writer.append([1, 2, 3]) }
+    #expect(try writer.close())
+    let data = try #require(FileManager.default.contents(atPath: path))
+    #expect(Array(data.prefix(8)) == [0x93] + Array("NUMPY".utf8) + [1, 0])
+    #expect(Int(data[8]) | Int(data[9]) << 8 == 118)
+    let header = String(decoding: data[10..<128], as: UTF8.self)
+    #expect(header.hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }") && header.hasSuffix("\n"))
+    let floats = data.dropFirst(128).withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }.map { Float(bitPattern: UInt32(littleEndian: $0)) }
+    #expect(floats.count == 6 && floats[0].isNaN && floats[1].isNaN)
+    #expect(Array(floats[2...]) == [1, -2.5, 0.1, 3])
+  }
+
+  @Test func noVectorAtAllWritesNoFile() throws {
+    let path = try TestPaths.temporaryDirectory("npy").appendingPathComponent("m.npy").path
+    let writer = try NumpyMatrixWriter(path: path)
+    try writer.append(nil)
+    #expect(try writer.close() == false)
+    #expect(!FileManager.default.fileExists(atPath: path))
+  }
+}
