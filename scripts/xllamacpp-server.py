@@ -55,6 +55,8 @@ def parse_args():
     ap.add_argument("--ctx", "-c", type=int, default=4096,
                     help="total context, split over the slots (default 4096)")
     ap.add_argument("--alias", help="served model name (default: the file's name)")
+    ap.add_argument("--embedding", action="store_true",
+                    help="serve /v1/embeddings (llama-server --embedding), for task: embed")
     ap.add_argument("--seed", type=int, default=-1,
                     help="seed for requests without one; -1 = a fresh one per request (default)")
     args = ap.parse_args()
@@ -79,7 +81,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     args = parse_args()
     try:
-        from xllamacpp import CommonParams, Server, LLAMA_DEFAULT_SEED, __version__
+        from xllamacpp import CommonParams, Server, LLAMA_DEFAULT_SEED, llama_pooling_type, __version__
     except ImportError as e:
         die(1, f"cannot import xllamacpp in {sys.executable} ({e}); install it with "
                "pip install --no-deps -r scripts/requirements-inference.txt")
@@ -94,6 +96,11 @@ def main():
     p.cpuparams_batch.n_threads = args.threads
     p.sampling.seed = LLAMA_DEFAULT_SEED if args.seed < 0 else args.seed
     p.ui = False  # no web UI: this is an API endpoint for batch jobs
+    p.embedding = args.embedding
+    if args.embedding:
+        # Mean pooling: one vector per input, as /v1/embeddings needs (a chat model's GGUF
+        # names no pooling, and "none" is refused there).
+        p.pooling_type = llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     p.model_alias = {args.alias or os.path.basename(args.model)}
 
     try:

@@ -82,3 +82,64 @@ struct EmbeddingTests {
     #expect(report.contains("## Embeddings") && report.contains("| vectors | 1000 |") && report.contains("| dimensions | 64 |"))
   }
 }
+
+/// `task: embed` on a real llama.cpp server (`/v1/embeddings`, SmolLM2 with mean pooling).
+@Suite(.enabled(if: RealInference.available, "needs the inference venv: scripts/inference-venv.sh"))
+struct RealEmbeddingTests {
+  @Test func llamaCppEmbeddingsLandInPlanOrderAndMatchADirectRequest() async throws {
+    let dir = try TestPaths.temporaryDirectory("embed-llama")
+    let model = try await RealInference.smolLM2()
+    let prompts = dir.appendingPathComponent("p.jsonl")
+    let texts = (0..<24).map { "sentence \($0) about \(["cats", "ships", "rain", "maths"][$0 % 4])" }
+    try texts.enumerated().map { #"{"id": "s\#($0.offset)", "prompt": "\#($0.element)"}"# }.joined(separator: "\n")
+      .write(to: prompts, atomically: true, encoding: .utf8)
+    try """
+      name: embed-llama
+      model: smol
+      task: embed
+      prompts: p.jsonl
+      executor: local
+      engine:
+        kind: openai
+        parallel: 2
+        embed_batch: 5
+        ready_timeout: 120
+        command: \(try RealInference.serverCommand(model: model, threads: 2)) --embedding
+      slurm: {shards: 2}
+      container: {runtime: none}
+      """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+    let submit = try await caravan(["submit", "job.yaml", "--json"], in: dir)
+    #expect(submit.status == 0, "\(submit.stdout)\(submit.stderr)")
+    let run = try #require(try jsonObject(submit.stdout)["run_dir"] as? String)
+
+    // The same server, asked directly for all the inputs at once.
+    let port = try freeLoopbackPort()
+    let command = try RealInference.serverCommand(model: model, threads: 2).replacingOccurrences(of: "$PORT", with: String(port)).replacingOccurrences(of: "$PARALLEL", with: "1")
+      .replacingOccurrences(of: "\"$MODEL\"", with: "smol")
+    let server = try Spawn.start(["/bin/bash", "-c", command + " --embedding"], environment: ProcessInfo.processInfo.environment, newSession: true)
+    defer { kill(-server, SIGKILL) }
+    let check = """
+      import json, sys, time, urllib.request
+      import numpy as np
+      run, port = sys.argv[1], sys.argv[2]
+      texts = json.loads(sys.argv[3])
+      matrix = np.load(run + "/embeddings.npy")
+      body = json.dumps({"model": "smol", "input": texts, "encoding_format": "float"}).encode()
+      for _ in range(600):
+          try:
+              answer = json.load(urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%s/v1/embeddings" % port, body, {"Content-Type": "application/json"})))
+              break
+          except Exception:
+              time.sleep(0.2)
+      direct = np.array([row["embedding"] for row in sorted(answer["data"], key=lambda row: row["index"])], dtype=np.float32)
+      assert matrix.shape == direct.shape, (matrix.shape, direct.shape)
+      cosine = (matrix * direct).sum(axis=1) / np.linalg.norm(matrix, axis=1) / np.linalg.norm(direct, axis=1)
+      assert cosine.min() > 0.999, cosine.min()
+      print("rows", matrix.shape[0], "dimensions", matrix.shape[1], "min cosine %.6f" % cosine.min())
+      """
+    let textsJSON = String(decoding: try JSONEncoder().encode(texts), as: UTF8.self)
+    let result = try await runCommand(try #require(RealInference.python), ["-c", check, run, String(port), textsJSON])
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    #expect(result.stdout.contains("rows 24 dimensions 576"), "\(result.stdout)")
+  }
+}
