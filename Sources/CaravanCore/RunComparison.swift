@@ -25,6 +25,11 @@ public struct RunComparison: Sendable, Equatable {
     public var decodeTokensPerSecondB: Double?
     /// Pairs not compared because one side is an error record.
     public var errorPairs: Int
+    /// Structured runs: pairs where both answers parsed as JSON, and those whose parsed values
+    /// are equal (for a classifier, the same label).
+    public var parsedPairs = 0
+    public var parsedAgreeing = 0
+    public var labelAgreement: Double? { parsedPairs > 0 ? Double(parsedAgreeing) / Double(parsedPairs) : nil }
 
     /// B's mean length over A's, less one (0.1 is 10% longer); nil without both.
     public var lengthChange: Double? { ratioChange(meanCharactersB, meanCharactersA) }
@@ -84,6 +89,10 @@ public struct RunComparison: Sendable, Equatable {
         }
         let answerA = x.response ?? "", answerB = y.response ?? ""
         figure.pairs += 1
+        if let parsedA = x.parsed, let parsedB = y.parsed {
+          figure.parsedPairs += 1
+          if parsedA.sameJSON(as: parsedB) { figure.parsedAgreeing += 1 }
+        }
         let similarity: Double
         if answerA == answerB {
           figure.identical += 1

@@ -15,14 +15,14 @@ public enum DiffReport {
   /// One row per variant both runs have.
   public static func csv(_ comparison: RunComparison) -> String {
     var lines = [
-      "variant,pairs,identical,identical_share,mean_similarity,mean_chars_a,mean_chars_b,length_change,decode_tokens_per_s_a,decode_tokens_per_s_b,decode_change,error_pairs"
+      "variant,pairs,identical,identical_share,mean_similarity,mean_chars_a,mean_chars_b,length_change,decode_tokens_per_s_a,decode_tokens_per_s_b,decode_change,error_pairs,label_agreement"
     ]
     for v in comparison.variants {
       let cells = [
         ReportRenderer.csv(v.variant), String(v.pairs), String(v.identical), ReportRenderer.number(v.identicalShare),
         ReportRenderer.number(v.meanSimilarity), ReportRenderer.number(v.meanCharactersA), ReportRenderer.number(v.meanCharactersB),
         ReportRenderer.number(v.lengthChange), ReportRenderer.number(v.decodeTokensPerSecondA), ReportRenderer.number(v.decodeTokensPerSecondB),
-        ReportRenderer.number(v.decodeChange), String(v.errorPairs),
+        ReportRenderer.number(v.decodeChange), String(v.errorPairs), ReportRenderer.number(v.labelAgreement),
       ]
       lines.append(cells.joined(separator: ","))
     }
@@ -38,8 +38,10 @@ public enum DiffReport {
     if !comparison.variantsOnlyInB.isEmpty { out += "- Variants only in B: \(comparison.variantsOnlyInB.map(ReportRenderer.markdownCell).joined(separator: ", ")).\n" }
     out += "\n## Per variant\n\n"
     out += "Similarity is the word-bag similarity of two answers (1: the same words as often). Changes are B over A.\n\n"
-    out += "| variant | pairs | identical | mean similarity | mean chars A → B | length change | decode tok/s A → B | decode change | error pairs |\n"
-    out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    let structured = comparison.variants.contains { $0.parsedPairs > 0 }
+    out += "| variant | pairs | identical | mean similarity | mean chars A → B | length change | decode tok/s A → B | decode change | error pairs |"
+    out += structured ? " label agreement |\n" : "\n"
+    out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + (structured ? "---:|\n" : "\n")
     for v in comparison.variants {
       let identical = v.identicalShare.map { "\(v.identical) (\(percent($0)))" } ?? "\(v.identical)"
       let chars = "\(ReportRenderer.number(v.meanCharactersA)) → \(ReportRenderer.number(v.meanCharactersB))"
@@ -47,7 +49,7 @@ public enum DiffReport {
       let cells = [
         ReportRenderer.markdownCell(v.variant), String(v.pairs), identical, ReportRenderer.number(v.meanSimilarity), chars,
         v.lengthChange.map(signedPercent) ?? "", rates, v.decodeChange.map(signedPercent) ?? "", String(v.errorPairs),
-      ]
+      ] + (structured ? [v.labelAgreement.map(percent) ?? ""] : [])
       out += "| " + cells.joined(separator: " | ") + " |\n"
     }
     out += "\n## Answers that changed most\n\n"

@@ -53,7 +53,7 @@ extension Caravan {
           [
             "variant": v.variant, "pairs": v.pairs, "identical": v.identical, "identical_share": v.identicalShare ?? NSNull(),
             "mean_similarity": v.meanSimilarity ?? NSNull(), "length_change": v.lengthChange ?? NSNull(),
-            "decode_change": v.decodeChange ?? NSNull(), "error_pairs": v.errorPairs,
+            "decode_change": v.decodeChange ?? NSNull(), "error_pairs": v.errorPairs, "label_agreement": v.labelAgreement ?? NSNull(),
           ]
         }
         let object: [String: Any] = [

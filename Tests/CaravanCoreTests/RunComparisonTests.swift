@@ -43,4 +43,19 @@ struct RunComparisonTests {
     #expect(RunComparison.wordSimilarity("", "") == 1)
     #expect(RunComparison.wordSimilarity("x", "") == 0)
   }
+
+  @Test("structured runs: label agreement counts pairs whose parsed answers are equal, 1 and 1.0 alike")
+  func labelAgreement() {
+    func labelled(_ id: String, _ json: String, _ parsed: JSONValue) -> ResultRecord {
+      var r = record(id, "v", 1, json)
+      r.parsed = parsed
+      r.schemaValid = true
+      return r
+    }
+    let a = [labelled("x", #"{"label":"yes"}"#, .object(["label": .string("yes")])), labelled("y", #"{"n":1}"#, .object(["n": .int(1)])), record("z", "v", 1, "free")]
+    let b = [labelled("x", #"{"label": "yes"}"#, .object(["label": .string("yes")])), labelled("y", #"{"n":1.0}"#, .object(["n": .double(1)])), record("z", "v", 1, "free")]
+    let v = RunComparison.compare(a, b).variants[0]
+    #expect(v.parsedPairs == 2 && v.parsedAgreeing == 2 && v.labelAgreement == 1)
+    #expect(v.identical == 1, "the texts differ in white space, the labels do not")
+  }
 }
