@@ -21,6 +21,10 @@ public struct Estimator: Sendable {
     public var pastErrors: [(run: String, predicted: Double, measured: Double)]
     /// The spec's `slurm.time`, when it gives one, in seconds.
     public var requestedSeconds: Int?
+    /// The GPU name the runs were chosen by (`--gpu`, or a type in slurm.extra), and whether any
+    /// past run was on such a GPU (else every run of the model was used).
+    public var gpuHint: String?
+    public var gpuMatched: Bool
   }
 
   public struct NoPastRuns: Error, CustomStringConvertible {
@@ -28,14 +32,18 @@ public struct Estimator: Sendable {
   }
 
   /// Estimates the spec; with `calibrate`, first runs its first N prompts in one shard.
-  public func estimate(specPath: String, calibrate: Int?, onEvent: @escaping @Sendable (Submitter.Event) -> Void = { _ in }) async throws -> Result {
+  public func estimate(specPath: String, calibrate: Int?, gpu: String? = nil, onEvent: @escaping @Sendable (Submitter.Event) -> Void = { _ in }) async throws -> Result {
     let checked = try submitter.preparer.check(specPath: specPath)
     let spec = checked.spec
     if let calibrate {
       let outcome = try await submitter.submit(specPath: specPath, options: .init(calibration: calibrate), onEvent: onEvent)
       if outcome.collected == nil { try await Self.waitForCompletion(outcome.prepared.run, limit: spec.slurm.time.flatMap(SlurmTime.seconds) ?? 3600) }
     }
-    let runs = try Self.pastRuns(of: spec).compactMap(Self.observe)
+    let observed = try Self.pastRuns(of: spec).compactMap(Self.observe)
+    // Runs on the GPU the job will get, when the spec or --gpu names one and a past run had it.
+    let hint = gpu ?? Self.gpuType(in: spec.slurm.extra)
+    let onHinted = hint.map { hint in observed.filter { $0.gpuName?.localizedCaseInsensitiveContains(hint) == true } } ?? []
+    let runs = onHinted.isEmpty ? observed : onHinted
     guard let rates = Estimate.Rates(runs) else {
       throw NoPastRuns(description: "no finished run of \(spec.model) (engine \(spec.engine.kind.rawValue)) under \(spec.output) to learn from: run `caravan estimate \(specPath) --calibrate 20`, which runs the first 20 prompts first")
     }
@@ -54,7 +62,22 @@ public struct Estimator: Sendable {
     }
     return Result(
       prediction: prediction, runs: runs.map(\.path), gpuNames: Array(Set(runs.compactMap(\.gpuName))).sorted(), items: plan.items.count,
-      pastErrors: errors, requestedSeconds: spec.slurm.time.flatMap(SlurmTime.seconds))
+      pastErrors: errors, requestedSeconds: spec.slurm.time.flatMap(SlurmTime.seconds), gpuHint: hint, gpuMatched: !onHinted.isEmpty)
+  }
+
+  /// A GPU type named in `#SBATCH` lines: `--gres=gpu:a100:1` or `--constraint=a100`.
+  static func gpuType(in extra: [String]) -> String? {
+    for line in extra {
+      let text = line.trimmingCharacters(in: .whitespaces)
+      if let value = text.split(separator: "=", maxSplits: 1).last, text.hasPrefix("--gres=gpu:") {
+        let parts = value.split(separator: ":")
+        if parts.count == 3 { return String(parts[1]) }
+      }
+      if text.hasPrefix("--constraint="), let value = text.split(separator: "=", maxSplits: 1).last, value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
+        return String(value)
+      }
+    }
+    return nil
   }
 
   /// For `submit`: a warning when past runs (the three newest) say a shard would take longer

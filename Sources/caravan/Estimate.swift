@@ -26,6 +26,9 @@ extension Caravan {
     @Option(help: "First run the spec's first N prompts in one shard, and learn from that run.")
     var calibrate: Int?
 
+    @Option(help: "Learn only from past runs on GPUs whose name contains this (default: a type in slurm.extra's --gres=gpu:TYPE:N or --constraint=TYPE).")
+    var gpu: String?
+
     @Flag(help: "Print {\"gpu_hours\": ..., \"wall_seconds\": ..., \"time_limit\": ...} and the rest as JSON.")
     var json = false
 
@@ -37,7 +40,7 @@ extension Caravan {
       let estimator = Estimator(submitter: Submitter(preparer: RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version)))
       let result: Estimator.Result
       do {
-        result = try await estimator.estimate(specPath: spec, calibrate: calibrate) { event in
+        result = try await estimator.estimate(specPath: spec, calibrate: calibrate, gpu: gpu) { event in
           if case .note(let note) = event { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         }
       } catch let error as InputError {
@@ -49,7 +52,7 @@ extension Caravan {
       if json {
         let object: [String: Any] = [
           "gpu_hours": p.gpuHours, "wall_seconds": p.wallSeconds, "time_limit": p.timeLimit, "shard_seconds": p.shardSeconds,
-          "items": result.items, "runs": result.runs, "gpu_names": result.gpuNames,
+          "items": result.items, "runs": result.runs, "gpu_names": result.gpuNames, "gpu_hint": result.gpuHint ?? NSNull(), "gpu_matched": result.gpuMatched,
           "past_errors": result.pastErrors.map { ["run": $0.run, "predicted_seconds": $0.predicted, "measured_seconds": $0.measured] },
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
@@ -65,6 +68,9 @@ extension Caravan {
       print("Assumptions, from \(r.requests) requests of \(result.runs.count) past run(s)\(result.gpuNames.isEmpty ? "" : " on \(result.gpuNames.joined(separator: ", "))"):")
       print(String(format: "  overhead %.3f s per request; prefill %.2f ms and decode %.2f ms per token; %.2f tokens per prompt word", r.overheadSeconds, r.prefillSecondsPerToken * 1000, r.decodeSecondsPerToken * 1000, r.tokensPerWord))
       print(String(format: "  %.1f requests in flight per shard; server start-up %.1f s; %.0f generated tokens per request", r.concurrency, r.startupSeconds, r.generatedTokensMean))
+      if let hint = result.gpuHint {
+        print(result.gpuMatched ? "  only runs on GPUs named like '\(hint)'" : "  no past run on a GPU named like '\(hint)': every run of the model was used")
+      }
       for run in result.runs { print("  learned from \(run)") }
       for error in result.pastErrors {
         let off = error.measured > 0 ? (error.predicted / error.measured - 1) * 100 : 0
