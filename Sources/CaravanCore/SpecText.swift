@@ -62,6 +62,14 @@ public enum TextLines {
     return nil
   }
 
+  /// A line break or another control character (C0 but tab, DEL, C1, the Unicode line and
+  /// paragraph separators): in a value that becomes one line of a script, it would end the line.
+  public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    (scalar.value < 0x20 && scalar != "\t") || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+  }
+
+  public static func hasControl(_ text: String) -> Bool { text.unicodeScalars.contains(where: isControl) }
+
   /// `data` as UTF-8 text, or the 1-based line and byte column of its first invalid byte.
   public static func decode(_ data: Data) -> Result<String, InvalidUTF8> {
     if let text = String(validating: data, as: UTF8.self) { return .success(text) }

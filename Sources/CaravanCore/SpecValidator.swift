@@ -44,7 +44,17 @@ enum SpecValidator {
     if let mem = spec.slurm.mem, SlurmMemory.megabytes(mem) == nil {
       add("slurm.mem", "'\(mem)' is not a Slurm memory size; use a number with an optional K, M, G or T suffix (e.g. 32G)")
     }
-    for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || line.contains("\n") {
+    // Values that become one line of job.sbatch or server.sh (an #SBATCH option, a path): a line
+    // break there would end the line, and bash would run the rest as a command.
+    var singleLine: [(String, String)] = [("output", spec.output), ("prompts", spec.prompts)]
+    singleLine += [("engine.models_dir", spec.engine.modelsDir), ("slurm.partition", spec.slurm.partition), ("slurm.account", spec.slurm.account),
+      ("slurm.qos", spec.slurm.qos), ("container.image", spec.container.image)].compactMap { key, value in value.map { (key, $0) } }
+    singleLine += spec.container.flags.enumerated().map { ("container.flags[\($0)]", $1) }
+    singleLine += spec.container.binds.enumerated().map { ("container.binds[\($0)]", $1) }
+    for (key, value) in singleLine where TextLines.hasControl(value) {
+      add(key, "has a line break or another control character; it becomes one line of the job script, so write it on one line")
+    }
+    for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || TextLines.hasControl(line) {
       add("slurm.extra[\(index)]", "'\(line)' should be one sbatch option such as --constraint=a100 (without '#SBATCH')")
     }
     if spec.container.runtime == .apptainer, (spec.container.image ?? "").isEmpty {

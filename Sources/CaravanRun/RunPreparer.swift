@@ -122,6 +122,9 @@ public struct RunPreparer: Sendable {
     let plan = Self.plan(checked)
     let runID = "\(checked.spec.name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     let root = absolute(runDir ?? checked.spec.output + "/" + runID)
+    if TextLines.hasControl(root) {  // it is a line of job.sbatch (#SBATCH --chdir, --output)
+      throw InputError([Problem(file: checked.specPath, line: nil, keyPath: "--run-dir", message: "the run directory \(root.debugDescription) has a line break or another control character; choose one without")])
+    }
     let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
     let run = try Self.write(files, at: root)
     var notes: [String] = []

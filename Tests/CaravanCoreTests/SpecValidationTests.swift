@@ -21,6 +21,28 @@ struct SpecValidationTests {
     #expect(error.description.contains("birthday.yaml:\(found.line ?? -1): variants[0].options.temprature: "))
   }
 
+  @Test("a line break in a value that becomes one line of the job script is refused by key")
+  func lineBreaksInScriptValues() throws {
+    let text = """
+      name: demo
+      model: gemma:7b
+      prompts: prompts.jsonl
+      output: "runs\\n$(touch CANARY)"
+      slurm:
+        partition: "debug\\r\\ntouch CANARY"
+        extra: ["--comment=a\\r\\ntouch CANARY"]
+      container:
+        image: x.sif
+        binds: ["/data\\u2028x"]
+      """
+    let problems = specProblems(text)
+    for key in ["output", "slurm.partition", "slurm.extra[0]", "container.binds[0]"] {
+      let found = try #require(problem(at: key, in: problems), "\(key): \(problems)")
+      #expect(found.line != nil)
+    }
+    #expect(!problems.contains { $0.keyPath == "container.image" })
+  }
+
   @Test("an unknown top-level key suggests the one the user meant, and the missing key is named")
   func misspeltTopLevelKey() throws {
     let text = """
