@@ -147,6 +147,12 @@ struct NodeReader {
     return nil
   }
 
+  mutating func bool(_ node: Node, _ path: String) -> Bool? {
+    if case .bool(let value) = jsonValue(node) { return value }
+    report(node, path, "expected true or false, found \(describe(node))")
+    return nil
+  }
+
   mutating func strings(_ node: Node, _ path: String) -> [String]? {
     if node.scalar != nil { return string(node, path).map { [$0] } }
     guard let sequence = node.sequence else {

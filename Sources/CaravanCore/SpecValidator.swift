@@ -1,5 +1,12 @@
 /// Checks that need the whole spec: names, ranges, combinations, and Modelfile text.
 enum SpecValidator {
+  /// An environment variable name that holds a credential by convention (HF_TOKEN,
+  /// OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...): one of its `_` parts says so.
+  static func looksSecret(_ name: String) -> Bool {
+    let secretWords: Set<String> = ["TOKEN", "KEY", "APIKEY", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIAL", "CREDENTIALS", "AUTH"]
+    return name.uppercased().split(separator: "_").contains { secretWords.contains(String($0)) }
+  }
+
   static func problems(in spec: JobSpec, locations: [String: Int], file: String) -> [Problem] {
     var problems: [Problem] = []
     func add(_ path: String, _ message: String, line: Int? = nil) {
@@ -21,6 +28,9 @@ enum SpecValidator {
     }
     for name in spec.engine.env.keys.sorted() where !isEnvName(name) {
       add("engine.env.\(name)", "'\(name)' is not a valid environment variable name")
+    }
+    for name in spec.engine.env.keys.sorted() where isEnvName(name) && looksSecret(name) {
+      add("engine.env.\(name)", "'\(name)' looks like a secret, and a value in the spec is copied into the run directory (server.sh, spec.resolved.json, the spec itself), where anyone who can read the run can read it; remove it and export \(name) where you submit: the job and its server inherit it (with container.flags --cleanenv or --containall, export APPTAINERENV_\(name))")
     }
     if spec.slurm.shards < 1 { add("slurm.shards", "must be at least 1, got \(spec.slurm.shards)") }
     if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }

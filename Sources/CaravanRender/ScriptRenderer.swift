@@ -19,6 +19,8 @@ public enum ScriptRenderer {
     for extra in job.slurm.extra { out.append("#SBATCH \(oneLine(extra))") }
     out.append("")
     out.append("set -euo pipefail")
+    out.append("# What the job writes into the run directory is \(job.permissions.shareWithGroup ? "readable by the group too (share_with_group)" : "the owner's alone"), whatever the submitter's umask.")
+    out.append("umask \(job.permissions.umaskText)")
     out.append("")
     out.append("RUN_DIR=\(bashQuote(job.runDir))")
     out.append("CARAVAN=\(bashQuote(job.caravan))")

@@ -73,6 +73,7 @@ public enum Collector {
 
   public static func collect(_ run: RunDirectory, format: Format = .caravan) throws -> Report {
     let manifest = try run.manifest()
+    run.permissions().applyToProcess()  // results.jsonl and the reports get the run's modes
     let layout = run.layout
     let output = try OutputFile(path: layout.mergedResults)
     // The OpenAI form is written beside results.jsonl, which every other command reads.

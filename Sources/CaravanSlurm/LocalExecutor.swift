@@ -46,7 +46,7 @@ public struct LocalExecutor: Scheduler {
 
   private func runShard(_ shard: Int, job: BatchJob, scriptPath: String, jobID: String) async throws -> Int32 {
     let log = "\(job.runDir)/logs/slurm-local_\(shard).out"
-    let fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    let fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0o666)  // less the run's umask, which submit set (RunPermissions)
     guard fd >= 0 else { throw SchedulerError("cannot write \(log): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var environment = ProcessInfo.processInfo.environment

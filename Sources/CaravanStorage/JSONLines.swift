@@ -71,7 +71,10 @@ public actor AppendOnlyFile {
   /// Opens `path` for appending, first cutting off a torn last line left by a crash.
   public init(path: String, intactBytes: Int) throws {
     if !FileManager.default.fileExists(atPath: path) {
-      _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+      // 0666 less the umask, which the worker has set to the run's (`RunPermissions`): 0600, or
+      // 0640 with share_with_group.
+      let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
+      if fd >= 0 { close(fd) }
     }
     let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
     try handle.truncate(atOffset: UInt64(intactBytes))

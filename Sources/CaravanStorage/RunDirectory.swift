@@ -37,6 +37,12 @@ public struct RunDirectory: Sendable {
     }
   }
 
+  /// Who may read this run (`share_with_group` in its resolved spec); the owner alone when the
+  /// spec cannot be read.
+  public func permissions() -> RunPermissions {
+    (try? spec()).map(RunPermissions.init) ?? RunPermissions()
+  }
+
   /// Writes `submission.json`, replacing any earlier one.
   public func record(_ submission: Submission) throws {
     try JSONFormats.documentEncoder().encode(submission).write(to: URL(fileURLWithPath: layout.submission), options: .atomic)
@@ -56,8 +62,12 @@ public struct RunDirectory: Sendable {
   }
 
   /// Writes a new run directory atomically: everything goes into a hidden sibling that is
-  /// renamed into place last, so a half-written run directory is never seen.
-  public static func create(at path: String, files: [String: Data], directories: [String] = ["shards", "results", "logs"]) throws -> RunDirectory {
+  /// renamed into place last, so a half-written run directory is never seen. Every folder and
+  /// file gets `permissions`' mode explicitly (the umask does not decide), `executables` theirs.
+  public static func create(
+    at path: String, files: [String: Data], executables: Set<String> = [], directories: [String] = ["shards", "results", "logs"],
+    permissions: RunPermissions = RunPermissions()
+  ) throws -> RunDirectory {
     let fm = FileManager.default
     let url = URL(fileURLWithPath: path)
     let parent = url.deletingLastPathComponent()
@@ -67,15 +77,22 @@ public struct RunDirectory: Sendable {
     try? fm.removeItem(at: staging)
     try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
     do {
+      var folders: Set<String> = [""]
       for directory in directories {
-        try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true)
+        folders.formUnion(Self.folders(of: directory + "/x"))
       }
       for (relative, data) in files.sorted(by: { $0.key < $1.key }) {
         let target = staging.appendingPathComponent(relative)
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: target)
+        try setMode(executables.contains(relative) ? permissions.executable : permissions.file, of: target.path)
+        folders.formUnion(Self.folders(of: relative))
       }
-      try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: staging.path)
+      // Deepest first: the staging root is set last, as it was made 0700 until now.
+      for folder in folders.sorted(by: { $0.count > $1.count }) {
+        try setMode(permissions.folder, of: folder.isEmpty ? staging.path : staging.appendingPathComponent(folder).path)
+      }
       guard rename(staging.path, path) == 0 else {
         throw RunDirectoryError("cannot move the run directory into place at \(path): \(String(cString: strerror(errno)))")
       }
@@ -84,6 +101,31 @@ public struct RunDirectory: Sendable {
       throw error
     }
     return RunDirectory(path: path)
+  }
+}
+
+extension RunDirectory {
+  /// The folders above `relative` ("a/b/c" -> "a", "a/b").
+  static func folders(of relative: String) -> [String] {
+    let parts = relative.split(separator: "/").dropLast()
+    return parts.indices.map { parts[...$0].joined(separator: "/") }
+  }
+}
+
+/// chmod(2), which keeps the setgid bit (FileManager's posixPermissions may not).
+func setMode(_ mode: UInt16, of path: String) throws {
+  guard chmod(path, mode_t(mode)) == 0 else {
+    throw RunDirectoryError("cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+  }
+}
+
+extension RunPermissions {
+  /// Makes this process's umask the run's, so whatever it writes into the run directory later
+  /// (records, logs, reports, submission.json, and files of the children it starts) gets the
+  /// run's modes whatever umask the user has. Returns the mask it replaced.
+  @discardableResult
+  public func applyToProcess() -> UInt16 {
+    UInt16(Foundation.umask(mode_t(umask)))
   }
 }
 

@@ -73,7 +73,7 @@ public struct TelemetrySampler: Sendable {
     }
     do {
       try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+      let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666)  // less the run's umask (RunPermissions)
       guard fd >= 0 else { return .unavailable("cannot open \(file): \(String(cString: strerror(errno)))") }
       defer { close(fd) }
       let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
