@@ -7,6 +7,14 @@ enum SpecValidator {
     return name.uppercased().split(separator: "_").contains { secretWords.contains(String($0)) }
   }
 
+  /// `NAME=value` or `export NAME=value` at the start of a shell line: the name and the value.
+  static func literalAssignment(_ line: String) -> (String, String)? {
+    var rest = line.drop { $0 == " " || $0 == "\t" }
+    if rest.hasPrefix("export ") { rest = rest.dropFirst("export ".count).drop { $0 == " " } }
+    guard let equals = rest.firstIndex(of: "="), isEnvName(String(rest[..<equals])) else { return nil }
+    return (String(rest[..<equals]), String(rest[rest.index(after: equals)...]))
+  }
+
   static func problems(in spec: JobSpec, locations: [String: Int], file: String) -> [Problem] {
     var problems: [Problem] = []
     func add(_ path: String, _ message: String, line: Int? = nil) {
@@ -63,6 +71,12 @@ enum SpecValidator {
     singleLine += spec.container.binds.enumerated().map { ("container.binds[\($0)]", $1) }
     for (key, value) in singleLine where TextLines.hasControl(value) {
       add(key, "has a line break or another control character; it becomes one line of the job script, so write it on one line")
+    }
+    // Setup lines are shell on purpose, but one that assigns a secret a literal value puts it in
+    // job.sbatch and the spec copy; reading it from a file or the environment is fine.
+    for (index, line) in spec.slurm.setup.enumerated() {
+      guard let (name, value) = literalAssignment(line), looksSecret(name), !value.hasPrefix("$"), !value.hasPrefix("\"$") else { continue }
+      add("slurm.setup[\(index)]", "sets \(name) to a literal value, which would be copied into job.sbatch and spec.yaml in the run directory; export \(name) where you submit instead (the job inherits it), or read it here from a file only you can read: export \(name)=$(cat ~/.secrets/\(name.lowercased()))")
     }
     for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || TextLines.hasControl(line) {
       add("slurm.extra[\(index)]", "'\(line)' should be one sbatch option such as --constraint=a100 (without '#SBATCH')")
