@@ -192,16 +192,29 @@ import Testing
     } == 0
   }
 
-  /// server.sh as `caravan submit` renders it for a sim job, started as the worker starts it
-  /// (bash, its own session, PORT, OLLAMA_HOST, SERVER_HOME and RUN_DIR set), answers on
-  /// 127.0.0.1 and refuses a connection on the node's other address.
-  @Test func serverListensOnLoopbackOnly() async throws {
+  /// server.sh as `caravan submit` renders it, started as the worker starts it (bash, its own
+  /// session, PORT, OLLAMA_HOST, SERVER_HOME and RUN_DIR set), answers on 127.0.0.1 and refuses
+  /// a connection on the node's other address: the simulator, and llama.cpp's server through
+  /// scripts/xllamacpp-server.py when the inference venv is there.
+  @Test(arguments: ["sim", "llama.cpp"])
+  func serverListensOnLoopbackOnly(engine: String) async throws {
     guard let external = Self.nonLoopbackAddress() else {
       print("ExposureTests: this host has no non-loopback IPv4 address; skipping the listening-address check")
       return
     }
+    if engine == "llama.cpp", !RealInference.available {
+      print("ExposureTests: no inference venv (scripts/inference-venv.sh); skipping llama.cpp's listening address")
+      return
+    }
     let dir = try TestPaths.temporaryDirectory("exposure-listen")
-    let spec = try writeJob(in: dir)
+    var spec = try writeJob(in: dir)
+    if engine == "llama.cpp" {
+      let model = try await RealInference.tinyModel()
+      let text = try String(contentsOf: spec, encoding: .utf8).replacingOccurrences(
+        of: "  kind: sim\n", with: "  kind: openai\n  command: \(try RealInference.serverCommand(model: model))\n")
+      spec = dir.appendingPathComponent("llama.yaml")
+      try text.write(to: spec, atomically: true, encoding: .utf8)
+    }
     let runDir = dir.path + "/run"
     let prepared = try await caravan(["submit", spec.path, "--dry-run", "--run-dir", runDir])
     #expect(prepared.status == 0, "\(prepared.stderr)")
@@ -214,10 +227,11 @@ import Testing
     let pid = try Spawn.start(["/bin/bash", runDir + "/server.sh"], environment: environment, stdout: log, stderr: log, newSession: true)
     close(log)
     let exited = Task { await Spawn.wait(pid) }
-    let deadline = ContinuousClock.now + .seconds(20)
+    let deadline = ContinuousClock.now + .seconds(engine == "sim" ? 20 : 120)
     var ready = false
-    while !ready, ContinuousClock.now < deadline {
-      ready = await httpGet(port: port, path: "/").contains("Ollama is running")
+    while !ready, ContinuousClock.now < deadline, processIsAlive(pid) {
+      let answer = await httpGet(port: port, path: engine == "sim" ? "/" : "/health")
+      ready = engine == "sim" ? answer.contains("Ollama is running") : answer.hasPrefix("HTTP/1.1 200")
       if !ready { try? await Task.sleep(for: .milliseconds(100)) }
     }
     let loopback = Self.accepts("127.0.0.1", port: port)
