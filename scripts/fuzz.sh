@@ -1,9 +1,10 @@
 #!/bin/bash
-# Fuzzes Caravan's parsers with libFuzzer: scripts/fuzz.sh [--minutes N] [--jobs J] [target...]
+# Fuzzes Caravan's parsers with libFuzzer: scripts/fuzz.sh [--minutes N] [target...]
 #
 #   fuzz-spec       a job spec's bytes -> SpecText checks, SpecParser + SpecValidator, plan checks, plan
 #   fuzz-prompts    a prompt file's bytes -> PromptFile (JSONL, OpenAI batch, plain text)
 #   fuzz-modelfile  a Modelfile's bytes -> Modelfile.parse and its create request
+#   fuzz-stream-lines  a streamed answer (Ollama NDJSON, OpenAI SSE) -> the Core decoding of each line
 #
 # The targets live in Fuzz/ and exist only when CARAVAN_FUZZ=1 (Package.swift), built here with
 # --sanitize=fuzzer into .build-fuzz, so `swift build` and the tests never compile them. Seeds
@@ -21,12 +22,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
     --minutes=*) minutes="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     fuzz-*) targets+=("$1"); shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (targets: fuzz-spec fuzz-prompts fuzz-modelfile)" >&2; exit 64 ;;
+    *) echo "fuzz.sh: unknown argument '$1' (targets: fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines)" >&2; exit 64 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-spec fuzz-prompts fuzz-modelfile)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines)
 
 build=.build-fuzz
 for target in "${targets[@]}"; do
@@ -62,6 +63,10 @@ seed() {
           }' "$f"
       done
       printf 'FROM llama3.2\nPARAMETER stop "<|eot_id|>"\nPARAMETER num_ctx 4096\nSYSTEM """Be\nbrief."""\nMESSAGE user hi\nMESSAGE assistant "hello"\nTEMPLATE {{ .Prompt }}\nLICENSE MIT\n' >"$dir/handwritten" ;;
+    fuzz-stream-lines)
+      # Ollama's and OpenAI-compatible servers' own wire examples.
+      find Tests/Fixtures/ollama Tests/Fixtures/openai -type f ! -name README.md |
+        while read -r f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done ;;
   esac
 }
 
