@@ -42,14 +42,14 @@ public enum SpecParser {
     return nil
   }
 
-  private static func yamlErrorLine(_ error: any Error) -> Int? {
+  static func yamlErrorLine(_ error: any Error) -> Int? {
     if case YamlError.scanner(_, _, let mark, _) = error { return mark.line }
     if case YamlError.parser(_, _, let mark, _) = error { return mark.line }
     if case YamlError.composer(_, _, let mark, _) = error { return mark.line }
     return nil
   }
 
-  private static func yamlErrorSummary(_ error: any Error) -> String {
+  static func yamlErrorSummary(_ error: any Error) -> String {
     if case YamlError.scanner(_, let problem, _, _) = error { return problem }
     if case YamlError.parser(_, let problem, _, _) = error { return problem }
     if case YamlError.composer(_, let problem, _, _) = error { return problem }
