@@ -19,14 +19,15 @@ public enum ScriptRenderer {
     for extra in job.slurm.extra { out.append("#SBATCH \(oneLine(extra))") }
     out.append("")
     out.append("set -euo pipefail")
-    out.append("# What the job writes into the run directory is \(job.permissions.shareWithGroup ? "readable by the group too (share_with_group)" : "the owner's alone"), whatever the submitter's umask.")
-    out.append("umask \(job.permissions.umaskText)")
     out.append("")
     out.append("RUN_DIR=\(bashQuote(job.runDir))")
     out.append("CARAVAN=\(bashQuote(job.caravan))")
     out.append("SHARD=\"${SLURM_ARRAY_TASK_ID:-0}\"")
     out.append("# The worker lists its servers' process groups here, so they are stopped even if it is killed.")
     out.append("SERVER_PIDS=\"${TMPDIR:-/tmp}/caravan-servers-${SLURM_JOB_ID:-$$}-$SHARD\"")
+    let mode = "0" + String(job.permissions.file, radix: 8)
+    out.append("# Slurm made this task's log with the submitter's umask; give it the run's mode (\(job.permissions.shareWithGroup ? "share_with_group" : "the owner's alone")).")
+    out.append("[ -z \"${SLURM_ARRAY_JOB_ID:-}\" ] || chmod \(mode) \"$RUN_DIR/logs/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\" 2>/dev/null || true")
     if !job.slurm.setup.isEmpty {
       out.append("")
       out.append("# --- setup lines from the spec (slurm.setup) ---")

@@ -73,7 +73,6 @@ public enum Collector {
 
   public static func collect(_ run: RunDirectory, format: Format = .caravan) throws -> Report {
     let manifest = try run.manifest()
-    run.permissions().applyToProcess()  // results.jsonl and the reports get the run's modes
     let layout = run.layout
     let output = try OutputFile(path: layout.mergedResults)
     // The OpenAI form is written beside results.jsonl, which every other command reads.
@@ -165,13 +164,13 @@ public enum Collector {
     }
     let pretty = JSONEncoder()
     pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try pretty.encode(report).write(to: URL(fileURLWithPath: layout.summary), options: .atomic)
-    try Data(ReportRenderer.timingCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/timing.csv"), options: .atomic)
-    try Data(ReportRenderer.sweepCSV(statistics).utf8).write(to: URL(fileURLWithPath: layout.root + "/sweep.csv"), options: .atomic)
+    try write(pretty.encode(report), to: layout.summary)
+    try write(Data(ReportRenderer.timingCSV(statistics).utf8), to: layout.root + "/timing.csv")
+    try write(Data(ReportRenderer.sweepCSV(statistics).utf8), to: layout.root + "/sweep.csv")
     let markdown = ReportRenderer.markdown(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(markdown.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.md"), options: .atomic)
+    try write(Data(markdown.utf8), to: layout.root + "/report.md")
     let page = HTMLReport.render(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(page.utf8).write(to: URL(fileURLWithPath: layout.root + "/report.html"), options: .atomic)
+    try write(Data(page.utf8), to: layout.root + "/report.html")
     return report
   }
 
@@ -312,6 +311,12 @@ struct OpenAIOutputLine: Encodable {
   }
 }
 
+/// Replaces `path` atomically with `data`, in the run's mode.
+private func write(_ data: Data, to path: String) throws {
+  try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+  RunFileModes.fix(path)
+}
+
 /// A file written through a buffer, replaced atomically when closed.
 final class OutputFile {
   private let path: String
@@ -322,9 +327,9 @@ final class OutputFile {
   init(path: String) throws {
     self.path = path
     partial = path + ".partial"
-    _ = FileManager.default.createFile(atPath: partial, contents: nil)
-    guard let handle = FileHandle(forWritingAtPath: partial) else { throw RunDirectoryError("cannot write \(partial)") }
-    self.handle = handle
+    let fd = RunFileModes.open(partial, flags: O_WRONLY | O_TRUNC | O_CLOEXEC)  // the run's mode, kept by the rename
+    guard fd >= 0 else { throw RunDirectoryError("cannot write \(partial): \(String(cString: strerror(errno)))") }
+    handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
   }
 
   func write(line: Data) throws {

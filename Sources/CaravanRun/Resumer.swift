@@ -63,7 +63,6 @@ public struct Resumer: Sendable {
   public func resume(_ run: RunDirectory, retryErrors: Bool, onEvent: @Sendable (Event) -> Void = { _ in }) async throws -> Outcome {
     let manifest = try run.manifest()
     let previous = try run.submission()
-    run.permissions().applyToProcess()  // submission.json, local logs and the report: the run's modes
     let pending = try Self.pending(run, retryErrors: retryErrors)
     if let changed = specChanged(run, manifest: manifest) { onEvent(.note(changed)) }
     guard !pending.shards.isEmpty else {

@@ -108,11 +108,9 @@ public struct RunPreparer: Sendable {
   }
 
   /// Stage 4: writes the run directory atomically, its scripts executable, with the modes
-  /// `permissions` gives; this process then keeps the run's umask for what it writes next
-  /// (submission.json, the local executor's logs, the report) and passes it to the scheduler.
+  /// `permissions` gives (what is written into it later takes its folder's: `RunFileModes`).
   public static func write(_ files: RunFiles, at root: String, permissions: RunPermissions = RunPermissions()) throws -> RunDirectory {
-    permissions.applyToProcess()
-    return try RunDirectory.create(at: root, files: files.files, executables: Set(files.executables), permissions: permissions)
+    try RunDirectory.create(at: root, files: files.files, executables: Set(files.executables), permissions: permissions)
   }
 
   /// Every stage in order; nothing is written unless every check passed.

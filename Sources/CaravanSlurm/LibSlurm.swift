@@ -31,7 +31,7 @@
       } catch {
         throw SchedulerError("cannot read the job script \(scriptPath): \(error.localizedDescription)")
       }
-      let environment = SubmitEnvironment.current(for: request, base: ProcessInfo.processInfo.environment.merging(["SLURM_UMASK": job.permissions.umaskText]) { $1 })
+      let environment = SubmitEnvironment.current(for: request)
       let configuration = configuration
       let jobID = try await SlurmQueue.run(configuration) {
         try SlurmCalls.submit(request: request, script: script, scriptPath: scriptPath, environment: environment, configuration: configuration)

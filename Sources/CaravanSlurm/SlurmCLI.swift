@@ -14,9 +14,7 @@ public struct SlurmCLI: Scheduler {
   public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
     // The script's #SBATCH --array names every shard; a resume runs some of them.
     let array = job.shards == nil ? [] : ["--array=\(job.arrayIndices)"]
-    // slurmstepd creates the job's log with SLURM_UMASK: the run's own, not the submitter's.
-    let environment = ProcessInfo.processInfo.environment.merging(["SLURM_UMASK": job.permissions.umaskText]) { $1 }
-    let output = try await runner.run("sbatch", ["--parsable"] + array + [scriptPath], environment: environment)
+    let output = try await runner.run("sbatch", ["--parsable"] + array + [scriptPath])
     guard output.status == 0 else {
       throw SchedulerError("sbatch refused the job (exit \(output.status)): \(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
     }

@@ -42,6 +42,7 @@ public enum JSONLines {
       data.append(UInt8(ascii: "\n"))
     }
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    RunFileModes.fix(path)
   }
 
   /// The encoder every JSON Lines file uses: one line per value, stable key order.
@@ -71,9 +72,7 @@ public actor AppendOnlyFile {
   /// Opens `path` for appending, first cutting off a torn last line left by a crash.
   public init(path: String, intactBytes: Int) throws {
     if !FileManager.default.fileExists(atPath: path) {
-      // 0666 less the umask, which the worker has set to the run's (`RunPermissions`): 0600, or
-      // 0640 with share_with_group.
-      let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
+      let fd = RunFileModes.open(path, flags: O_WRONLY | O_CLOEXEC)  // 0600, or 0640 in a shared run
       if fd >= 0 { close(fd) }
     }
     let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))

@@ -37,15 +37,10 @@ public struct RunDirectory: Sendable {
     }
   }
 
-  /// Who may read this run (`share_with_group` in its resolved spec); the owner alone when the
-  /// spec cannot be read.
-  public func permissions() -> RunPermissions {
-    (try? spec()).map(RunPermissions.init) ?? RunPermissions()
-  }
-
   /// Writes `submission.json`, replacing any earlier one.
   public func record(_ submission: Submission) throws {
     try JSONFormats.documentEncoder().encode(submission).write(to: URL(fileURLWithPath: layout.submission), options: .atomic)
+    RunFileModes.fix(layout.submission)
   }
 
   public func shardItems(_ index: Int) throws -> [WorkItem] {
@@ -119,13 +114,45 @@ func setMode(_ mode: UInt16, of path: String) throws {
   }
 }
 
-extension RunPermissions {
-  /// Makes this process's umask the run's, so whatever it writes into the run directory later
-  /// (records, logs, reports, submission.json, and files of the children it starts) gets the
-  /// run's modes whatever umask the user has. Returns the mask it replaced.
-  @discardableResult
-  public func applyToProcess() -> UInt16 {
-    UInt16(Foundation.umask(mode_t(umask)))
+/// Modes of what is made in a run directory after `create`: a folder takes its parent's mode
+/// (setgid included), a file its folder's less the execute bits (0700 -> 0600, 2750 -> 0640).
+/// Set explicitly, so the umask of whoever writes (the worker, slurmstepd's user, collect) does
+/// not decide, and the job's own umask (its servers' model store, its setup lines) is left alone.
+public enum RunFileModes {
+  /// The mode a new file in `folder` gets; nil when the folder cannot be read.
+  public static func file(in folder: String) -> mode_t? {
+    var info = stat()
+    guard stat(folder, &info) == 0 else { return nil }
+    return info.st_mode & 0o666
+  }
+
+  /// Opens `path` (created if missing) and gives it its folder's file mode.
+  public static func open(_ path: String, flags: Int32) -> Int32 {
+    let fd = Foundation.open(path, flags | O_CREAT, 0o600)
+    if fd >= 0, let mode = file(in: (path as NSString).deletingLastPathComponent) { fchmod(fd, mode) }
+    return fd
+  }
+
+  /// Gives an existing file its folder's file mode (after an atomic write, which makes a new file).
+  public static func fix(_ path: String) {
+    if let mode = file(in: (path as NSString).deletingLastPathComponent) { chmod(path, mode) }
+  }
+
+  /// Makes `path` and any missing folder above it, each with its parent's mode.
+  public static func makeFolders(_ path: String) throws {
+    var missing: [String] = []
+    var folder = path
+    while !folder.isEmpty, folder != "/", !FileManager.default.fileExists(atPath: folder) {
+      missing.append(folder)
+      folder = (folder as NSString).deletingLastPathComponent
+    }
+    for next in missing.reversed() {
+      guard mkdir(next, 0o700) == 0 || errno == EEXIST else {
+        throw RunDirectoryError("cannot make \(next): \(String(cString: strerror(errno)))")
+      }
+      var parent = stat()
+      if stat((next as NSString).deletingLastPathComponent, &parent) == 0 { chmod(next, parent.st_mode & 0o7777) }
+    }
   }
 }
 

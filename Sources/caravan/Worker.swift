@@ -41,9 +41,6 @@ extension Caravan {
       let run = RunDirectory(path: runDir)
       let spec: JobSpec
       do { spec = try run.spec() } catch { throw fail("\(error)") }
-      // Records, timing, telemetry and server logs get the run's modes (the job script sets the
-      // same umask; this covers a worker started by hand).
-      RunPermissions(spec).applyToProcess()
 
       let stop = StopFlag()
       let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in

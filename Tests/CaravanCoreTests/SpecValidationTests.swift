@@ -83,7 +83,7 @@ struct SpecValidationTests {
     let decoded = try JSONDecoder().decode(JobSpec.self, from: JSONEncoder().encode(spec))
     #expect(decoded.shareWithGroup)
     #expect(RunPermissions(decoded) == RunPermissions(shareWithGroup: true))
-    #expect(RunPermissions().umaskText == "0077" && RunPermissions(shareWithGroup: true).umaskText == "0027")
+    #expect(RunPermissions().file == 0o600 && RunPermissions(shareWithGroup: true).folder == 0o2750)
   }
 
   @Test("an unknown top-level key suggests the one the user meant, and the missing key is named")

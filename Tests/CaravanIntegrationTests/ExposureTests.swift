@@ -79,23 +79,25 @@ import Testing
     }
   }
 
-  /// The job script sets the run's umask itself, for slurmstepd's log and everything the job
-  /// writes, whatever umask sbatch was run with.
-  @Test func jobScriptSetsTheRunsUmask() async throws {
-    let dir = try TestPaths.temporaryDirectory("exposure-umask")
-    for (share, mask) in [(false, "umask 0077"), (true, "umask 0027")] {
+  /// slurmstepd creates the task's log with the submitter's umask before the script runs; the
+  /// script gives it the run's mode first thing. The job's own umask is left alone: its servers
+  /// may write a model store colleagues share.
+  @Test func jobScriptGivesSlurmsLogTheRunsMode() async throws {
+    let dir = try TestPaths.temporaryDirectory("exposure-script")
+    for (share, mode) in [(false, "0600"), (true, "0640")] {
       let spec = try writeJob(in: dir, extra: share ? "share_with_group: true" : "")
       let runDir = dir.path + "/run-\(share)"
       let result = try await caravan(["submit", spec.path, "--dry-run", "--run-dir", runDir])
       #expect(result.status == 0, "\(result.stderr)")
       let script = try String(contentsOfFile: runDir + "/job.sbatch", encoding: .utf8)
-      #expect(script.split(separator: "\n").contains { $0 == mask }, "\(script)")
+      #expect(script.contains("chmod \(mode) \"$RUN_DIR/logs/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\""), "\(script)")
+      #expect(!script.split(separator: "\n").contains { $0.hasPrefix("umask") })
     }
   }
 
-  /// On the cluster, slurmstepd creates the job's log before the script runs: with SLURM_UMASK,
-  /// which caravan sets from the run, not from the submitter's umask (000 here), for both ways
-  /// of reaching Slurm.
+  /// On the cluster, with the submitter's umask 000 (which Slurm gives the job as SLURM_UMASK):
+  /// slurmstepd's logs, the worker's records and the servers' logs all get the run's modes, for
+  /// both ways of reaching Slurm.
   @Test(.enabled(if: slurmConf != nil, "needs the local Slurm cluster: eval \"$(scripts/local-cluster.sh start)\""), arguments: ["sbatch", "libslurm"])
   func slurmLogsGetTheRunsModes(scheduler: String) async throws {
     let dir = try TestPaths.temporaryDirectory("exposure-slurm")

@@ -45,13 +45,16 @@ struct HostileText {
   static let cases = ProcessInfo.processInfo.environment["CARAVAN_SHELL_CASES"].flatMap { Int($0) } ?? 200
 
   /// A folder for one case, and an executable there that writes its arguments, NUL-separated.
-  static func caseFolder(_ root: URL, _ index: Int, stubName: String, stubFolder: String) throws -> (dir: String, stub: String) {
+  /// A child shell writes it: a file this test process held open for writing could be inherited
+  /// by a process another test spawns meanwhile, and running it would fail with "text file busy".
+  static func caseFolder(_ root: URL, _ index: Int, stubName: String, stubFolder: String) async throws -> (dir: String, stub: String) {
     let dir = root.appendingPathComponent("c\(index)").path
     let stubDir = dir + "/" + stubFolder
     try FileManager.default.createDirectory(atPath: stubDir, withIntermediateDirectories: true)
     let stub = stubDir + "/" + stubName
-    try "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"${STUB_OUT:-/dev/stdout}\"\n".write(toFile: stub, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: stub)
+    let body = "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"${STUB_OUT:-/dev/stdout}\"\n"
+    let made = try await runCommand("/bin/bash", ["-c", "printf '%s' \"$2\" >\"$1\" && chmod 755 \"$1\"", "stub", stub, body])
+    guard made.status == 0 else { throw TestSupportError("cannot write \(stub): \(made.stderr)") }
     return (dir, stub)
   }
 
@@ -67,7 +70,7 @@ struct HostileText {
     var hostile = HostileText(rng: SeededGenerator(state: Self.seed), canary: canary)
     let replay = "seed \(Self.seed): CARAVAN_SHELL_SEED=\(Self.seed) swift test --filter ShellSafetyTests"
     for index in 0..<Self.cases {
-      let (dir, stub) = try Self.caseFolder(root, index, stubName: "caravan", stubFolder: hostile.text().replacingOccurrences(of: "/", with: "_"))
+      let (dir, stub) = try await Self.caseFolder(root, index, stubName: "caravan", stubFolder: hostile.text().replacingOccurrences(of: "/", with: "_"))
       var slurm = JobSpec.Slurm()
       slurm.partition = hostile.text()
       slurm.account = hostile.text()
@@ -96,7 +99,7 @@ struct HostileText {
     var hostile = HostileText(rng: SeededGenerator(state: Self.seed &+ 1), canary: canary)
     let replay = "seed \(Self.seed): CARAVAN_SHELL_SEED=\(Self.seed) swift test --filter ShellSafetyTests"
     for index in 0..<Self.cases {
-      let (dir, _) = try Self.caseFolder(root, index, stubName: "apptainer", stubFolder: "bin")
+      let (dir, _) = try await Self.caseFolder(root, index, stubName: "apptainer", stubFolder: "bin")
       let home = dir + "/" + hostile.text().replacingOccurrences(of: "/", with: "_")
       let runDir = dir + "/" + hostile.text(slash: true)
       var env: [String: String] = [:]
