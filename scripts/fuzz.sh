@@ -78,12 +78,15 @@ for target in "${targets[@]}"; do
   seconds=$((minutes * 60))
   # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: 2 GB is a memory bug here.
   dict=(); [ "$target" != fuzz-spec ] || dict=(-dict=Fuzz/spec.dict)  # the spec's keys and values, so YAML that parses comes sooner
+  started=$SECONDS
+  # libFuzzer stops at the first crash or timeout, so the time it ran may be less than asked.
   "$bin/$target" "$corpus" "$build/seeds/$target" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || failed=1
+  elapsed=$((SECONDS - started))
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   found=$(find "$crashes" -type f | wc -l)
-  echo "$target: $seconds s, ${runs:-?} runs, ${rate:-?} exec/s, corpus $(find "$corpus" -type f | wc -l), crashes $found (log $log)"
+  echo "$target: $elapsed s, ${runs:-?} runs, ${rate:-?} exec/s, corpus $(find "$corpus" -type f | wc -l), crashes $found (log $log)"
   [ "$found" -eq 0 ] || failed=1
 done
 exit "$failed"
