@@ -137,6 +137,16 @@ let package = Package(
   ]
 )
 
+// Fuzz targets (Fuzz/, libFuzzer): declared only for scripts/fuzz.sh, which sets CARAVAN_FUZZ=1
+// and builds them with --sanitize=fuzzer in its own build folder; `swift build` and the tests
+// never see them.
+if Context.environment["CARAVAN_FUZZ"] == "1" {
+  for name in ["fuzz-spec", "fuzz-prompts", "fuzz-modelfile", "fuzz-stream-lines"] {
+    package.targets.append(.executableTarget(name: name, dependencies: ["CaravanCore"], path: "Fuzz/\(name)"))
+    package.products.append(.executable(name: name, targets: [name]))
+  }
+}
+
 for target in package.targets where target.type != .system {
   target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

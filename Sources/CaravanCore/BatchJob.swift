@@ -14,6 +14,8 @@ public struct BatchJob: Sendable, Equatable {
   public var server: ServerLaunch
   /// Header comment: where this script came from.
   public var origin: String
+  /// Who may read the run directory: the job script sets the matching umask.
+  public var permissions = RunPermissions()
 
   public init(name: String, runDir: String, shardCount: Int, slurm: JobSpec.Slurm, caravan: String, server: ServerLaunch, origin: String) {
     self.name = name
@@ -42,6 +44,7 @@ public struct BatchJob: Sendable, Equatable {
       specDir: specDir
     )
     self.init(name: spec.name, runDir: runDir, shardCount: shardCount, slurm: spec.slurm, caravan: caravan, server: server, origin: origin)
+    permissions = RunPermissions(spec)
   }
 
   /// The array tasks to run when not every shard (`caravan resume`); nil runs them all.

@@ -16,6 +16,9 @@ public struct JobSpec: Sendable, Equatable {
   public var repeats: Int = 1
   /// Folder that holds run directories, relative to the spec file.
   public var output: String = "./runs"
+  /// Whether the run directory is readable by the owner's group (0750 folders, setgid, 0640
+  /// files) instead of the owner alone (0700, 0600): results, logs and scripts can hold prompts.
+  public var shareWithGroup: Bool = false
   /// Where shards run; nil lets `caravan submit` choose (Slurm when a cluster answers, else local).
   public var executor: Executor?
   public var engine = Engine()
@@ -35,6 +38,7 @@ public struct JobSpec: Sendable, Equatable {
     SpecField("task", \.task),
     SpecField("repeats", \.repeats),
     SpecField("output", \.output),
+    SpecField("share_with_group", \.shareWithGroup),
     SpecField("executor", \.executor),
     SpecField("engine", \.engine),
     SpecField("variants", \.variants) { reader, node, path in reader.variants(node, path) },

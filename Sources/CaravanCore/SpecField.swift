@@ -130,6 +130,10 @@ extension Int: SpecValue {
   static func read(_ reader: inout NodeReader, _ node: Node, _ path: String) -> Int? { reader.int(node, path) }
 }
 
+extension Bool: SpecValue {
+  static func read(_ reader: inout NodeReader, _ node: Node, _ path: String) -> Bool? { reader.bool(node, path) }
+}
+
 extension String: SpecValue {
   static func read(_ reader: inout NodeReader, _ node: Node, _ path: String) -> String? { reader.string(node, path) }
 }

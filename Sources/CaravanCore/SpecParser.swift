@@ -42,14 +42,14 @@ public enum SpecParser {
     return nil
   }
 
-  private static func yamlErrorLine(_ error: any Error) -> Int? {
+  static func yamlErrorLine(_ error: any Error) -> Int? {
     if case YamlError.scanner(_, _, let mark, _) = error { return mark.line }
     if case YamlError.parser(_, _, let mark, _) = error { return mark.line }
     if case YamlError.composer(_, _, let mark, _) = error { return mark.line }
     return nil
   }
 
-  private static func yamlErrorSummary(_ error: any Error) -> String {
+  static func yamlErrorSummary(_ error: any Error) -> String {
     if case YamlError.scanner(_, let problem, _, _) = error { return problem }
     if case YamlError.parser(_, let problem, _, _) = error { return problem }
     if case YamlError.composer(_, let problem, _, _) = error { return problem }
@@ -144,6 +144,12 @@ struct NodeReader {
   mutating func int(_ node: Node, _ path: String) -> Int? {
     if case .int(let value) = jsonValue(node) { return value }
     report(node, path, "expected a whole number, found \(describe(node))")
+    return nil
+  }
+
+  mutating func bool(_ node: Node, _ path: String) -> Bool? {
+    if case .bool(let value) = jsonValue(node) { return value }
+    report(node, path, "expected true or false, found \(describe(node))")
     return nil
   }
 

@@ -1,5 +1,20 @@
 /// Checks that need the whole spec: names, ranges, combinations, and Modelfile text.
 enum SpecValidator {
+  /// An environment variable name that holds a credential by convention (HF_TOKEN,
+  /// OPENAI_API_KEY, AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...): one of its `_` parts says so.
+  static func looksSecret(_ name: String) -> Bool {
+    let secretWords: Set<String> = ["TOKEN", "KEY", "APIKEY", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIAL", "CREDENTIALS", "AUTH"]
+    return name.uppercased().split(separator: "_").contains { secretWords.contains(String($0)) }
+  }
+
+  /// `NAME=value` or `export NAME=value` at the start of a shell line: the name and the value.
+  static func literalAssignment(_ line: String) -> (String, String)? {
+    var rest = line.drop { $0 == " " || $0 == "\t" }
+    if rest.hasPrefix("export ") { rest = rest.dropFirst("export ".count).drop { $0 == " " } }
+    guard let equals = rest.firstIndex(of: "="), isEnvName(String(rest[..<equals])) else { return nil }
+    return (String(rest[..<equals]), String(rest[rest.index(after: equals)...]))
+  }
+
   static func problems(in spec: JobSpec, locations: [String: Int], file: String) -> [Problem] {
     var problems: [Problem] = []
     func add(_ path: String, _ message: String, line: Int? = nil) {
@@ -21,6 +36,9 @@ enum SpecValidator {
     }
     for name in spec.engine.env.keys.sorted() where !isEnvName(name) {
       add("engine.env.\(name)", "'\(name)' is not a valid environment variable name")
+    }
+    for name in spec.engine.env.keys.sorted() where isEnvName(name) && looksSecret(name) {
+      add("engine.env.\(name)", "'\(name)' looks like a secret, and a value in the spec is copied into the run directory (server.sh, spec.resolved.json, the spec itself), where anyone who can read the run can read it; remove it and export \(name) where you submit: the job and its server inherit it (with container.flags --cleanenv or --containall, export APPTAINERENV_\(name))")
     }
     if spec.slurm.shards < 1 { add("slurm.shards", "must be at least 1, got \(spec.slurm.shards)") }
     if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }
@@ -44,7 +62,23 @@ enum SpecValidator {
     if let mem = spec.slurm.mem, SlurmMemory.megabytes(mem) == nil {
       add("slurm.mem", "'\(mem)' is not a Slurm memory size; use a number with an optional K, M, G or T suffix (e.g. 32G)")
     }
-    for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || line.contains("\n") {
+    // Values that become one line of job.sbatch or server.sh (an #SBATCH option, a path): a line
+    // break there would end the line, and bash would run the rest as a command.
+    var singleLine: [(String, String)] = [("output", spec.output), ("prompts", spec.prompts)]
+    singleLine += [("engine.models_dir", spec.engine.modelsDir), ("slurm.partition", spec.slurm.partition), ("slurm.account", spec.slurm.account),
+      ("slurm.qos", spec.slurm.qos), ("container.image", spec.container.image)].compactMap { key, value in value.map { (key, $0) } }
+    singleLine += spec.container.flags.enumerated().map { ("container.flags[\($0)]", $1) }
+    singleLine += spec.container.binds.enumerated().map { ("container.binds[\($0)]", $1) }
+    for (key, value) in singleLine where TextLines.hasControl(value) {
+      add(key, "has a line break or another control character; it becomes one line of the job script, so write it on one line")
+    }
+    // Setup lines are shell on purpose, but one that assigns a secret a literal value puts it in
+    // job.sbatch and the spec copy; reading it from a file or the environment is fine.
+    for (index, line) in spec.slurm.setup.enumerated() {
+      guard let (name, value) = literalAssignment(line), looksSecret(name), !value.hasPrefix("$"), !value.hasPrefix("\"$") else { continue }
+      add("slurm.setup[\(index)]", "sets \(name) to a literal value, which would be copied into job.sbatch and spec.yaml in the run directory; export \(name) where you submit instead (the job inherits it), or read it here from a file only you can read: export \(name)=$(cat ~/.secrets/\(name.lowercased()))")
+    }
+    for (index, line) in spec.slurm.extra.enumerated() where !line.hasPrefix("-") || TextLines.hasControl(line) {
       add("slurm.extra[\(index)]", "'\(line)' should be one sbatch option such as --constraint=a100 (without '#SBATCH')")
     }
     if spec.container.runtime == .apptainer, (spec.container.image ?? "").isEmpty {

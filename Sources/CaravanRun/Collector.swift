@@ -202,13 +202,13 @@ public enum Collector {
     }
     let pretty = JSONEncoder()
     pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try pretty.encode(report).writeAtomically(to: layout.summary)
-    try Data(ReportRenderer.timingCSV(statistics).utf8).writeAtomically(to: layout.root + "/timing.csv")
-    try Data(ReportRenderer.sweepCSV(statistics).utf8).writeAtomically(to: layout.root + "/sweep.csv")
+    try write(pretty.encode(report), to: layout.summary)
+    try write(Data(ReportRenderer.timingCSV(statistics).utf8), to: layout.root + "/timing.csv")
+    try write(Data(ReportRenderer.sweepCSV(statistics).utf8), to: layout.root + "/sweep.csv")
     let markdown = ReportRenderer.markdown(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(markdown.utf8).writeAtomically(to: layout.root + "/report.md")
+    try write(Data(markdown.utf8), to: layout.root + "/report.md")
     let page = HTMLReport.render(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
-    try Data(page.utf8).writeAtomically(to: layout.root + "/report.html")
+    try write(Data(page.utf8), to: layout.root + "/report.html")
     return report
   }
 
@@ -349,6 +349,12 @@ struct OpenAIOutputLine: Encodable {
   }
 }
 
+/// Replaces `path` atomically with `data`, in the run's mode.
+private func write(_ data: Data, to path: String) throws {
+  try data.writeAtomically(to: path)
+  RunFileModes.fix(path)
+}
+
 /// A file written through a buffer, replaced atomically when closed.
 final class OutputFile {
   private let path: String
@@ -359,9 +365,9 @@ final class OutputFile {
   init(path: String) throws {
     self.path = path
     partial = path + ".partial"
-    _ = FileManager.default.createFile(atPath: partial, contents: nil)
-    guard let handle = FileHandle(forWritingAtPath: partial) else { throw RunDirectoryError("cannot write \(partial)") }
-    self.handle = handle
+    let fd = RunFileModes.open(partial, flags: O_WRONLY | O_TRUNC | O_CLOEXEC)  // the run's mode, kept by the rename
+    guard fd >= 0 else { throw RunDirectoryError("cannot write \(partial): \(String(cString: strerror(errno)))") }
+    handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
   }
 
   func write(line: Data) throws {
@@ -421,5 +427,6 @@ final class EmbeddingsOutput {
     try ids.close()
     guard try matrix.close() else { return }
     guard rename(Self.partialPath(layout), target) == 0 else { throw WriteFailure(path: target, code: errno) }
+    RunFileModes.fix(target)
   }
 }

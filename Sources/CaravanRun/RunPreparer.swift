@@ -108,13 +108,11 @@ public struct RunPreparer: Sendable {
     return (job, try RunFiles(specText: checked.specText, spec: spec, plan: plan, job: job, manifest: manifest))
   }
 
-  /// Stage 4: writes the run directory atomically, its scripts executable.
-  public static func write(_ files: RunFiles, at root: String) throws -> RunDirectory {
-    let run = try RunDirectory.create(at: root, files: files.files, streamed: files.shardFiles.map { ($0.path, $0.write) })
-    for script in files.executables {
-      try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root + "/" + script)
-    }
-    return run
+  /// Stage 4: writes the run directory atomically, its scripts executable, with the modes
+  /// `permissions` gives (what is written into it later takes its folder's: `RunFileModes`).
+  public static func write(_ files: RunFiles, at root: String, permissions: RunPermissions = RunPermissions()) throws -> RunDirectory {
+    try RunDirectory.create(
+      at: root, files: files.files, streamed: files.shardFiles.map { ($0.path, $0.write) }, executables: Set(files.executables), permissions: permissions)
   }
 
   /// Every stage in order; nothing is written unless every check passed.
@@ -131,8 +129,11 @@ public struct RunPreparer: Sendable {
     let name = checked.spec.name + (calibration == nil ? "" : "-calibration")
     let runID = "\(name)-\(Self.timestamp(now))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     let root = absolute(runDir ?? checked.spec.output + "/" + runID)
+    if TextLines.hasControl(root) {  // it is a line of job.sbatch (#SBATCH --chdir, --output)
+      throw InputError([Problem(file: checked.specPath, line: nil, keyPath: "--run-dir", message: "the run directory \(root.debugDescription) has a line break or another control character; choose one without")])
+    }
     let (job, files) = try render(checked, plan: plan, runID: runID, root: root, createdAt: now.ISO8601Format())
-    let run = try Self.write(files, at: root)
+    let run = try Self.write(files, at: root, permissions: RunPermissions(checked.spec))
     var notes: [String] = []
     if let reduced = plan.shardsReduced {
       notes.append("slurm.shards is \(reduced.requested) but there are only \(plan.items.count) work items; using \(reduced.used) shards")

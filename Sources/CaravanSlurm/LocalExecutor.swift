@@ -46,7 +46,9 @@ public struct LocalExecutor: Scheduler {
 
   private func runShard(_ shard: Int, job: BatchJob, scriptPath: String, jobID: String) async throws -> Int32 {
     let log = "\(job.runDir)/logs/slurm-local_\(shard).out"
+    // The run's mode, whatever this process's umask (CaravanSlurm cannot use CaravanStorage's RunFileModes).
     let fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    if fd >= 0 { fchmod(fd, mode_t(job.permissions.file)) }
     guard fd >= 0 else { throw SchedulerError("cannot write \(log): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var environment = ProcessInfo.processInfo.environment

@@ -44,6 +44,7 @@ public enum JSONLines {
       data.append(UInt8(ascii: "\n"))
     }
     try data.writeAtomically(to: path)
+    RunFileModes.fix(path)
   }
 
   /// The encoder every JSON Lines file uses: one line per value, stable key order.
@@ -73,7 +74,8 @@ public actor AppendOnlyFile {
   /// Opens `path` for appending, first cutting off a torn last line left by a crash.
   public init(path: String, intactBytes: Int) throws {
     if !FileManager.default.fileExists(atPath: path) {
-      _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+      let fd = RunFileModes.open(path, flags: O_WRONLY | O_CLOEXEC)  // 0600, or 0640 in a shared run
+      if fd >= 0 { close(fd) }
     }
     let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
     try handle.truncate(atOffset: UInt64(intactBytes))

@@ -44,6 +44,7 @@ public struct RunDirectory: Sendable {
   /// Writes `submission.json`, replacing any earlier one.
   public func record(_ submission: Submission) throws {
     try JSONFormats.documentEncoder().encode(submission).write(to: URL(fileURLWithPath: layout.submission), options: .atomic)
+    RunFileModes.fix(layout.submission)
   }
 
   public func shardItems(_ index: Int) throws -> [WorkItem] {
@@ -60,13 +61,14 @@ public struct RunDirectory: Sendable {
   }
 
   /// Writes a new run directory atomically: everything goes into a hidden sibling that is
-  /// renamed into place last, so a half-written run directory is never seen.
+  /// renamed into place last, so a half-written run directory is never seen. Every folder and
+  /// file gets `permissions`' mode explicitly (the umask does not decide), `executables` theirs.
   ///
   /// `streamed` files are written piece by piece: each function hands its bytes to the sink it
   /// is given (the shard files, which grow with the item count, are never whole in memory).
   public static func create(
     at path: String, files: [String: Data], streamed: [(path: String, write: ((Data) throws -> Void) throws -> Void)] = [],
-    directories: [String] = ["shards", "results", "logs"]
+    executables: Set<String> = [], directories: [String] = ["shards", "results", "logs"], permissions: RunPermissions = RunPermissions()
   ) throws -> RunDirectory {
     let fm = FileManager.default
     let url = URL(fileURLWithPath: path)
@@ -77,18 +79,28 @@ public struct RunDirectory: Sendable {
     try? fm.removeItem(at: staging)
     do {
       try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+      var folders: Set<String> = [""]
       for directory in directories {
-        try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(at: staging.appendingPathComponent(directory), withIntermediateDirectories: true)
+        folders.formUnion(Self.folders(of: directory + "/x"))
       }
       for (relative, data) in files.sorted(by: { $0.key < $1.key }) {
         let target = staging.appendingPathComponent(relative)
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         do { try data.write(to: target) } catch { throw WriteFailure(path: path + "/" + relative, error: error) }
+        try setMode(executables.contains(relative) ? permissions.executable : permissions.file, of: target.path)
+        folders.formUnion(Self.folders(of: relative))
       }
       for (relative, write) in streamed {
-        try writeStream(write, to: staging.appendingPathComponent(relative).path, shownAs: path + "/" + relative)
+        let target = staging.appendingPathComponent(relative).path
+        try writeStream(write, to: target, shownAs: path + "/" + relative)
+        try setMode(permissions.file, of: target)
+        folders.formUnion(Self.folders(of: relative))
       }
-      try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: staging.path)
+      // Deepest first: the staging root is set last, as it was made 0700 until now.
+      for folder in folders.sorted(by: { $0.count > $1.count }) {
+        try setMode(permissions.folder, of: folder.isEmpty ? staging.path : staging.appendingPathComponent(folder).path)
+      }
       guard rename(staging.path, path) == 0 else {
         throw RunDirectoryError("cannot move the run directory into place at \(path): \(String(cString: strerror(errno)))")
       }
@@ -107,6 +119,63 @@ public struct RunDirectory: Sendable {
     defer { try? handle.close() }
     try write { data in
       do { try handle.write(contentsOf: data) } catch { throw WriteFailure(path: shown, error: error) }
+    }
+  }
+}
+
+extension RunDirectory {
+  /// The folders above `relative` ("a/b/c" -> "a", "a/b").
+  static func folders(of relative: String) -> [String] {
+    let parts = relative.split(separator: "/").dropLast()
+    return parts.indices.map { parts[...$0].joined(separator: "/") }
+  }
+}
+
+/// chmod(2), which keeps the setgid bit (FileManager's posixPermissions may not).
+func setMode(_ mode: UInt16, of path: String) throws {
+  guard chmod(path, mode_t(mode)) == 0 else {
+    throw RunDirectoryError("cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+  }
+}
+
+/// Modes of what is made in a run directory after `create`: a folder takes its parent's mode
+/// (setgid included), a file its folder's less the execute bits (0700 -> 0600, 2750 -> 0640).
+/// Set explicitly, so the umask of whoever writes (the worker, slurmstepd's user, collect) does
+/// not decide, and the job's own umask (its servers' model store, its setup lines) is left alone.
+public enum RunFileModes {
+  /// The mode a new file in `folder` gets; nil when the folder cannot be read.
+  public static func file(in folder: String) -> mode_t? {
+    var info = stat()
+    guard stat(folder, &info) == 0 else { return nil }
+    return info.st_mode & 0o666
+  }
+
+  /// Opens `path` (created if missing) and gives it its folder's file mode.
+  public static func open(_ path: String, flags: Int32) -> Int32 {
+    let fd = Foundation.open(path, flags | O_CREAT, 0o600)
+    if fd >= 0, let mode = file(in: (path as NSString).deletingLastPathComponent) { fchmod(fd, mode) }
+    return fd
+  }
+
+  /// Gives an existing file its folder's file mode (after an atomic write, which makes a new file).
+  public static func fix(_ path: String) {
+    if let mode = file(in: (path as NSString).deletingLastPathComponent) { chmod(path, mode) }
+  }
+
+  /// Makes `path` and any missing folder above it, each with its parent's mode.
+  public static func makeFolders(_ path: String) throws {
+    var missing: [String] = []
+    var folder = path
+    while !folder.isEmpty, folder != "/", !FileManager.default.fileExists(atPath: folder) {
+      missing.append(folder)
+      folder = (folder as NSString).deletingLastPathComponent
+    }
+    for next in missing.reversed() {
+      guard mkdir(next, 0o700) == 0 || errno == EEXIST else {
+        throw RunDirectoryError("cannot make \(next): \(String(cString: strerror(errno)))")
+      }
+      var parent = stat()
+      if stat((next as NSString).deletingLastPathComponent, &parent) == 0 { chmod(next, parent.st_mode & 0o7777) }
     }
   }
 }

@@ -211,7 +211,7 @@ public struct ShardRunner: Sendable {
   }
 
   private func openTimingFile() throws -> AppendOnlyFile {
-    try FileManager.default.createDirectory(atPath: run.layout.timingDir, withIntermediateDirectories: true)
+    try RunFileModes.makeFolders(run.layout.timingDir)
     let path = run.layout.timingFile(shard)
     let intact = try JSONLines.read(ShardTimingEvent.self, from: path).intactBytes
     return try AppendOnlyFile(path: path, intactBytes: intact)

@@ -1,3 +1,4 @@
+import CaravanStorage
 import CaravanCore
 import CaravanProcess
 import CaravanOllama
@@ -299,7 +300,7 @@ public actor SupervisedServer {
   }
 
   private func spawn() throws -> pid_t {
-    let fd = open(launch.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    let fd = RunFileModes.open(launch.log, flags: O_WRONLY | O_APPEND | O_CLOEXEC)
     guard fd >= 0 else { throw WorkerError.fatal("cannot open the server log \(launch.log): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     try FileManager.default.createDirectory(atPath: launch.home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -1,3 +1,4 @@
+import CaravanStorage
 import CaravanProcess
 import CaravanCore
 import Foundation
@@ -74,8 +75,8 @@ public struct TelemetrySampler: Sendable {
       return .unavailable("nvidia-smi exited with status \(inventory.status): \(message.prefix(300))")
     }
     do {
-      try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+      try RunFileModes.makeFolders((file as NSString).deletingLastPathComponent)
+      let fd = RunFileModes.open(file, flags: O_WRONLY | O_APPEND | O_CLOEXEC)
       guard fd >= 0 else { return .unavailable("cannot open \(file): \(String(cString: strerror(errno)))") }
       defer { close(fd) }
       let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)

@@ -1,3 +1,4 @@
+import CaravanTestSupport
 import Foundation
 import Testing
 
@@ -21,6 +22,30 @@ struct SpecTextTests {
     let text = minimalSpec + Self.aliasBomb(under: "variants")
     let problems = SpecText.problems(text, file: "job.yaml")
     #expect(problems.map(\.description) == ["job.yaml:6: variants: 'variants' expands to more than 1,000,000 YAML values (through anchors and aliases: *name repeats what &name marks); write the values out, or use a sweep"])
+  }
+
+  /// Found by fuzz-spec (Tests/Fixtures/fuzz/spec-timeout-alias-keys.yaml, a libFuzzer timeout):
+  /// Yams hashes every mapping key in full, aliases expanded, so `*g: x` inside an unclosed flow
+  /// list took seconds before the YAML error; a valid spec with twenty such keys took a minute.
+  @Test("an alias used as a mapping key is refused before the parser compares keys in full")
+  func aliasKeys() throws {
+    let found = try String(contentsOf: TestPaths.fixtures.appendingPathComponent("fuzz/spec-timeout-alias-keys.yaml"), encoding: .utf8)
+    var started = ContinuousClock.now
+    #expect(SpecText.problems(found, file: "job.yaml").map(\.description) == ["job.yaml:15: not valid YAML or JSON: did not find expected ',' or ']'"])
+    #expect(ContinuousClock.now - started < .seconds(2))
+
+    var text = minimalSpec + "lols:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for (level, previous) in zip("bcdefg", "abcdef") {
+      text += "  \(level): &\(level) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+    }
+    text += "  h: [" + (0..<20).map { "*g: \($0)" }.joined(separator: ", ") + "]\n"
+    started = ContinuousClock.now
+    let problems = SpecText.problems(text, file: "job.yaml")
+    #expect(ContinuousClock.now - started < .seconds(2))
+    #expect(problems.map(\.description) == ["job.yaml:14: a key is the alias *g (or holds one); a key must be written out, e.g. 'temperature:'"])
+    // Keys inside a key, and a quoted '*' that is no alias.
+    #expect(SpecText.problems(minimalSpec + "x: &x {a: 1}\ny: {[*x]: 1}\n", file: "job.yaml").first?.message.contains("alias *x") == true)
+    #expect(SpecText.problems(minimalSpec + "slurm:\n  setup: ['echo \"*note*: a*b\"']\n", file: "job.yaml").isEmpty)
   }
 
   @Test("a few aliases are fine")

@@ -1,3 +1,4 @@
+import Foundation
 @testable import CaravanCore
 import Testing
 
@@ -19,6 +20,70 @@ struct SpecValidationTests {
     #expect(found.line == line(of: "temprature", in: text))
     #expect(found.message.contains("did you mean 'temperature'?"))
     #expect(error.description.contains("birthday.yaml:\(found.line ?? -1): variants[0].options.temprature: "))
+  }
+
+  @Test("a line break in a value that becomes one line of the job script is refused by key")
+  func lineBreaksInScriptValues() throws {
+    let text = """
+      name: demo
+      model: gemma:7b
+      prompts: prompts.jsonl
+      output: "runs\\n$(touch CANARY)"
+      slurm:
+        partition: "debug\\r\\ntouch CANARY"
+        extra: ["--comment=a\\r\\ntouch CANARY"]
+      container:
+        image: x.sif
+        binds: ["/data\\u2028x"]
+      """
+    let problems = specProblems(text)
+    for key in ["output", "slurm.partition", "slurm.extra[0]", "container.binds[0]"] {
+      let found = try #require(problem(at: key, in: problems), "\(key): \(problems)")
+      #expect(found.line != nil)
+    }
+    #expect(!problems.contains { $0.keyPath == "container.image" })
+  }
+
+  @Test("a secret written into the spec is refused where it would be copied into the run; one read at run time is not")
+  func secretsInTheSpec() throws {
+    let text = minimalSpec + """
+      engine:
+        env:
+          HF_TOKEN: hf_abc
+          OPENAI_API_KEY: sk-abc
+          OLLAMA_KEEP_ALIVE: "-1"
+          OLLAMA_FLASH_ATTENTION: "1"
+      slurm:
+        setup:
+          - export HUGGING_FACE_HUB_TOKEN=hf_literal
+          - DB_PASSWORD='pw'
+          - export HF_TOKEN=$(cat ~/.hf_token)
+          - export HF_HOME="$TMPDIR/hf"
+          - module load cuda
+      """
+    let problems = specProblems(text)
+    for key in ["engine.env.HF_TOKEN", "engine.env.OPENAI_API_KEY", "slurm.setup[0]", "slurm.setup[1]"] {
+      let found = try #require(problem(at: key, in: problems), "\(key): \(problems)")
+      #expect(found.message.contains("export"), "\(found.message)")
+      #expect(!found.message.contains("hf_abc") && !found.message.contains("hf_literal") && !found.message.contains("'pw'"), "the message repeats the secret: \(found.message)")
+    }
+    #expect(problems.count == 4, "\(problems)")
+    #expect(SpecValidator.looksSecret("AWS_SECRET_ACCESS_KEY") && SpecValidator.looksSecret("github_token"))
+    #expect(!SpecValidator.looksSecret("OLLAMA_KEEP_ALIVE") && !SpecValidator.looksSecret("TOKENIZERS_PARALLELISM") && !SpecValidator.looksSecret("KEYBOARD"))
+  }
+
+  @Test("share_with_group is read as true or false and kept in the resolved spec")
+  func shareWithGroup() throws {
+    #expect(try SpecParser.parse(minimalSpec + "share_with_group: true\n", file: "job.yaml").shareWithGroup)
+    #expect(try !SpecParser.parse(minimalSpec, file: "job.yaml").shareWithGroup)
+    let wrong = try #require(problem(at: "share_with_group", in: specProblems(minimalSpec + "share_with_group: group\n")))
+    #expect(wrong.message.contains("expected true or false"))
+    var spec = try SpecParser.parse(minimalSpec, file: "job.yaml")
+    spec.shareWithGroup = true
+    let decoded = try JSONDecoder().decode(JobSpec.self, from: JSONEncoder().encode(spec))
+    #expect(decoded.shareWithGroup)
+    #expect(RunPermissions(decoded) == RunPermissions(shareWithGroup: true))
+    #expect(RunPermissions().file == 0o600 && RunPermissions(shareWithGroup: true).folder == 0o2750)
   }
 
   @Test("an unknown top-level key suggests the one the user meant, and the missing key is named")

@@ -85,6 +85,31 @@ enum Fixtures {
     }
   }
 
+  @Test func bashQuotingKeepsLineBreaksOnOneLine() async throws {
+    for value in ["a\nb", "x\r\ntouch y", "tab\there", "it's\n\\n", "\u{1}\u{7F}é\n日本"] {
+      let quoted = bashQuote(value)
+      #expect(!quoted.contains("\n") && !quoted.contains("\r"), "\(quoted)")
+      let result = try await runCommand("/bin/bash", ["-c", "printf %s \(quoted)"])
+      #expect(result.stdout == value)
+    }
+  }
+
+  /// What sbatch's directive parser reads back: quotes, backslashes and `#` are kept, and a line
+  /// break in a value never starts a new line of the script.
+  @Test func sbatchDirectivesQuoteWhatSbatchWouldSplit() {
+    #expect(ScriptRenderer.sbatchQuote("plain-name") == "plain-name")
+    #expect(ScriptRenderer.sbatchQuote("a b") == "\"a b\"")
+    #expect(ScriptRenderer.sbatchQuote("it's #1 \"x\" \\") == #""it's #1 \"x\" \\""#)
+    var job = Fixtures.simJob()
+    job.name = "a\ntouch CANARY"
+    job.slurm.extra = ["--comment=x\r\ntouch CANARY"]
+    job.origin = "spec\n$(touch CANARY).yaml"
+    let script = ScriptRenderer.render(job)
+    #expect(!script.split(separator: "\n").contains { $0.hasPrefix("touch") || $0.hasPrefix("$(touch") })
+    #expect(script.contains("#SBATCH --job-name=\"a?touch CANARY\""))
+    #expect(script.contains("#SBATCH --comment=x??touch CANARY"))
+  }
+
   /// Runs the rendered script for real with a stand-in `caravan` whose "worker" starts a server
   /// in its own session, lists it in the pid file, and exits as if killed; the pid file also
   /// names a stranger's live process (a stale pid). The script must pass the worker its
