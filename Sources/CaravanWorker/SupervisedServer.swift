@@ -283,6 +283,14 @@ public actor SupervisedServer {
       _ = await Spawn.wait(pid)
       await pids?.remove(pid)
       if self.pid == pid { self.pid = nil }
+      // Died before it answered while something else listens on its port: another job (or
+      // another server of this node) took the port between its choice and the bind, and this
+      // one could not bind. Not a crash: start again on a new port.
+      if died, ProcessTable.listeningSocket(port: port) != nil {
+        let taken = WorkerError.fatal("port \(port) was taken by another process before the server could listen on it (\(error))")
+        try? movePort()
+        throw StartFailure(error: taken, died: true, portTaken: true)
+      }
       throw StartFailure(error: error, died: died)
     }
     guard phase == .starting, self.pid == pid else { return }

@@ -28,7 +28,7 @@ struct EmbeddingTests {
         parallel: 2
         embed_batch: 16
         telemetry_interval: 0
-        command: exec '\(sim)' --models nomic-embed-text --prompt-token-us 4000 --slots 2
+        command: exec '\(sim)' --models nomic-embed-text --prompt-token-us 10000 --slots 2
       slurm: {shards: 2}
       container: {runtime: none}
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
@@ -37,7 +37,7 @@ struct EmbeddingTests {
     let job = LifecycleTests.Job(dir: dir, spec: dir.appendingPathComponent("job.yaml"), items: 1000, tmp: tmp)
 
     let submit = try lifecycle.startSubmit(job)
-    try await lifecycle.waitUntil("some vectors") { (try? lifecycle.recorded(lifecycle.runDir(job))) ?? 0 >= 100 }
+    try await lifecycle.waitUntil("some vectors") { (try? lifecycle.recorded(lifecycle.runDir(job))) ?? 0 >= 32 }
     kill(-submit, SIGKILL)
     _ = await Spawn.wait(submit)
     try await lifecycle.waitUntil("every process of the run to end", timeout: 15) { lifecycle.processes(job).isEmpty }

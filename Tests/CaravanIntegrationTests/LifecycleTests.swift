@@ -124,7 +124,8 @@ import Testing
   }
 
   @Test func aKilledLocalRunLeavesNoServerAndResumeFinishesIt() async throws {
-    let job = try writeJob("sigkill", prompts: 16, shards: 2, tokenMs: 40)
+    // Long enough that a loaded machine cannot finish it between the poll and the kill.
+    let job = try writeJob("sigkill", prompts: 40, shards: 2, tokenMs: 40)
     let submit = try startSubmit(job)
     try await waitUntil("a few records") { (try? recorded(runDir(job))) ?? 0 >= 4 }
     let run = try runDir(job)
