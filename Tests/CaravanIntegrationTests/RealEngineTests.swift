@@ -124,10 +124,15 @@ struct RealEngineTests {
         """)
     let job = try await submit(spec, items: prompts.count * 2)
     try await faults.waitUntil("a few records") { faults.recorded(job) >= 4 }
-    // Other tests' servers run the same command line: this job's has its RUN_DIR.
-    let ours = try await faults.pids("xllamacpp-server.py").filter { pid in
-      let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
-      return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "RUN_DIR=\(job.runDir)" }
+    // Other tests' servers run the same command line: this job's has its RUN_DIR. (Looked for
+    // until seen: on a loaded machine one `ps` listing has missed it.)
+    var ours: [Int32] = []
+    try await faults.waitUntil("the shard's llama.cpp server", timeout: 60) {
+      ours = try await faults.pids("xllamacpp-server.py").filter { pid in
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+        return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "RUN_DIR=\(job.runDir)" }
+      }
+      return !ours.isEmpty
     }
     #expect(ours.count == 1, "one server for the shard: \(ours)")
     kill(try #require(ours.first), SIGKILL)
