@@ -58,6 +58,25 @@ public enum JSONSchema {
     if let values = object["enum"] {
       if let list = values.arrayValue, !list.isEmpty {} else { found.append((at("enum"), "expected a non-empty list of allowed values")) }
     }
+    // A schema no answer can satisfy would mark every answer invalid: refused too.
+    let typeNames = (object["type"].map { $0.arrayValue ?? [$0] } ?? []).compactMap(\.stringValue).filter(types.contains)
+    if !typeNames.isEmpty {
+      let strays = (object["enum"]?.arrayValue ?? []).filter { value in !typeNames.contains(where: value.hasType) }
+      if !strays.isEmpty {
+        found.append((at("enum"), "\(strays.map(\.compactDescription).joined(separator: ", ")) not of type \(typeNames.joined(separator: " or ")), so no answer could give \(strays.count == 1 ? "it" : "them")"))
+      }
+      if let constant = object["const"], !typeNames.contains(where: constant.hasType) {
+        found.append((at("const"), "\(constant.compactDescription) is not of type \(typeNames.joined(separator: " or "))"))
+      }
+    }
+    for (low, high) in [("minItems", "maxItems"), ("minLength", "maxLength"), ("minimum", "maximum")] {
+      if let a = object[low]?.doubleValue, let b = object[high]?.doubleValue, a > b {
+        found.append((at(low), "\(low) \(object[low]!.compactDescription) is more than \(high) \(object[high]!.compactDescription), so no answer could satisfy both"))
+      }
+    }
+    if let names = object["required"]?.arrayValue?.compactMap(\.stringValue), Set(names).count < names.count {
+      found.append((at("required"), "a property is listed twice; list each once"))
+    }
     for key in ["minItems", "maxItems", "minLength", "maxLength"] {
       if let value = object[key], (value.intValue.map { $0 < 0 } ?? true) { found.append((at(key), "expected a whole number, 0 or more")) }
     }

@@ -12,6 +12,19 @@ public struct SpecLocations {
     root = try? Yams.compose(yaml: text)
   }
 
+  /// `problems` with the line of their key path filled in where a check on the parsed spec left
+  /// it out (`EngineChecks`, `EmbedChecks`): the text is composed only when one lacks a line.
+  public static func locating(_ problems: [Problem], in file: String, text: String) -> [Problem] {
+    guard problems.contains(where: { $0.file == file && $0.line == nil && !$0.keyPath.isEmpty }) else { return problems }
+    let locations = SpecLocations(text: text)
+    return problems.map { problem in
+      guard problem.file == file, problem.line == nil, !problem.keyPath.isEmpty else { return problem }
+      var located = problem
+      located.line = locations.line(problem.keyPath)
+      return located
+    }
+  }
+
   /// The 1-based line of `keyPath`'s key (or list item), else of the nearest enclosing key that
   /// is written; nil when not even the first key is.
   public func line(_ keyPath: String) -> Int? {

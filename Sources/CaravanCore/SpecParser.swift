@@ -194,9 +194,24 @@ struct NodeReader {
     switch StructuredFormat.problems(value) {
     case let found where found.isEmpty: return value
     case let found:
-      for (subpath, message) in found { report(subpath.isEmpty ? node : nil, subpath.isEmpty ? path : "\(path).\(subpath)", message) }
+      for (subpath, message) in found {
+        if subpath.isEmpty { report(node, path, message); continue }
+        problems.append(Problem(file: file, line: Self.line(of: subpath, in: node), keyPath: "\(path).\(subpath)", message: message))
+      }
       return nil
     }
+  }
+
+  /// The line of a key below `node` (`properties.label.type`), else of the deepest one written.
+  static func line(of subpath: String, in node: Node) -> Int? {
+    var current = node
+    var line = node.mark?.line
+    for key in subpath.split(separator: ".") {
+      guard let entry = current.mapping?.first(where: { $0.key.string == String(key) }) else { break }
+      line = entry.key.mark?.line ?? line
+      current = entry.value
+    }
+    return line
   }
 
   /// Ollama options: names and values are checked here, with the line of each key.

@@ -45,7 +45,7 @@ public struct Estimator: Sendable {
     let onHinted = hint.map { hint in observed.filter { $0.gpuName?.localizedCaseInsensitiveContains(hint) == true } } ?? []
     let runs = onHinted.isEmpty ? observed : onHinted
     guard let rates = Estimate.Rates(runs) else {
-      throw NoPastRuns(description: "no finished run of \(spec.model) (engine \(spec.engine.kind.rawValue)) under \(spec.output) to learn from: run `caravan estimate \(specPath) --calibrate 20`, which runs the first 20 prompts first")
+      throw NoPastRuns(description: "no finished run of \(spec.model) (engine \(spec.engine.kind.rawValue)) under \(spec.output) to learn from: run `caravan estimate \(specPath) --calibrate \(min(20, checked.prompts.count))`, which runs the first \(min(20, checked.prompts.count)) prompts first")
     }
     let plan = RunPreparer.plan(checked)
     let prediction = Estimate.predict(shards: plan.shards.map(Self.shape), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)

@@ -1,6 +1,7 @@
 import CaravanCore
 import CaravanRender
 import CaravanSlurm
+import CaravanStorage
 import Foundation
 
 /// `caravan init`: writes a first job (`job.yaml` and `prompts.jsonl`) into a folder.
@@ -51,7 +52,7 @@ public struct JobStarter: Sendable {
     do {
       try manager.createDirectory(at: base, withIntermediateDirectories: true)
     } catch {
-      throw StarterError("cannot create \(base.path): \(error.localizedDescription)")
+      throw StarterError("\(WriteFailure(path: base.path, error: error)); choose another folder")
     }
     try Self.create(prompts, starter.renderPrompts())
     do {

@@ -56,7 +56,7 @@ public struct RunPreparer: Sendable {
       + EmbedChecks.problems(spec: spec, prompts: prompts, specFile: specPath, promptsFile: promptsPath)
       + SpecChecks.problems(spec: spec, specText: specText, specFile: specPath)
       + siteProblems(spec, specFile: specPath)
-    guard problems.isEmpty else { throw InputError(problems) }
+    guard problems.isEmpty else { throw InputError(SpecLocations.locating(problems, in: specPath, text: specText)) }
     return Checked(specPath: specPath, specText: specText, spec: spec, prompts: prompts)
   }
 
@@ -91,7 +91,10 @@ public struct RunPreparer: Sendable {
     // The nearest folder that exists must be writable: that is where the run directory goes.
     var folder = spec.output
     while !fileManager.fileExists(atPath: folder), folder != "/" { folder = PathText.folder(of: folder) }
-    if !fileManager.isWritableFile(atPath: folder) {
+    var isFolder: ObjCBool = false
+    if fileManager.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+      add("output", "\(folder) is a file, not a folder; give a folder for the run directories (it is made if missing)")
+    } else if !fileManager.isWritableFile(atPath: folder) {
       add("output", "cannot write run directories under \(spec.output) (\(folder) is not writable); choose another output folder")
     }
     return problems

@@ -87,9 +87,19 @@ public struct Submitter: Sendable {
       }
       return Outcome(prepared: prepared, submission: submission, collected: try Collector.collect(localRun: run, failure: failure), failure: failure)
     case .slurm:
-      let (scheduler, note) = try Schedulers.choose(options.scheduler)
-      if let note { onEvent(.note(note)) }
-      let jobID = try await scheduler.submit(prepared.job, scriptPath: run.layout.script)
+      let jobID: String
+      let scheduler: any Scheduler
+      do {
+        let (chosen, note) = try Schedulers.choose(options.scheduler)
+        if let note { onEvent(.note(note)) }
+        scheduler = chosen
+        jobID = try await scheduler.submit(prepared.job, scriptPath: run.layout.script)
+      } catch {
+        // Refused (or no scheduler): nothing runs, so no run directory is left that no command
+        // could resume; submitting the spec again makes a new one.
+        try? FileManager.default.removeItem(atPath: run.path)
+        throw SubmitRefused(reason: "\(error)", runDir: run.path)
+      }
       let submission = Submission(jobID: jobID, scheduler: scheduler.kind, submittedAt: Date().ISO8601Format())
       try run.record(submission)
       return Outcome(prepared: prepared, submission: submission)
@@ -104,4 +114,12 @@ public struct Submitter: Sendable {
     if await SlurmCLI.isAvailable() { return (.slurm, nil) }
     return (.local, "no Slurm cluster answers here (sinfo failed), so the shards run as local processes")
   }
+}
+
+/// The scheduler refused the job (or none could be reached): nothing was submitted, and the run
+/// directory made for it is gone again.
+public struct SubmitRefused: Error, CustomStringConvertible {
+  public var reason: String
+  public var runDir: String
+  public var description: String { "\(reason); nothing was submitted, and \(runDir) was removed" }
 }

@@ -15,14 +15,7 @@ public struct RunDirectory: Sendable {
 
   /// The run's manifest, refused when its shard table cannot be right (`Manifest.problems`).
   public func manifest() throws -> Manifest {
-    let manifest: Manifest
-    do {
-      manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: layout.manifest)))
-    } catch CocoaError.fileReadNoSuchFile {
-      throw RunDirectoryError("\(layout.root) is not a Caravan run directory (no manifest.json)")
-    } catch {
-      throw RunDirectoryError("cannot read \(layout.manifest): \(error)")
-    }
+    let manifest = try document(Manifest.self, at: layout.manifest, missing: "\(layout.root) is not a Caravan run directory (no manifest.json)")
     let problems = manifest.problems
     guard problems.isEmpty else {
       throw RunDirectoryError("\(layout.manifest) is damaged: " + problems.joined(separator: "; ") + " (was it edited? caravan submit writes it; submit the spec again for a new run)")
@@ -30,20 +23,32 @@ public struct RunDirectory: Sendable {
     return manifest
   }
 
+  /// A JSON document of the run: `missing` when it is not there (or the run is no folder),
+  /// the system's reason when it cannot be read, the field at fault when it does not decode.
+  func document<T: Decodable>(_ type: T.Type, at path: String, missing: String) throws -> T {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      let code = errno
+      if code == ENOENT || code == ENOTDIR { throw RunDirectoryError(missing) }
+      throw RunDirectoryError("cannot read \(path): \(String(cString: strerror(code)))")
+    }
+    close(fd)
+    guard let data = FileManager.default.contents(atPath: path) else { throw RunDirectoryError("cannot read \(path)") }
+    do {
+      return try JSONDecoder().decode(T.self, from: data)
+    } catch {
+      throw RunDirectoryError("\(path) is damaged: \(decodingReason(error)) (was it edited?)")
+    }
+  }
+
   /// `submission.json`, once the run has been handed to a scheduler.
   public func submission() throws -> Submission {
-    do {
-      return try JSONDecoder().decode(Submission.self, from: Data(contentsOf: URL(fileURLWithPath: layout.submission)))
-    } catch CocoaError.fileReadNoSuchFile {
-      throw RunDirectoryError("\(layout.root) has no submission.json: it was never submitted (or is not a run directory)")
-    } catch {
-      throw RunDirectoryError("cannot read \(layout.submission): \(error)")
-    }
+    try document(Submission.self, at: layout.submission, missing: "\(layout.root) has no submission.json: it was never submitted (or is not a run directory)")
   }
 
   /// Writes `submission.json`, replacing any earlier one.
   public func record(_ submission: Submission) throws {
-    try JSONFormats.documentEncoder().encode(submission).write(to: URL(fileURLWithPath: layout.submission), options: .atomic)
+    try JSONFormats.documentEncoder().encode(submission).writeAtomically(to: layout.submission)
     RunFileModes.fix(layout.submission)
   }
 

@@ -1,6 +1,7 @@
 import CaravanRun
 import CaravanStorage
 import ArgumentParser
+import Foundation
 
 extension Collector.Format: ExpressibleByArgument {}
 
@@ -52,7 +53,9 @@ extension Caravan {
         if report.unexpected > 0 { print("warning: \(report.unexpected) records do not belong to this run's plan and were left out") }
         print("Wrote \(run.layout.mergedResults), errors.jsonl, summary.json, timing.csv, sweep.csv, report.md and report.html.")
       }
-      if !report.complete {
+      if !report.complete, partial {
+        FileHandle.standardError.write(Data("note: \(report.missingCount) of \(report.total) work items have no record yet (collected as they are: --partial); `caravan resume \(runDir)` sends them\n".utf8))
+      } else if !report.complete {
         var message = "\(report.missingCount) of \(report.total) work items have no record yet:"
         for key in report.missing.prefix(20) { message += "\n  \(key)" }
         if report.missingCount > 20 { message += "\n  ... and \(report.missingCount - 20) more (see summary.json)" }

@@ -32,11 +32,18 @@ struct StructuredFormatTests {
     ("format:\n  type: object\n  properties: {a: {type: string}}\n  required: [b]\n", "format.required", "'b' is required but not among the properties"),
     ("format: yaml\n", "format", "expected json or a JSON schema"),
     ("variants:\n  - name: v\n    format: {enum: []}\n", "variants[0].format.enum", "non-empty list"),
+    ("format: {type: string, enum: [1, 2]}\n", "format.enum", "1, 2 not of type string"),
+    ("format: {type: array, minItems: 5, maxItems: 2}\n", "format.minItems", "no answer could satisfy both"),
+    ("format: {type: integer, minimum: 5, maximum: 2}\n", "format.minimum", "no answer could satisfy both"),
+    ("format: {type: integer, const: x}\n", "format.const", "not of type integer"),
+    ("format:\n  type: object\n  properties: {a: {type: string}}\n  required: [a, a]\n", "format.required", "listed twice"),
   ])
   func refused(text: String, key: String, message: String) throws {
     let found = try #require(problem(at: key, in: specProblems(minimalSpec + text)), "\(specProblems(minimalSpec + text))")
     #expect(found.message.contains(message), "\(found.message)")
-    #expect(found.line != nil)
+    let keyword = String(key.split(separator: ".").last ?? "")
+    let expectedLine = (minimalSpec + text).split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains(keyword.hasPrefix("variants") ? "format" : keyword + ":") }.map { $0 + 1 }
+    #expect(found.line != nil && (key.hasPrefix("variants") || key == "format" || found.line == expectedLine), "\(found) at \(String(describing: expectedLine))")
   }
 
   @Test("the spec's format goes to every variant without one; a variant's and a prompt line's win")
