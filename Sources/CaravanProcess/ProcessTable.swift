@@ -29,7 +29,8 @@ public enum ProcessTable {
 
   /// The process's status, or nil when it does not exist (or /proc cannot be read).
   public static func status(_ pid: pid_t) -> Status? {
-    guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+    guard pid > 0, let data = readAll("/proc/\(pid)/stat") else { return nil }
+    let text = String(decoding: data, as: UTF8.self)
     return parseStat(text)
   }
 
@@ -61,7 +62,7 @@ public enum ProcessTable {
   /// is gone, or its environment cannot be read (another user's, or a setuid program's): a
   /// process is never taken for ours on a guess.
   public static func environment(of pid: pid_t, contains variable: String, value: String) -> Bool {
-    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+    guard let data = readAll("/proc/\(pid)/environ") else { return false }
     let wanted = Array("\(variable)=\(value)".utf8)
     return data.split(separator: 0, omittingEmptySubsequences: true).contains { $0.elementsEqual(wanted) }
   }
@@ -70,7 +71,8 @@ public enum ProcessTable {
   /// /proc/net/tcp; nil when nothing listens there or the table cannot be read.
   public static func listeningSocket(port: Int) -> UInt64? {
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-      guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+      guard let data = readAll(table) else { continue }
+      let text = String(decoding: data, as: UTF8.self)
       for line in text.split(separator: "\n").dropFirst() {
         let fields = line.split(separator: " ")
         // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -85,6 +87,23 @@ public enum ProcessTable {
       }
     }
     return nil
+  }
+
+  /// A /proc file read to its end. Its size reads as 0, and a reader that trusts the size (or
+  /// takes one page) misses what follows: /proc/net/tcp runs to many pages on a busy node.
+  static func readAll(_ path: String) -> Data? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if count < 0, errno == EINTR { continue }
+      guard count >= 0 else { return nil }
+      if count == 0 { return data }
+      data.append(contentsOf: buffer[0..<count])
+    }
   }
 
   /// The processes among `candidates` that hold socket `inode` open.

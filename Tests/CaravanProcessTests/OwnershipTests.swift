@@ -137,4 +137,26 @@ import Testing
     #expect(ProcessTable.owner(ofPort: port, root: other) == .someoneElse)
     #expect(ProcessTable.owner(ofPort: try freeLoopbackPort(), root: getpid()) == .unknown)
   }
+
+  /// /proc/net/tcp reads as size 0; Foundation's readers stop after its first page (27 sockets),
+  /// so on a busy node a listening socket further down was never found.
+  @Test func aListeningSocketIsFoundPastTheFirstPageOfTheTable() throws {
+    var sockets: [Int32] = []
+    defer { sockets.forEach { close($0) } }
+    var last = 0
+    for _ in 0..<200 {
+      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      sockets.append(fd)
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+      try #require(listen(fd, 1) == 0)
+      var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+      _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+      last = Int(UInt16(bigEndian: address.sin_port))
+    }
+    #expect(ProcessTable.listeningSocket(port: last) != nil, "port \(last), one of 200 listening sockets")
+    #expect(ProcessTable.owner(ofPort: last, root: getpid()) == .ours)
+  }
 }
