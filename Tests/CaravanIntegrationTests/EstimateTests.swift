@@ -19,7 +19,7 @@ import Testing
       engine:
         kind: sim
         parallel: 2
-        command: exec '\(sim)' --models gemma:7b --token-ms 25 --slots 2
+        command: exec '\(sim)' --models gemma:7b --token-ms 50 --slots 2
       container: {runtime: none}
       """.write(to: dir.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
     return "\(name).yaml"

@@ -115,7 +115,8 @@ public final class SimulatorProcess: Sendable {
       pid = try Spawn.start([binary, "--host", "127.0.0.1:\(port)"] + arguments, environment: ProcessInfo.processInfo.environment, stdout: output, stderr: output)
     }
     let simulator = SimulatorProcess(port: port, pid: pid)
-    let deadline = ContinuousClock.now + .seconds(15)
+    // Generous: with the whole suite running at once on two cores, a start has taken over 15 s.
+    let deadline = ContinuousClock.now + .seconds(90)
     while ContinuousClock.now < deadline, processIsAlive(pid) {
       if await httpGet(port: port, path: "/").contains("Ollama is running") { return simulator }
       try await Task.sleep(for: .milliseconds(50))
