@@ -50,7 +50,7 @@ public struct StarterSpec: Sendable {
     out.append("# Every value below was written by caravan init; the comment above it says where it")
     out.append("# came from and what to change. README.md, \"The job spec\", lists every key and its default.")
     out.append("")
-    out.append("# Names the Slurm job and the run directory (letters, digits, - and _): this folder's name.")
+    out.append("# Names the Slurm job and the run directory (letters, digits, - and _): made from this folder's name.")
     out.append("name: \(yaml(name))")
     out.append("# EXAMPLE, change it: the model to run, as Ollama names it. Put it in your model store first,")
     out.append("# on a login node: caravan models pull \(Self.exampleModel) --store DIR")
@@ -133,7 +133,7 @@ public struct StarterSpec: Sendable {
   /// What `caravan init` should print about the values it filled in.
   public func notes() -> [String] {
     var notes = ["model \(Self.exampleModel) is an example: change it to the model you want."]
-    notes.append("name \(name) is the folder's name; slurm.time 01:00:00 is a guess for a first job.")
+    notes.append("name \(name) is made from the folder's name (letters, digits, - and _ kept; first-job when none is left); slurm.time 01:00:00 is a guess for a first job.")
     switch cluster {
     case .unavailable(let reason):
       notes.append("No Slurm answered (\(reason)): the partition is a commented-out placeholder and gpus_per_node is 1 (Caravan's default).")

@@ -25,7 +25,7 @@ extension Caravan {
     @Argument(help: "The second run directory (B); changes are B over A.")
     var runB: String
 
-    @Option(help: "Folder for diff.md and diff.csv (default: the current folder).")
+    @Option(help: "Folder for diff.md and diff.csv.")
     var out: String = "."
 
     @Option(help: "How many of the most changed answers to list.")
@@ -48,6 +48,9 @@ extension Caravan {
         throw fail("\(error)")
       }
       let comparison = outcome.comparison
+      if comparison.variants.allSatisfy({ $0.pairs + $0.errorPairs == 0 }) {
+        FileHandle.standardError.write(Data("warning: the two runs have no prompt and variant in common (\(comparison.keysOnlyInA) keys only in A, \(comparison.keysOnlyInB) only in B): nothing was compared\n".utf8))
+      }
       if json {
         let variants: [[String: Any]] = comparison.variants.map { v in
           [
