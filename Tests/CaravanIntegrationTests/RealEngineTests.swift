@@ -115,7 +115,9 @@ struct RealEngineTests {
   }
 
   @Test func killedLlamaServerIsRestartedAndEveryKeyRecordedOnce() async throws {
-    let prompts = (1...30).map { "Tell me a long story number \($0)" }
+    // Long enough (about 40 s here) that a loaded machine cannot finish it while the test looks
+    // for the server to kill: a kill after the last answer tests nothing.
+    let prompts = (1...90).map { "Tell me a long story number \($0)" }
     let spec = try await writeJob(
       "kill-llama", prompts: prompts, repeats: 2, shards: 1,
       variants: """
@@ -123,7 +125,7 @@ struct RealEngineTests {
             options: {temperature: 0.7, num_predict: 400}
         """)
     let job = try await submit(spec, items: prompts.count * 2)
-    try await faults.waitUntil("a few records") { faults.recorded(job) >= 4 }
+    try await faults.waitUntil("a few records") { faults.recorded(job) >= 2 }
     // Other tests' servers run the same command line: this job's has its RUN_DIR. (Looked for
     // until seen: on a loaded machine one `ps` listing has missed it.)
     var ours: [Int32] = []
@@ -136,6 +138,7 @@ struct RealEngineTests {
     }
     #expect(ours.count == 1, "one server for the shard: \(ours)")
     kill(try #require(ours.first), SIGKILL)
+    #expect(faults.recorded(job) < prompts.count * 2, "killed before the last answer")
     try await faults.waitForEnd(job)
     #expect(try await faults.jobState(job) == "COMPLETED")
     try await faults.expectEveryKeyExactlyOnce(job)
