@@ -118,9 +118,16 @@ public enum Estimate {
     public var timeLimit: String { slurmTime(timeLimitSeconds) }
   }
 
+  /// What a prediction needs of one work item.
+  public typealias Item = (words: Int, variant: String, numPredict: Int?)
+
+  /// A work item's prompt words, variant and `num_predict`.
+  public static func item(_ item: WorkItem) -> Item {
+    (words(item.input), item.variant, item.options["num_predict"]?.intValue)
+  }
+
   /// Predicts each shard's wall time: start-up, then its requests at the observed concurrency.
-  /// `shards` gives each shard's items as (prompt words, variant, num_predict).
-  public static func predict(shards: [[(words: Int, variant: String, numPredict: Int?)]], rates: Rates, gpusPerShard: Int) -> Prediction {
+  public static func predict(shards: [[Item]], rates: Rates, gpusPerShard: Int) -> Prediction {
     let seconds = shards.map { items in
       rates.startupSeconds + items.reduce(0) { $0 + rates.seconds(promptWords: $1.words, variant: $1.variant, numPredict: $1.numPredict) } / rates.concurrency
     }

@@ -136,18 +136,18 @@ public struct Estimator: Sendable {
   }
 
   /// A run's own plan, shard by shard, in the shape `Estimate.predict` takes.
-  static func plannedShards(_ path: String) throws -> [[(words: Int, variant: String, numPredict: Int?)]] {
+  static func plannedShards(_ path: String) throws -> [[Estimate.Item]] {
     let run = RunDirectory(path: path)
     let decoder = JSONDecoder()
     return try run.manifest().shards.map { shard in
       LineReader(path: run.layout.shardFile(shard.index)).compactMap { _, line in
-        (try? decoder.decode(WorkItem.self, from: line)).map { (Estimate.words($0.input), $0.variant, $0.options["num_predict"]?.intValue) }
+        (try? decoder.decode(WorkItem.self, from: line)).map(Estimate.item)
       }
     }
   }
 
-  static func shape(_ items: PlanItems.SubSequence) -> [(words: Int, variant: String, numPredict: Int?)] {
-    items.map { (Estimate.words($0.input), $0.variant, $0.options["num_predict"]?.intValue) }
+  static func shape(_ items: PlanItems.SubSequence) -> [Estimate.Item] {
+    items.map(Estimate.item)
   }
 
   /// Waits for a calibration run on Slurm: until every shard has its records, or `limit` passes.
