@@ -2,11 +2,13 @@
 ///
 /// The same value renders the `#SBATCH` lines (CaravanRender) and fills libslurm's job
 /// description field by field (CaravanSlurm), so the two submission paths cannot drift apart.
-/// Every job runs one task on one node, requeues on a time limit, appends to its log, and gets
-/// TERM `slurm.grace` seconds before its limit; those settings are not fields because they never vary.
+/// Every array task runs on one node (a `layout: nodes` job on `shardCount` nodes, one step
+/// each), requeues on a time limit, appends to its log, and gets TERM `slurm.grace` seconds
+/// before its limit; those settings are not fields because they never vary.
 public struct BatchJob: Sendable, Equatable {
   public var name: String
   public var runDir: String
+  /// Array tasks (or nodes with `layout: nodes`): one a shard with static distribution.
   public var shardCount: Int
   public var slurm: JobSpec.Slurm
   /// Absolute path of the `caravan` executable the job runs.
@@ -53,8 +55,14 @@ public struct BatchJob: Sendable, Equatable {
   /// The shards this job runs, in order.
   public var shardIndices: [Int] { shards ?? Array(0..<shardCount) }
 
-  /// `--array`: one index per shard, as ranges (`0-3`, or `1,4-6` for some of them).
+  /// `--array`: one index per task, as ranges (`0-3`, or `1,4-6` for some of them), then
+  /// `%K` with `slurm.max_running`.
   public var arrayIndices: String {
+    rangeList + (slurm.maxRunning.map { "%\($0)" } ?? "")
+  }
+
+  /// The task indices as ranges (`0-3`, `1,4-6`).
+  var rangeList: String {
     var ranges: [String] = []
     var indices = shardIndices.sorted()[...]
     while let first = indices.first {
@@ -68,9 +76,12 @@ public struct BatchJob: Sendable, Equatable {
     }
     return ranges.joined(separator: ",")
   }
-  /// `--output`: Slurm's own log of each array task, appended across requeues (`%A_%a` is
-  /// expanded by Slurm).
-  public var outputPattern: String { runDir + "/logs/slurm-%A_%a.out" }
+  /// `--output`: Slurm's own log of each array task (of the job with `layout: nodes`), appended
+  /// across requeues (`%A_%a` and `%j` are expanded by Slurm).
+  public var outputPattern: String { runDir + (slurm.layout == .nodes ? "/logs/slurm-%j.out" : "/logs/slurm-%A_%a.out") }
+
+  /// The highest array index this job uses (checked against the cluster's MaxArraySize).
+  public var highestArrayIndex: Int? { slurm.layout == .array ? shardIndices.max() : nil }
   /// `--gres`: nil when the job asks for no GPU.
   public var gres: String? { slurm.gpusPerNode > 0 ? "gpu:\(slurm.gpusPerNode)" : nil }
 }

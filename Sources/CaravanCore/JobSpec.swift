@@ -135,6 +135,35 @@ public struct JobSpec: Sendable, Equatable {
     /// When the time limit (not a cancel) stopped a shard with work left, the worker requeues its
     /// own job (`scontrol requeue`) up to this many times; 0 turns that off.
     public var maxRequeues: Int = 3
+    /// How the work reaches the tasks; nil: dynamic when there is more than one task.
+    public var distribution: Distribution?
+    /// Array tasks running at once (`--array=0-N%K`); nil: as many as Slurm allows.
+    public var maxRunning: Int?
+    /// A job array (one task a shard) or one job of `shards` nodes with a step on each.
+    public var layout: Layout = .array
+    /// Items per chunk with dynamic distribution; nil: chunks shrink as the work runs out.
+    public var chunkSize: Int?
+    /// Seconds without a heartbeat after which a task's claimed chunks are taken over.
+    public var claimTimeout: Int = 120
+
+    /// How array tasks get their work items.
+    public enum Distribution: String, Codable, Sendable, CaseIterable, SpecChoice {
+      /// Task i runs the i-th contiguous slice of the plan, and nothing else.
+      case `static`
+      /// The plan is cut into chunks that tasks claim on shared storage as they go.
+      case dynamic
+    }
+
+    /// What Slurm is asked for.
+    public enum Layout: String, Codable, Sendable, CaseIterable, SpecChoice {
+      /// A job array: one task (one node's GPUs) per shard.
+      case array
+      /// One job of `shards` nodes, with one `srun` step on each node.
+      case nodes
+    }
+
+    /// The distribution in force: dynamic unless asked otherwise, when there is more than one task.
+    public var resolvedDistribution: Distribution { distribution ?? (shards > 1 ? .dynamic : .static) }
 
     /// The keys of `slurm:`.
     static let fields: [SpecField<Slurm>] = [
@@ -150,6 +179,11 @@ public struct JobSpec: Sendable, Equatable {
       SpecField("extra", \.extra),
       SpecField("grace", \.grace),
       SpecField("max_requeues", \.maxRequeues),
+      SpecField("distribution", \.distribution),
+      SpecField("max_running", \.maxRunning),
+      SpecField("layout", \.layout),
+      SpecField("chunk_size", \.chunkSize),
+      SpecField("claim_timeout", \.claimTimeout),
     ]
 
     public init() {}

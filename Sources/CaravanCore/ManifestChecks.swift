@@ -13,6 +13,9 @@ extension Manifest {
       if !indices.insert(shard.index).inserted { problems.append("shard \(shard.index) is listed twice") }
       total = total.addingSaturating(max(0, shard.items))
     }
+    if let tasks, tasks < 1 || (distribution == .static && tasks != shards.count) {
+      problems.append("tasks is \(tasks), but a run needs at least one task, and with static distribution one a shard (\(shards.count))")
+    }
     if total > InputLimits.maxItems {
       problems.append("its shards hold \(grouped(total)) work items, more than the \(grouped(InputLimits.maxItems)) caravan submit writes")
     } else if total != totalItems {

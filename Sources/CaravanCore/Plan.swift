@@ -82,6 +82,11 @@ public struct Plan: Sendable, Equatable {
   public let items: PlanItems
   /// Each shard's items; shard i is Slurm array task i.
   public let shards: [PlanItems.SubSequence]
+  /// Array tasks (or nodes) that run the shards: one per shard with static distribution,
+  /// fewer than the chunks they claim with dynamic.
+  public var tasks: Int = 1
+  /// How the tasks get the shards.
+  public var distribution: JobSpec.Slurm.Distribution = .static
   /// Set when the spec asked for more shards than there are items.
   public var shardsReduced: (requested: Int, used: Int)?
 
@@ -89,7 +94,14 @@ public struct Plan: Sendable, Equatable {
   public var promptCount: Int { items.promptCount }
 
   public static func == (lhs: Plan, rhs: Plan) -> Bool {
-    lhs.items.elementsEqual(rhs.items) && lhs.shards.map(\.indices) == rhs.shards.map(\.indices) && lhs.variants == rhs.variants
+    lhs.items.elementsEqual(rhs.items) && lhs.shards.map(\.indices) == rhs.shards.map(\.indices) && lhs.variants == rhs.variants && lhs.tasks == rhs.tasks
+  }
+
+  /// `tasks` nil: one task a shard (static distribution).
+  init(items: PlanItems, shards: [PlanItems.SubSequence], tasks: Int? = nil) {
+    self.items = items
+    self.shards = shards
+    self.tasks = tasks ?? shards.count
   }
 }
 
@@ -227,20 +239,47 @@ public enum Planner {
   }
 
   /// Plan order is prompt, then variant, then repeat, so a prompt's answers sit together.
+  ///
+  /// Static distribution cuts the items into one contiguous shard per task. Dynamic cuts them
+  /// into more, smaller chunks (shard files too) that the tasks claim as they go (`chunkSizes`).
   public static func plan(spec: JobSpec, prompts: [Prompt]) -> Plan {
     let items = PlanItems(prompts: prompts, variants: variants(for: spec), repeats: spec.repeats)
-    let shardCount = max(1, min(spec.slurm.shards, items.count))
+    let taskCount = max(1, min(spec.slurm.shards, items.count))
+    let sizes: [Int]
+    if spec.slurm.resolvedDistribution == .dynamic {
+      sizes = chunkSizes(items: items.count, tasks: taskCount, fixed: spec.slurm.chunkSize)
+    } else {
+      let base = items.count / taskCount, extra = items.count % taskCount
+      sizes = (0..<taskCount).map { base + ($0 < extra ? 1 : 0) }
+    }
     var shards: [PlanItems.SubSequence] = []
-    let base = items.count / shardCount, extra = items.count % shardCount
     var start = 0
-    for index in 0..<shardCount {
-      let size = base + (index < extra ? 1 : 0)
+    for size in sizes {
       shards.append(items[start..<start + size])
       start += size
     }
-    var plan = Plan(items: items, shards: shards)
-    if shardCount < spec.slurm.shards { plan.shardsReduced = (spec.slurm.shards, shardCount) }
+    var plan = Plan(items: items, shards: shards, tasks: taskCount)
+    plan.distribution = spec.slurm.resolvedDistribution
+    if taskCount < spec.slurm.shards { plan.shardsReduced = (spec.slurm.shards, taskCount) }
     return plan
+  }
+
+  /// Chunk sizes for dynamic distribution, in plan order. With `fixed`, every chunk (but the
+  /// last) holds that many items. Otherwise the sizes shrink as the work runs out (guided
+  /// self-scheduling): each chunk holds 1/(8·tasks) of what is left, at least one item. The
+  /// first chunks are large, so claims cost few file-system operations per item on a big run,
+  /// and the last are single items, so no task is left with a long chunk when the others are done.
+  /// A run of N items has about 8·tasks·ln(N/(8·tasks)) + 8·tasks chunks.
+  public static func chunkSizes(items: Int, tasks: Int, fixed: Int? = nil) -> [Int] {
+    var sizes: [Int] = []
+    var left = items
+    let divisor = 8 * max(1, tasks)
+    while left > 0 {
+      let size = min(left, fixed.map { max(1, $0) } ?? max(1, (left + divisor - 1) / divisor))
+      sizes.append(size)
+      left -= size
+    }
+    return sizes.isEmpty ? [0] : sizes
   }
 }
 

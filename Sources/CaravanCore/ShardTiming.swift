@@ -35,6 +35,12 @@ public struct ShardTimingEvent: Sendable, Equatable, Codable {
   public var outcome: String?
   /// `ok`, or `unavailable: <why>` when no telemetry was recorded (no nvidia-smi, say).
   public var telemetry: String?
+  /// Dynamic distribution: chunks this task run claimed (`chunks_reclaimed` of them taken over
+  /// from a holder that stopped heartbeating), and the file-system operations the claims took
+  /// (listings, creates, heartbeat reads and rewrites).
+  public var chunks: Int?
+  public var chunksReclaimed: Int?
+  public var claimOperations: Int?
 
   public init(event: Kind, shard: Int, node: String, jobId: String?, restartCount: Int, at: String) {
     self.event = event
@@ -58,5 +64,8 @@ public struct ShardTimingEvent: Sendable, Equatable, Codable {
     case firstRequestAt = "first_request_at"
     case lastRequestAt = "last_request_at"
     case requestsSent = "requests_sent"
+    case chunks
+    case chunksReclaimed = "chunks_reclaimed"
+    case claimOperations = "claim_operations"
   }
 }

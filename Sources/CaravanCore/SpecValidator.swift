@@ -44,6 +44,18 @@ enum SpecValidator {
     if spec.slurm.gpusPerNode < 0 { add("slurm.gpus_per_node", "must be 0 or more, got \(spec.slurm.gpusPerNode)") }
     if let cpus = spec.slurm.cpusPerTask, cpus < 1 { add("slurm.cpus_per_task", "must be at least 1, got \(cpus)") }
     if spec.slurm.maxRequeues < 0 { add("slurm.max_requeues", "must be 0 (off) or more, got \(spec.slurm.maxRequeues)") }
+    if let running = spec.slurm.maxRunning, running < 1 { add("slurm.max_running", "must be at least 1, got \(running)") }
+    if let size = spec.slurm.chunkSize, size < 1 { add("slurm.chunk_size", "must be at least 1 item, got \(size)") }
+    if spec.slurm.chunkSize != nil, spec.slurm.resolvedDistribution == .static {
+      add("slurm.chunk_size", "applies to slurm.distribution dynamic only; remove it, or set distribution: dynamic")
+    }
+    if spec.slurm.claimTimeout < 5 { add("slurm.claim_timeout", "must be at least 5 seconds (a task heartbeats its chunks every sixth of it), got \(spec.slurm.claimTimeout)") }
+    if spec.slurm.layout == .nodes, spec.slurm.distribution == .static, spec.slurm.shards > 1 {
+      add("slurm.distribution", "a layout: nodes job claims its chunks dynamically; remove distribution: static, or use layout: array")
+    }
+    if spec.slurm.layout == .nodes, spec.slurm.maxRunning != nil {
+      add("slurm.max_running", "applies to layout: array only (a layout: nodes job starts all its nodes at once); remove it")
+    }
     if spec.slurm.grace < 10 { add("slurm.grace", "must be at least 10 seconds, so in-flight requests can finish") }
     if let time = spec.slurm.time, !SlurmTime.isUnlimited(time), SlurmTime.minutes(time) == nil {
       add("slurm.time", "'\(time)' is not a Slurm time; use MM, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")

@@ -15,17 +15,21 @@ extension BatchJob {
   /// The scheduler options, in the order they are written.
   public var directives: [Directive] {
     var list: [Directive] = [Directive("--job-name", name)]
-    list.append(Directive("--array", arrayIndices))
+    let nodes = slurm.layout == .nodes
+    if !nodes { list.append(Directive("--array", arrayIndices)) }
     if let partition = slurm.partition { list.append(Directive("--partition", partition)) }
     if let account = slurm.account { list.append(Directive("--account", account)) }
     if let qos = slurm.qos { list.append(Directive("--qos", qos)) }
     if let time = slurm.time { list.append(Directive("--time", time)) }
-    list.append(Directive("--nodes", "1"))
-    list.append(Directive("--ntasks", "1"))
+    list.append(Directive("--nodes", nodes ? String(shardCount) : "1"))
+    if nodes { list.append(Directive("--ntasks-per-node", "1")) }
+    list.append(Directive("--ntasks", nodes ? String(shardCount) : "1"))
     if let gres { list.append(Directive("--gres", gres)) }
     if let cpus = slurm.cpusPerTask { list.append(Directive("--cpus-per-task", String(cpus))) }
     if let mem = slurm.mem { list.append(Directive("--mem", mem)) }
-    list.append(Directive("--signal", "B:TERM@\(slurm.grace)"))
+    // An array task's worker is a child of the batch shell; with `layout: nodes` each node's
+    // worker runs in a step of its own, which gets the signal too.
+    list.append(Directive("--signal", (nodes ? "" : "B:") + "TERM@\(slurm.grace)"))
     list.append(Directive("--requeue"))
     list.append(Directive("--open-mode", "append"))
     list.append(Directive("--output", outputPattern))

@@ -28,8 +28,16 @@ public enum Collector {
     public var missingCount: Int
     /// The first missing keys in plan order (at most 1000; `missingCount` has them all).
     public var missing: [WorkKey]
-    /// Keys with more than one record; the last one was kept.
+    /// Keys with more than one record; the first ok one was kept (else the last).
     public var repeated: [RepeatedKey]
+    /// Records beyond one per key: requests sent twice (a chunk taken over from a task that was
+    /// only slow, with dynamic distribution, or a results file copied by hand).
+    public var duplicatesSent = 0
+    /// Dynamic distribution: the file-system operations the task runs' claims took (listings,
+    /// creates, heartbeat reads and rewrites), from the timing files; nil for a static run.
+    public var claimOperations: Int?
+    /// Claim operations per work item.
+    public var claimOperationsPerItem: Double?
     /// Records whose key is not in the plan (a damaged or foreign results file).
     public var unexpected: Int
     public var variants: [VariantSummary]
@@ -51,6 +59,9 @@ public enum Collector {
     enum CodingKeys: String, CodingKey {
       case name, total, recorded, ok, errors, missing, repeated, unexpected, variants
       case runID = "run_id"
+      case duplicatesSent = "duplicates_sent"
+      case claimOperations = "claim_operations"
+      case claimOperationsPerItem = "claim_operations_per_item"
       case missingCount = "missing_count"
     }
   }
@@ -120,44 +131,55 @@ public enum Collector {
     let embeddings = try spec?.task == .embed ? EmbeddingsOutput(layout, ids: open(layout.root + "/embeddings.ids.jsonl")) : nil
     var firstSeq = 0
     // Timing and telemetry first: they say which GPU each server had, which records refer to.
-    readTiming(layout, into: &statistics)
+    let claimOperations = readTiming(layout, into: &statistics)
     readTelemetry(layout, into: &statistics)
+    if manifest.distribution == .dynamic {
+      report.claimOperations = claimOperations
+      report.claimOperationsPerItem = manifest.totalItems > 0 ? (Double(claimOperations) / Double(manifest.totalItems) * 1000).rounded() / 1000 : nil
+    }
+    let resultFiles = run.resultFileTable()
 
     for shard in manifest.shards {
-      // Pass 1: where does the latest record of each item of this shard start?
+      // Pass 1: where does the kept record of each item of this shard start? A shard taken over
+      // (dynamic distribution) has a results file per generation; they are read in order.
       var offsets = [Int](repeating: -1, count: shard.items)
       var lengths = [Int32](repeating: 0, count: shard.items)
-      // Records of an item written after an ok one: work done twice. A record after an error one
-      // is a retry (`caravan resume --retry-errors`), which is expected.
+      var fileOf = [UInt16](repeating: 0, count: shard.items)
+      // Records of an item after an ok one: work done twice; the ok one is kept. A record after
+      // an error one is a retry (`caravan resume --retry-errors`), which replaces it.
       var counts = [UInt16](repeating: 0, count: shard.items)
       var latestIsError = [Bool](repeating: false, count: shard.items)
-      let resultsPath = layout.resultFile(shard.index)
-      for (offset, line) in LineReader(path: resultsPath) {
-        guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < shard.items else {
-          report.unexpected += 1
-          continue
+      let paths = Array((resultFiles[shard.index] ?? [layout.resultFile(shard.index)]).prefix(Int(UInt16.max)))
+      for (fileIndex, resultsPath) in paths.enumerated() {
+        for (offset, line) in LineReader(path: resultsPath) {
+          guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < shard.items else {
+            report.unexpected += 1
+            continue
+          }
+          // A line too long for the table cannot be a record Caravan wrote.
+          guard let length = Int32(exactly: line.count) else {
+            report.unexpected += 1
+            continue
+          }
+          let index = seq - firstSeq
+          if offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
+          if offsets[index] >= 0, !latestIsError[index] { continue }
+          offsets[index] = offset
+          lengths[index] = length
+          fileOf[index] = UInt16(fileIndex)
+          // Records are written with sorted keys, and a quote inside a text is escaped, so this
+          // byte sequence can only be the status key.
+          latestIsError[index] = line.range(of: Data(#""status":"error""#.utf8)) != nil
         }
-        // A line too long for the table cannot be a record Caravan wrote.
-        guard let length = Int32(exactly: line.count) else {
-          report.unexpected += 1
-          continue
-        }
-        let index = seq - firstSeq
-        if (offsets[index] < 0 || !latestIsError[index]), counts[index] < .max { counts[index] += 1 }
-        offsets[index] = offset
-        lengths[index] = length
-        // Records are written with sorted keys, and a quote inside a text is escaped, so this
-        // byte sequence can only be the status key.
-        latestIsError[index] = line.range(of: Data(#""status":"error""#.utf8)) != nil
       }
       // Pass 2: the plan's items in order, each with its latest record.
-      let results = LineAt(path: resultsPath)
+      let results = paths.map { LineAt(path: $0) }
       var position = 0
       for (_, line) in LineReader(path: layout.shardFile(shard.index)) {
         defer { position += 1 }
         guard position < shard.items else { break }
         let item = try decoder.decode(WorkItem.self, from: line)
-        guard offsets[position] >= 0, let results else {
+        guard offsets[position] >= 0, let results = results[Int(fileOf[position])] else {
           try embeddings?.add(item, nil)
           report.missingCount += 1
           if report.missing.count < 1000 { report.missing.append(item.key) }
@@ -172,7 +194,10 @@ public enum Collector {
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
         }
-        if counts[position] > 1 { report.repeated.append(.init(key: item.key, records: Int(counts[position]))) }
+        if counts[position] > 1 {
+          report.duplicatesSent += Int(counts[position]) - 1
+          if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: Int(counts[position]))) }
+        }
         report.recorded += 1
         var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
         if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
@@ -213,14 +238,20 @@ public enum Collector {
   }
 
   /// Reads `timing/shard-*.jsonl`; a torn or unreadable line is skipped (a timing file is a
-  /// report input, not the results, so it never fails the collect).
-  static func readTiming(_ layout: RunLayout, into statistics: inout RunStatistics) {
+  /// report input, not the results, so it never fails the collect). Returns the claim
+  /// operations the task runs recorded.
+  @discardableResult
+  static func readTiming(_ layout: RunLayout, into statistics: inout RunStatistics) -> Int {
     let decoder = JSONDecoder()
+    var claimOperations = 0
     for name in files(in: layout.timingDir, suffix: ".jsonl") {
       for (_, line) in LineReader(path: layout.timingDir + "/" + name) {
-        if let event = try? decoder.decode(ShardTimingEvent.self, from: line) { statistics.add(event) }
+        guard let event = try? decoder.decode(ShardTimingEvent.self, from: line) else { continue }
+        statistics.add(event)
+        claimOperations = claimOperations.addingSaturating(max(0, event.claimOperations ?? 0))
       }
     }
+    return claimOperations
   }
 
   /// Reads `telemetry/<node>/shard-*.csv` as a stream of samples, one file at a time; lines that

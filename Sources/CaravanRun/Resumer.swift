@@ -70,11 +70,25 @@ public struct Resumer: Sendable {
     guard !pending.shards.isEmpty else {
       return Outcome(pending: pending, collected: previous.scheduler == .local ? try Collector.collect(run) : nil)
     }
+    // Two jobs sending the same items would write each record twice (and, with dynamic
+    // distribution, resume releases the claims the running job holds).
+    let status = try await RunStatus.read(run, query: previous.scheduler == .local ? nil : Schedulers.query(recorded: previous.scheduler))
+    let active = status.shards.filter { RunStatus.active.contains($0.state) }
+    if !active.isEmpty {
+      throw RunDirectoryError("the run's job is still going (\(status.stateCounts())); wait for it to end (`caravan status --watch \(run.path)`), or stop it with `caravan cancel \(run.path)`, then resume")
+    }
     onEvent(.resuming(pending, scheduler: previous.scheduler))
     var job = BatchJob(
-      spec: try run.spec(), runDir: run.path, shardCount: manifest.shards.count, caravan: caravanPath,
+      spec: try run.spec(), runDir: run.path, shardCount: manifest.taskCount, caravan: caravanPath,
       engineCommand: "", origin: "resume of \(manifest.runID)")
-    job.shards = pending.shards
+    if manifest.distribution == .dynamic {
+      // The job is gone, so no claim is held: the new tasks claim every unfinished chunk at once.
+      _ = try ChunkClaims.release(in: run.layout)
+      let tasks = min(manifest.taskCount, pending.shards.count)
+      if job.slurm.layout == .nodes { job.shardCount = tasks } else { job.shards = Array(0..<tasks) }
+    } else {
+      job.shards = pending.shards
+    }
     // The worker reads this; the job inherits caravan's environment (sbatch and libslurm both
     // export it, and local shards are this process's children).
     if retryErrors { setenv("CARAVAN_RETRY_ERRORS", "1", 1) } else { unsetenv("CARAVAN_RETRY_ERRORS") }

@@ -104,7 +104,7 @@ public struct RunPreparer: Sendable {
   public func render(_ checked: Checked, plan: Plan, runID: String, root: String, createdAt: String) throws -> (job: BatchJob, files: RunFiles) {
     let spec = checked.spec
     let job = BatchJob(
-      spec: spec, runDir: root, shardCount: plan.shards.count, caravan: caravanPath,
+      spec: spec, runDir: root, shardCount: plan.tasks, caravan: caravanPath,
       engineCommand: engineCommand(spec, plan: plan), origin: "\(version) from \(checked.specPath) (run \(runID))",
       specDir: PathText.folder(of: absolute(checked.specPath)))
     let manifest = Manifest(name: spec.name, runID: runID, createdAt: createdAt, caravanVersion: version, specFile: absolute(checked.specPath), plan: plan)

@@ -25,6 +25,30 @@ public struct RunProgress: Sendable, Equatable, Encodable {
 
     public var complete: Bool { done >= items }
 
+    public init(index: Int, items: Int, done: Int, errors: Int, lastRecordAt: String? = nil, evalTokens: Int = 0, evalNanoseconds: Int = 0) {
+      self.index = index
+      self.items = items
+      self.done = done
+      self.errors = errors
+      self.lastRecordAt = lastRecordAt
+      self.evalTokens = evalTokens
+      self.evalNanoseconds = evalNanoseconds
+    }
+
+    /// Adds another shard's counts (a task's row sums the chunks it claimed); the rates and
+    /// the ETA are the sum's.
+    mutating func add(_ other: Shard) {
+      items += other.items
+      done += other.done
+      errors += other.errors
+      evalTokens = evalTokens.addingSaturating(other.evalTokens)
+      evalNanoseconds = evalNanoseconds.addingSaturating(other.evalNanoseconds)
+      if let last = other.lastRecordAt, last > (lastRecordAt ?? "") { lastRecordAt = last }
+      decodeTokensPerSecond = evalNanoseconds > 0 ? (Double(evalTokens) / Double(evalNanoseconds) * 1e9 * 10).rounded() / 10 : nil
+      itemsPerSecond = [itemsPerSecond, other.itemsPerSecond].compactMap { $0 }.reduce(nil) { ($0 ?? 0) + $1 }
+      etaSeconds = nil
+    }
+
     enum CodingKeys: String, CodingKey {
       case index, items, done, errors, complete
       case decodeTokensPerSecond = "decode_tokens_per_s"
@@ -64,18 +88,22 @@ public struct RunProgress: Sendable, Equatable, Encodable {
     let decoder = JSONDecoder()
     var shards: [Shard] = []
     var firstSeq = 0
+    let files = run.resultFileTable()
     for info in manifest.shards {
       var seen = [Bool](repeating: false, count: info.items)
       var latestError = [Bool](repeating: false, count: info.items)
       var tokens = 0, nanoseconds = 0
       var first: Date?, last: Date?, lastText: String?
-      for (_, line) in LineReader(path: run.layout.resultFile(info.index)) {
+      // A chunk taken over (dynamic distribution) has a results file per generation.
+      let lines = (files[info.index] ?? []).lazy.flatMap { LineReader(path: $0) }
+      for (_, line) in lines {
         guard let record = try? decoder.decode(ResultRecord.self, from: line) else { continue }
         // seq and the counts are read from a file: subtract and add without trapping.
         let (position, overflow) = record.seq.subtractingReportingOverflow(firstSeq)
         guard !overflow, position >= 0, position < info.items else { continue }
+        // An ok record stays (a duplicate from another generation changes nothing).
+        if !seen[position] || latestError[position] { latestError[position] = record.status == .error }
         seen[position] = true
-        latestError[position] = record.status == .error
         tokens = tokens.addingSaturating(record.timings.evalCount ?? 0)
         nanoseconds = nanoseconds.addingSaturating(record.timings.evalDuration ?? 0)
         if let seconds = ISOTimestamp.seconds(record.finishedAt) {

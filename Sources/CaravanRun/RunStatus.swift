@@ -29,10 +29,15 @@ public struct RunStatus: Sendable, Encodable {
   public var scheduler: String?
   /// Where the states come from: `slurmctld`, `accounting` (sacct or the jobcomp log), `run records`.
   public var source: String
+  /// One row a task: with static distribution task i runs shard i; with dynamic, a task's
+  /// progress is that of the chunks it claimed last.
   public var shards: [Shard]
+  /// Dynamic distribution: the progress of every chunk, claimed or not (the rows leave out
+  /// chunks nobody claimed yet).
+  var chunks: RunProgress?
 
   /// The run's progress, from its records.
-  public var progress: RunProgress { RunProgress(shards: shards.map(\.progress)) }
+  public var progress: RunProgress { chunks ?? RunProgress(shards: shards.map(\.progress)) }
 
   /// How a watched run ended, or nil while a shard is still running or pending.
   public enum Outcome: Sendable, Equatable {
@@ -101,6 +106,9 @@ public struct RunStatus: Sendable, Encodable {
   /// The state of a shard that neither the scheduler nor the run's records account for.
   static let gone = "UNKNOWN"
 
+  /// States of a task that runs, or will: its job is still going.
+  public static let active: Set<String> = ["PENDING", "RUNNING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SUSPENDED", "SIGNALING", "STAGE_OUT"]
+
   static let terminal: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "INCOMPLETE"]
 
   enum CodingKeys: String, CodingKey {
@@ -121,21 +129,28 @@ public struct RunStatus: Sendable, Encodable {
     var status = RunStatus(runDir: run.path, name: manifest.name, jobID: submission?.jobID, scheduler: submission?.scheduler.rawValue, source: "run records", shards: [])
     var bySlurm: [Int: SlurmJobState.Task] = [:]
     var finished: [Int: String] = [:]
+    let taskCount = submission?.taskCount(manifest) ?? manifest.taskCount
     if let submission, let query, submission.scheduler != .local {
-      do {
-        let state = try await query.jobState(jobID: submission.jobID)
-        for task in state.tasks {
-          for index in task.arrayTaskID.map({ [$0] }) ?? expand(task.pendingArrayTasks ?? "", below: manifest.shards.count) { bySlurm[index] = task }
+      for jobID in submission.jobIDs {
+        do {
+          let state = try await query.jobState(jobID: jobID)
+          for task in state.tasks {
+            // A `layout: nodes` job is one task (no array index): it runs every task of the run.
+            let indices = task.arrayTaskID.map { [$0] } ?? (task.pendingArrayTasks.map { expand($0, below: taskCount) } ?? Array(0..<taskCount))
+            for index in indices { bySlurm[index] = task }
+          }
+          status.source = "slurmctld"
+        } catch let error as SlurmError where error.code == SlurmError.invalidJobID {
+          finished.merge(await FinishedJobs.states(jobID: jobID)) { $1 }
+        } catch is SlurmGone {
+          finished.merge(await FinishedJobs.states(jobID: jobID)) { $1 }
         }
-        status.source = "slurmctld"
-      } catch let error as SlurmError where error.code == SlurmError.invalidJobID {
-        finished = await FinishedJobs.states(jobID: submission.jobID)
-      } catch is SlurmGone {
-        finished = await FinishedJobs.states(jobID: submission.jobID)
       }
-      if !finished.isEmpty { status.source = "accounting" }
+      if !finished.isEmpty, bySlurm.isEmpty { status.source = "accounting" }
     }
-    for shard in progress.shards {
+    let rows = manifest.distribution == .dynamic ? try taskRows(run, chunks: progress, tasks: taskCount) : progress.shards
+    if manifest.distribution == .dynamic { status.chunks = progress }
+    for shard in rows {
       if let task = bySlurm[shard.index] {
         status.shards.append(Shard(index: shard.index, state: task.state, reason: task.reason == "None" ? nil : task.reason, node: task.nodes, exitCode: Self.terminal.contains(task.state) ? task.exitCode : nil, restarts: task.restarts, progress: shard))
       } else if let state = finished[shard.index] {
@@ -155,6 +170,21 @@ public struct RunStatus: Sendable, Encodable {
       }
     }
     return status
+  }
+
+  /// Dynamic distribution: one progress row a task, summing the chunks whose latest claim is
+  /// the task's (a chunk's latest holder has its records, or is sending them).
+  static func taskRows(_ run: RunDirectory, chunks: RunProgress, tasks: Int) throws -> [RunProgress.Shard] {
+    let listing = try ChunkClaims.list(run.layout.claimsDir)
+    var rows = (0..<max(0, tasks)).map { RunProgress.Shard(index: $0, items: 0, done: 0, errors: 0) }
+    for chunk in chunks.shards {
+      guard let generation = listing.generations[chunk.index],
+        let holder = ChunkClaims.heartbeat(at: run.layout.claimsDir + "/" + ChunkClaims.claimName(chunk.index, generation: generation)),
+        rows.indices.contains(holder.task)
+      else { continue }
+      rows[holder.task].add(chunk)
+    }
+    return rows
   }
 
   /// A local run's job id is `local-<pid of caravan submit or resume>`: alive while that process

@@ -93,6 +93,7 @@ public struct Submitter: Sendable {
         let (chosen, note) = try Schedulers.choose(options.scheduler)
         if let note { onEvent(.note(note)) }
         scheduler = chosen
+        try await scheduler.checkArraySize(prepared.job)
         jobID = try await scheduler.submit(prepared.job, scriptPath: run.layout.script)
       } catch {
         // Refused (or no scheduler): nothing runs, so no run directory is left that no command

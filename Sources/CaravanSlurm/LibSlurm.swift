@@ -47,6 +47,17 @@
       return try await SlurmQueue.run(configuration) { try SlurmCalls.loadJob(id, configuration: configuration) }
     }
 
+    /// MaxArraySize from slurmctld's configuration (`slurm_load_ctl_conf`).
+    public func maxArraySize() async -> Int? {
+      let configuration = configuration
+      return try? await SlurmQueue.run(configuration) { () -> Int? in
+        var conf: UnsafeMutablePointer<slurm_conf_t>?
+        guard slurm_load_ctl_conf(0, &conf) == 0, let conf else { return nil }
+        defer { slurm_free_ctl_conf(conf) }
+        return Int(conf.pointee.max_array_sz)
+      }
+    }
+
     /// Cancels the job, every array task of it (`slurm_kill_job` with SIGKILL, as scancel does).
     public func cancel(jobID: String) async throws {
       let id = try Self.numericID(jobID)
@@ -186,6 +197,7 @@
         description.num_tasks = UInt32(clamping: tasks)
         description.bitflags |= caravan_job_ntasks_set()
       }
+      if let perNode = request.tasksPerNode { description.ntasks_per_node = UInt16(clamping: perNode) }
       if let cpus = request.cpusPerTask {
         description.cpus_per_task = UInt16(clamping: cpus)
         description.bitflags |= caravan_job_cpus_set()

@@ -12,9 +12,14 @@ public struct SlurmCLI: Scheduler {
   public init() {}
 
   public func submit(_ job: BatchJob, scriptPath: String) async throws -> String {
-    // The script's #SBATCH --array names every shard; a resume runs some of them.
-    let array = job.shards == nil ? [] : ["--array=\(job.arrayIndices)"]
-    let output = try await runner.run("sbatch", ["--parsable"] + array + [scriptPath])
+    // The script's #SBATCH lines name every task; a resume or added tasks run some (others).
+    let overrides: [String]
+    if job.slurm.layout == .nodes {
+      overrides = ["--nodes=\(job.shardCount)", "--ntasks=\(job.shardCount)"]
+    } else {
+      overrides = job.shards == nil ? [] : ["--array=\(job.arrayIndices)"]
+    }
+    let output = try await runner.run("sbatch", ["--parsable"] + overrides + [scriptPath])
     guard output.status == 0 else {
       throw SchedulerError("sbatch refused the job (exit \(output.status)): \(output.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
@@ -29,6 +34,21 @@ public struct SlurmCLI: Scheduler {
   public func cancel(jobID: String) async throws {
     let output = try await runner.run("scancel", [jobID])
     guard output.status == 0 else { throw SchedulerError("scancel \(jobID) failed: \(output.stderr)") }
+  }
+
+  /// MaxArraySize from `scontrol show config`.
+  public func maxArraySize() async -> Int? {
+    guard let output = try? await runner.run("scontrol", ["show", "config"]), output.status == 0 else { return nil }
+    return Self.maxArraySize(inConfig: output.stdout)
+  }
+
+  /// The value of the `MaxArraySize = N` line of `scontrol show config`.
+  static func maxArraySize(inConfig text: String) -> Int? {
+    for line in text.split(separator: "\n") {
+      let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+      if parts.count == 2, parts[0] == "MaxArraySize" { return Int(parts[1]) }
+    }
+    return nil
   }
 
   /// True when slurm's client tools are installed and a controller answers.

@@ -50,6 +50,8 @@ public struct SlurmJobRequest: Sendable, Equatable {
   public var minNodes: Int?
   public var maxNodes: Int?
   public var tasks: Int?
+  /// `--ntasks-per-node`.
+  public var tasksPerNode: Int?
   /// `--gres`, in the form sbatch 22.05 sends (`gres:gpu:2`).
   public var tresPerNode: String?
   public var cpusPerTask: Int?
@@ -86,7 +88,8 @@ public struct SlurmJobRequest: Sendable, Equatable {
   public init(_ job: BatchJob) throws {
     self.init()
     name = job.name
-    arrayIndices = job.arrayIndices
+    let nodes = job.slurm.layout == .nodes
+    arrayIndices = nodes ? nil : job.arrayIndices
     partition = job.slurm.partition
     account = job.slurm.account
     qos = job.slurm.qos
@@ -100,15 +103,16 @@ public struct SlurmJobRequest: Sendable, Equatable {
         refused.append("slurm.time '\(time)': is not a Slurm time")
       }
     }
-    minNodes = 1
-    maxNodes = 1
-    tasks = 1
+    minNodes = nodes ? job.shardCount : 1
+    maxNodes = minNodes
+    tasks = minNodes
+    if nodes { tasksPerNode = 1 }
     tresPerNode = job.gres.map { "gres:\($0)" }
     cpusPerTask = job.slurm.cpusPerTask
     if let mem = job.slurm.mem {
       if let megabytes = SlurmMemory.megabytes(mem) { memoryPerNodeMB = megabytes } else { refused.append("slurm.mem '\(mem)': is not a Slurm memory size") }
     }
-    warning = Warning(signal: SIGTERM, seconds: job.slurm.grace, batchShellOnly: true)
+    warning = Warning(signal: SIGTERM, seconds: job.slurm.grace, batchShellOnly: !nodes)
     requeue = true
     openMode = .append
     standardOutput = job.outputPattern
@@ -206,6 +210,7 @@ public struct SlurmJobRequest: Sendable, Equatable {
       minNodes = low
       maxNodes = high
     case "--ntasks": tasks = try count(atLeast: 1)
+    case "--ntasks-per-node": tasksPerNode = try count(atLeast: 1)
     case "--gres":
       let items = try required().split(separator: ",").map { $0.hasPrefix("gres:") ? String($0) : "gres:\($0)" }
       tresPerNode = items == ["gres:none"] ? nil : items.joined(separator: ",")

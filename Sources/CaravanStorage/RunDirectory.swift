@@ -60,9 +60,26 @@ public struct RunDirectory: Sendable {
     return try JSONLines.read(WorkItem.self, from: path).values
   }
 
-  /// Every result record of a shard, in the order written (a torn last line is dropped).
+  /// Every result record of a shard, in the order written (a torn last line is dropped): its
+  /// results file, then those of later generations (a chunk taken over, dynamic distribution).
   public func results(_ index: Int) throws -> [ResultRecord] {
-    try JSONLines.read(ResultRecord.self, from: layout.resultFile(index)).values
+    try resultFiles(index).flatMap { try JSONLines.read(ResultRecord.self, from: $0).values }
+  }
+
+  /// A shard's results files, generation 0 first; those that do not exist are left out.
+  public func resultFiles(_ index: Int) -> [String] {
+    resultFileTable()[index] ?? []
+  }
+
+  /// Every shard's results files, in generation order, from one listing of `results/`.
+  public func resultFileTable() -> [Int: [String]] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.resultsDir)) ?? []
+    var table: [Int: [(Int, String)]] = [:]
+    for name in names {
+      guard let (shard, generation) = RunLayout.resultFileShard(name) else { continue }
+      table[shard, default: []].append((generation, layout.resultsDir + "/" + name))
+    }
+    return table.mapValues { $0.sorted { $0.0 < $1.0 }.map(\.1) }
   }
 
   /// Writes a new run directory atomically: everything goes into a hidden sibling that is

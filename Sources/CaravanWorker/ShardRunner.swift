@@ -82,7 +82,21 @@ public struct ShardRunner: Sendable {
     configured.retryErrors = environment["CARAVAN_RETRY_ERRORS"] == "1"
     configured.embedBatch = spec.task == .embed ? spec.engine.embedBatch : nil
     let worker = configured
-    let todo = try worker.pending().todo
+    // Static: this task's shard. Dynamic: the chunks it claims, the first claimed before any
+    // server starts, so a task that finds nothing left exits at once and frees its GPUs.
+    let work: Work
+    let manifest = try run.manifest()
+    if manifest.distribution == .dynamic {
+      let claims = ChunkClaims(
+        layout: run.layout, chunks: manifest.shards.count, holder: (jobID ?? "local") + "#\(shard)", task: shard, node: node,
+        timeout: .seconds(spec.slurm.claimTimeout))
+      let first = try await nextClaim(claims, stop: stop)
+      let variants = Set(manifest.variants.map(\.name))
+      work = .dynamic(claims, first: first, variants: first == nil ? [] : variants, models: first == nil ? [] : Set(manifest.variants.map(\.model)))
+    } else {
+      let todo = try worker.pending().todo
+      work = .shard(variants: Set(todo.map(\.variant)), models: Set(todo.map(\.model)))
+    }
     let timing = try openTimingFile()
     var shardEvent = event(.shard)
     // Servers and the sampler run in sessions of their own; the job script stops whatever this
@@ -90,53 +104,192 @@ public struct ShardRunner: Sendable {
     let pids = pidFile.map(ServerPIDFile.init)
 
     let telemetry: TelemetrySampler.Started
-    if spec.engine.telemetryInterval > 0 {
+    if spec.engine.telemetryInterval > 0, work.hasWork {
       var sampler = TelemetrySampler(file: run.layout.telemetryFile(node: node, shard: shard), intervalMs: spec.engine.telemetryInterval, gpuIDs: TelemetrySampler.allocatedGPUs(environment))
       sampler.orphanGuard = orphanGuard
       telemetry = await sampler.start(environment: environment)
       if case .running(let pid, _) = telemetry { await pids?.add(pid) }
     } else {
-      telemetry = .unavailable("engine.telemetry_interval is 0")
+      telemetry = .unavailable(work.hasWork ? "engine.telemetry_interval is 0" : "no work left for this task")
     }
     shardEvent.telemetry = telemetry.summary
     if case .unavailable(let reason) = telemetry { logger.info("GPU telemetry unavailable: \(reason)") }
 
     var servers: [SupervisedServer] = []
+    var tally = ClaimTally()
     do {
       let outcome: ShardWorker.Outcome
       if let externalURL {
-        outcome = try await worker.run(client: Engines.client(spec.engine.kind, baseURL: externalURL, requestTimeout: .seconds(spec.engine.requestTimeout)), stop: stop)
+        let client = Engines.client(spec.engine.kind, baseURL: externalURL, requestTimeout: .seconds(spec.engine.requestTimeout))
+        if case .shard = work {
+          outcome = try await worker.run(client: client, stop: stop)
+        } else {
+          if work.hasWork {
+            try await worker.registerVariants(on: client, named: work.variants)
+            _ = try await worker.loadModels(on: client, models: work.models)
+          }
+          outcome = try await send(work, worker: worker, endpoints: [ShardWorker.Endpoint(index: 0, client: client, gpu: nil, server: nil)], stop: stop, tally: &tally)
+        }
       } else {
         // Nothing left to send (a requeue after the last record): no servers to start.
-        if !todo.isEmpty {
-          servers = try makeServers(worker: worker, todo: todo, gpus: telemetry.gpus, timing: timing, pids: pids, taskDir: taskDir, stop: stop)
+        if work.hasWork {
+          servers = try makeServers(worker: worker, work: work, gpus: telemetry.gpus, timing: timing, pids: pids, taskDir: taskDir, stop: stop)
         }
         let started = servers
-        outcome = try await Self.supervising(started) {
+        let result = try await Self.supervising(started) {
           let endpoints = started.map { ShardWorker.Endpoint(index: $0.launch.index, client: $0.launch.client(port: $0.launch.port), gpu: $0.launch.cudaVisibleDevices, server: $0) }
-          return try await worker.run(endpoints: endpoints, stop: stop)
+          var tally = ClaimTally()
+          let outcome = try await self.send(work, worker: worker, endpoints: endpoints, stop: stop, tally: &tally)
+          return (outcome, tally)
         }
+        outcome = result.0
+        tally = result.1
       }
       shardEvent.outcome = outcome.stopped ? "stopped" : "done"
       shardEvent.requestsSent = outcome.written
       shardEvent.firstRequestAt = outcome.firstRequest?.preciseStamp
       shardEvent.lastRequestAt = outcome.lastAnswer?.preciseStamp
+      tally.record(into: &shardEvent, work: work)
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       return outcome
     } catch where stop.isSet && Self.endsWithTheJob(error) {
       // TERM came while the servers were starting, or they stopped with the job: nothing is
       // lost; the next run starts them again and sends what has no record.
       logger.notice("shard \(shard): stopped after TERM before the work was done (\(error))")
-      let pending = try? worker.pending()
       shardEvent.outcome = "stopped"
+      tally.record(into: &shardEvent, work: work)
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
+      guard case .shard = work else { return ShardWorker.Outcome(alreadyDone: 0, written: 0, errors: 0, stopped: true) }
+      let pending = try? worker.pending()
       let done = (pending?.items.count ?? 0) - (pending?.todo.count ?? 0)
       return ShardWorker.Outcome(alreadyDone: done, written: 0, errors: 0, stopped: pending?.todo.isEmpty != true)
     } catch {
       shardEvent.outcome = "failed: \(error)"
+      tally.record(into: &shardEvent, work: work)
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       throw error
     }
+  }
+
+  /// What a task sends: its own shard, or chunks it claims.
+  enum Work {
+    case shard(variants: Set<String>, models: Set<String>)
+    /// `first` is nil when nothing was left to claim.
+    case dynamic(ChunkClaims, first: ChunkClaims.Claim?, variants: Set<String>, models: Set<String>)
+
+    var hasWork: Bool { !models.isEmpty }
+    var variants: Set<String> {
+      switch self {
+      case .shard(let variants, _), .dynamic(_, _, let variants, _): return variants
+      }
+    }
+    var models: Set<String> {
+      switch self {
+      case .shard(_, let models), .dynamic(_, _, _, let models): return models
+      }
+    }
+  }
+
+  /// What the claims of one task run came to, for its timing line.
+  struct ClaimTally {
+    var chunks = 0
+    var reclaimed = 0
+
+    func record(into event: inout ShardTimingEvent, work: Work) {
+      guard case .dynamic(let claims, _, _, _) = work else { return }
+      event.chunks = chunks
+      event.chunksReclaimed = reclaimed
+      event.claimOperations = claims.operations
+    }
+  }
+
+  /// Sends the task's shard, or claims chunk after chunk and sends each until none is left.
+  private func send(_ work: Work, worker: ShardWorker, endpoints: [ShardWorker.Endpoint], stop: StopFlag, tally: inout ClaimTally) async throws -> ShardWorker.Outcome {
+    guard case .dynamic(let claims, let first, _, _) = work else { return try await worker.run(endpoints: endpoints, stop: stop) }
+    var total = ShardWorker.Outcome(alreadyDone: 0, written: 0, errors: 0, stopped: false)
+    var next = first
+    while let claim = next {
+      tally.chunks += 1
+      if claim.generation > 0 { tally.reclaimed += 1 }
+      var chunkWorker = worker
+      chunkWorker.shard = claim.chunk
+      chunkWorker.generation = claim.generation
+      // Stops this chunk when the task stops, or when another task took the chunk over.
+      let chunkStop = StopFlag()
+      let lost = StopFlag()
+      let beats = Task {
+        var last = ContinuousClock.now
+        while !Task.isCancelled {
+          if stop.isSet { chunkStop.set() }
+          if ContinuousClock.now - last >= claims.heartbeatInterval {
+            last = .now
+            if !claims.heartbeat([claim]).isEmpty {
+              lost.set()
+              chunkStop.set()
+            }
+          }
+          try? await Task.sleep(for: .milliseconds(100))
+        }
+      }
+      let outcome: ShardWorker.Outcome
+      do {
+        outcome = try await chunkWorker.run(endpoints: endpoints, stop: chunkStop)
+      } catch {
+        beats.cancel()
+        throw error
+      }
+      beats.cancel()
+      total.alreadyDone += outcome.alreadyDone
+      total.written += outcome.written
+      total.errors += outcome.errors
+      total.firstRequest = [total.firstRequest, outcome.firstRequest].compactMap { $0 }.min()
+      total.lastAnswer = [total.lastAnswer, outcome.lastAnswer].compactMap { $0 }.max()
+      if !outcome.stopped {
+        try claims.finish(claim)
+      } else if lost.isSet, !stop.isSet {
+        logger.notice("chunk \(claim.chunk): another task took it over (this task's heartbeats were late); moving on")
+      } else {
+        total.stopped = true
+        return total
+      }
+      next = try await nextClaim(claims, stop: stop)
+    }
+    total.stopped = stop.isSet
+    return total
+  }
+
+  /// The next chunk to send, or nil when this task should end: every chunk is done, or the
+  /// chunks left are held by tasks that have heartbeated since this one started waiting (each
+  /// is alive and will finish its own). A holder that stops heartbeating meanwhile loses its
+  /// chunk to this task.
+  private func nextClaim(_ claims: ChunkClaims, stop: StopFlag) async throws -> ChunkClaims.Claim? {
+    var waitingOn: [Int: ChunkClaims.Heartbeat]?
+    while !stop.isSet {
+      switch try claims.next() {
+      case .claimed(let claim, let reclaimed):
+        if reclaimed { logger.notice("chunk \(claim.chunk): taken over (generation \(claim.generation)); its holder stopped heartbeating") }
+        return claim
+      case .finished:
+        return nil
+      case .wait(let others):
+        if let earlier = waitingOn {
+          let alive = others.allSatisfy { chunk, beat in
+            guard let before = earlier[chunk] else { return true }
+            return beat.generation != before.generation || beat.beat > before.beat
+          }
+          if alive {
+            logger.info("no chunk left to claim; chunks \(others.keys.sorted()) are held by live tasks")
+            return nil
+          }
+        } else {
+          waitingOn = others
+        }
+        let interval = claims.heartbeatInterval
+        let until = ContinuousClock.now + interval
+        while ContinuousClock.now < until, !stop.isSet { try await Task.sleep(for: .milliseconds(100)) }
+      }
+    }
+    return nil
   }
 
   /// Whether a failure during a drain is the job stopping (a server that stopped with it, a
@@ -175,7 +328,7 @@ public struct ShardRunner: Sendable {
   }
 
   private func makeServers(
-    worker: ShardWorker, todo: [WorkItem], gpus: [GPUInfo], timing: AppendOnlyFile, pids: ServerPIDFile?, taskDir: String, stop: StopFlag
+    worker: ShardWorker, work: Work, gpus: [GPUInfo], timing: AppendOnlyFile, pids: ServerPIDFile?, taskDir: String, stop: StopFlag
   ) throws -> [SupervisedServer] {
     let assignment = Self.serverGPUs(spec.engine.servers, cudaVisibleDevices: environment["CUDA_VISIBLE_DEVICES"])
     return try assignment.enumerated().map { index, devices in
@@ -191,8 +344,8 @@ public struct ShardRunner: Sendable {
       return SupervisedServer(
         launch: launch, readyTimeout: .seconds(spec.engine.readyTimeout), maxRestarts: spec.engine.maxRestarts, pids: pids, draining: stop, logger: logger
       ) { started in
-        try await worker.registerVariants(on: started.client, for: todo)
-        let loads = try await worker.loadModels(on: started.client, for: todo)
+        try await worker.registerVariants(on: started.client, named: work.variants)
+        let loads = try await worker.loadModels(on: started.client, models: work.models)
         var line = base
         line.at = Date().preciseStamp
         line.server = index

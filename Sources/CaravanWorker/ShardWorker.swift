@@ -12,7 +12,11 @@ import Synchronization
 /// (see `registerVariants`) whenever a server becomes ready.
 public struct ShardWorker: Sendable {
   public var run: RunDirectory
+  /// The shard (a chunk, with dynamic distribution) whose items this sends.
   public var shard: Int
+  /// The claim generation of the chunk (dynamic distribution): 0 writes the shard's results
+  /// file, a chunk taken over writes one of its own (`RunLayout.resultFile(_:generation:)`).
+  public var generation = 0
   public var parallel: Int
   public var node: String
   public var jobID: String?
@@ -62,11 +66,19 @@ public struct ShardWorker: Sendable {
     public var lastAnswer: Date?
   }
 
-  /// The shard's items and the ones without a record yet.
+  /// The results file this writes.
+  var output: String { run.layout.resultFile(shard, generation: generation) }
+
+  /// The shard's items and the ones without a record yet, in any of its results files;
+  /// `existing` is this worker's own file.
   public func pending() throws -> (items: [WorkItem], todo: [WorkItem], existing: (values: [ResultRecord], intactBytes: Int)) {
     let items = try run.shardItems(shard)
-    let existing = try JSONLines.read(ResultRecord.self, from: run.layout.resultFile(shard))
-    let latest = Self.latestRecords(existing.values)
+    let existing = try JSONLines.read(ResultRecord.self, from: output)
+    var records = existing.values
+    for path in run.resultFiles(shard) where path != output {
+      records += try JSONLines.read(ResultRecord.self, from: path).values
+    }
+    let latest = Self.latestRecords(records)
     let todo = items.filter { item in
       guard let record = latest[item.key] else { return true }
       return retryErrors && record.status == .error
@@ -74,10 +86,11 @@ public struct ShardWorker: Sendable {
     return (items, todo, existing)
   }
 
-  /// Each key's latest record (files are appended to, so the last line of a key wins).
+  /// Each key's latest record: files are appended to, so a later line replaces an earlier one,
+  /// except that an ok record stays (another claim's duplicate, in whatever file order, changes nothing).
   static func latestRecords(_ records: [ResultRecord]) -> [WorkKey: ResultRecord] {
     var latest: [WorkKey: ResultRecord] = [:]
-    for record in records { latest[record.key] = record }
+    for record in records where latest[record.key]?.status != .ok { latest[record.key] = record }
     return latest
   }
 
@@ -87,7 +100,7 @@ public struct ShardWorker: Sendable {
     // A retried error's new record counts the tries of the earlier runs too.
     let earlierAttempts = Self.latestRecords(existing.values).mapValues(\.attempts)
     logger.info("shard \(shard): \(items.count) items, \(items.count - todo.count) already recorded, \(todo.count) to send to \(endpoints.count) server(s)")
-    let output = try AppendOnlyFile(path: run.layout.resultFile(shard), intactBytes: existing.intactBytes)
+    let output = try AppendOnlyFile(path: output, intactBytes: existing.intactBytes)
 
     var outcome = Outcome(alreadyDone: items.count - todo.count, written: 0, errors: 0, stopped: false)
     // One item a request, or (embeddings) several of the same model and options.
@@ -142,7 +155,11 @@ public struct ShardWorker: Sendable {
   /// Registers the variants the items use (Ollama creates Modelfile variants as models); a
   /// server that restarted gets them again (creating an existing model is harmless).
   public func registerVariants(on client: any InferenceEngine, for items: [WorkItem]) async throws {
-    let needed = Set(items.map(\.variant))
+    try await registerVariants(on: client, named: Set(items.map(\.variant)))
+  }
+
+  /// Registers the named variants (those with a Modelfile).
+  public func registerVariants(on client: any InferenceEngine, named needed: Set<String>) async throws {
     for variant in try run.manifest().variants where needed.contains(variant.name) {
       guard variant.create != nil else { continue }
       do {
@@ -159,8 +176,13 @@ public struct ShardWorker: Sendable {
   /// model load is measured once per server and not inside the first requests' timings.
   /// A model the server does not have fails the shard here, with one message.
   public func loadModels(on client: any InferenceEngine, for items: [WorkItem]) async throws -> [String: Double] {
+    try await loadModels(on: client, models: Set(items.map(\.model)))
+  }
+
+  /// Loads the models; see `loadModels(on:for:)`.
+  public func loadModels(on client: any InferenceEngine, models: Set<String>) async throws -> [String: Double] {
     var loads: [String: Double] = [:]
-    for model in Set(items.map(\.model)).sorted() {
+    for model in models.sorted() {
       let started = ContinuousClock.now
       do {
         // An embedding model may not generate (Ollama refuses it): it is loaded by embedding.

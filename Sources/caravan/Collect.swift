@@ -47,8 +47,16 @@ extension Caravan {
           let rate = variant.decodeTokensPerSecond.map { ", \($0) tokens/s decode" } ?? ""
           print("  \(variant.variant): \(variant.ok) ok, \(variant.errors) errors\(rate)")
         }
-        for repeated in report.repeated.prefix(20) {
-          print("warning: \(repeated.key) has \(repeated.records) records; the last one was kept")
+        if report.claimOperations != nil, report.duplicatesSent > 0 {
+          // Dynamic distribution: expected when a chunk was taken over from a task that was late.
+          print("note: \(report.duplicatesSent) requests were sent twice (chunks taken over from tasks whose heartbeats stopped); one record of each key was kept")
+        } else {
+          for repeated in report.repeated.prefix(20) {
+            print("warning: \(repeated.key) has \(repeated.records) records; the first ok one was kept")
+          }
+        }
+        if let operations = report.claimOperations, let perItem = report.claimOperationsPerItem {
+          print("Claims: \(operations) file-system operations, \(perItem) per item.")
         }
         if report.unexpected > 0 { print("warning: \(report.unexpected) records do not belong to this run's plan and were left out") }
         print("Wrote \(run.layout.mergedResults), errors.jsonl, summary.json, timing.csv, sweep.csv, report.md and report.html.")

@@ -125,10 +125,13 @@ extension Caravan {
       guard submission.scheduler != .local else {
         throw fail("job \(submission.jobID) ran as local processes; stop it with Ctrl-C in the terminal that runs `caravan submit`")
       }
-      do {
-        try await Schedulers.query(recorded: submission.scheduler).cancel(jobID: submission.jobID)
-      } catch {
-        throw fail("cannot cancel job \(submission.jobID): \(error)")
+      // The run's job, and those of tasks added with `submit --add-shards`.
+      for jobID in submission.jobIDs {
+        do {
+          try await Schedulers.query(recorded: submission.scheduler).cancel(jobID: jobID)
+        } catch {
+          throw fail("cannot cancel job \(jobID): \(error)")
+        }
       }
       print("Cancelled job \(submission.jobID). Its records so far are kept; `caravan collect --partial \(runDir)` merges them.")
     }

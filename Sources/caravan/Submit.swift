@@ -2,6 +2,7 @@ import ArgumentParser
 import CaravanCore
 import CaravanRun
 import CaravanSlurm
+import CaravanStorage
 import Foundation
 
 extension Caravan {
@@ -12,12 +13,16 @@ extension Caravan {
       discussion: """
         Expands prompts × variants × repeats, splits the work into shards (Slurm array tasks), \
         writes the run directory, and submits job.sbatch. Nothing is written or submitted when the \
-        spec or the prompt file has a problem.
+        spec or the prompt file has a problem. With --add-shards N, the argument is a run directory \
+        that is going: N more array tasks join it and claim its chunks (dynamic distribution).
         """
     )
 
-    @Argument(help: "The job spec (YAML or JSON).")
+    @Argument(help: "The job spec (YAML or JSON); with --add-shards, the run directory.")
     var spec: String
+
+    @Option(help: ArgumentHelp("Add N array tasks to the running run directory given instead of a spec (dynamic distribution).", valueName: "N"))
+    var addShards: Int?
 
     @Flag(help: "Write the run directory but submit nothing.")
     var dryRun = false
@@ -40,9 +45,24 @@ extension Caravan {
     func validate() throws {
       try validateProgressInterval(progressInterval)
       if schedulerKind != nil, executor == .local { throw ValidationError("--scheduler chooses how to reach Slurm; it cannot be combined with --executor local") }
+      if let addShards, addShards < 1 { throw ValidationError("--add-shards takes a number of tasks of at least 1, got \(addShards)") }
+      if addShards != nil, dryRun || executor != nil || runDir != nil {
+        throw ValidationError("--add-shards adds tasks to a run that is going; it cannot be combined with --dry-run, --executor or --run-dir")
+      }
     }
 
     func run() async throws {
+      if let addShards {
+        let run = RunDirectory(path: spec)
+        let added: Submission.Added
+        do { added = try await TaskAdder(caravanPath: Executables.caravan).add(addShards, to: run) } catch { throw fail("\(error)") }
+        if json {
+          printJSON(["run_dir": run.path, "job_id": added.jobID, "tasks": Array(added.first..<added.first + added.count)])
+        } else {
+          print("Submitted job \(added.jobID): \(added.count) more task(s) (array indices \(added.first)-\(added.first + added.count - 1)) for \(run.path).")
+        }
+        return
+      }
       let submitter = Submitter(preparer: RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version))
       let json = self.json
       let display = RunProgressDisplay(json: json)
@@ -105,7 +125,9 @@ extension Caravan {
     /// Prompt lines may name their own variants, so items need not be prompts × variants × repeats.
     static func summary(_ prepared: RunPreparer.Prepared) -> String {
       let prompts = prepared.plan.promptCount
-      return "\(prepared.plan.items.count) work items (\(prompts) prompts, \(prepared.plan.variants.count) variants, \(prepared.spec.repeats) repeats) in \(prepared.plan.shards.count) shards"
+      let plan = prepared.plan
+      let where_ = plan.tasks == plan.shards.count ? "in \(plan.shards.count) shards" : "in \(plan.shards.count) chunks for \(plan.tasks) tasks"
+      return "\(plan.items.count) work items (\(prompts) prompts, \(plan.variants.count) variants, \(prepared.spec.repeats) repeats) \(where_)"
     }
   }
 }
