@@ -28,7 +28,7 @@ public enum Collector {
     public var missingCount: Int
     /// The first missing keys in plan order (at most 1000; `missingCount` has them all).
     public var missing: [WorkKey]
-    /// Keys with more than one record; the first ok one was kept (else the last).
+    /// Keys with more than one record; the newest ok one was kept (else the newest).
     public var repeated: [RepeatedKey]
     /// Records beyond one per key: requests sent twice (a chunk taken over from a task that was
     /// only slow, with dynamic distribution, or a results file copied by hand).
@@ -145,8 +145,8 @@ public enum Collector {
       var offsets = [Int](repeating: -1, count: shard.items)
       var lengths = [Int32](repeating: 0, count: shard.items)
       var fileOf = [UInt16](repeating: 0, count: shard.items)
-      // Records of an item after an ok one: work done twice; the ok one is kept. A record after
-      // an error one is a retry (`caravan resume --retry-errors`), which replaces it.
+      // Records of an item after an ok one: work done twice; the newest ok one is kept. A record
+      // after an error one is a retry (`caravan resume --retry-errors`), which replaces it.
       var counts = [UInt16](repeating: 0, count: shard.items)
       var latestIsError = [Bool](repeating: false, count: shard.items)
       let paths = Array((resultFiles[shard.index] ?? [layout.resultFile(shard.index)]).prefix(Int(UInt16.max)))
@@ -163,13 +163,16 @@ public enum Collector {
           }
           let index = seq - firstSeq
           if offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
-          if offsets[index] >= 0, !latestIsError[index] { continue }
+          // Records are written with sorted keys, and a quote inside a text is escaped, so this
+          // byte sequence can only be the status key.
+          let isError = line.range(of: Data(#""status":"error""#.utf8)) != nil
+          // An error never replaces an ok record (another generation's holder may have failed
+          // where the first succeeded).
+          if isError, offsets[index] >= 0, !latestIsError[index] { continue }
           offsets[index] = offset
           lengths[index] = length
           fileOf[index] = UInt16(fileIndex)
-          // Records are written with sorted keys, and a quote inside a text is escaped, so this
-          // byte sequence can only be the status key.
-          latestIsError[index] = line.range(of: Data(#""status":"error""#.utf8)) != nil
+          latestIsError[index] = isError
         }
       }
       // Pass 2: the plan's items in order, each with its latest record.

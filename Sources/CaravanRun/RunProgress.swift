@@ -101,8 +101,8 @@ public struct RunProgress: Sendable, Equatable, Encodable {
         // seq and the counts are read from a file: subtract and add without trapping.
         let (position, overflow) = record.seq.subtractingReportingOverflow(firstSeq)
         guard !overflow, position >= 0, position < info.items else { continue }
-        // An ok record stays (a duplicate from another generation changes nothing).
-        if !seen[position] || latestError[position] { latestError[position] = record.status == .error }
+        // An error never replaces an ok record (as at collect).
+        if !seen[position] || latestError[position] || record.status == .ok { latestError[position] = record.status == .error }
         seen[position] = true
         tokens = tokens.addingSaturating(record.timings.evalCount ?? 0)
         nanoseconds = nanoseconds.addingSaturating(record.timings.evalDuration ?? 0)

@@ -35,6 +35,8 @@ public final class ChunkClaims: Sendable {
     var beat = 0
     /// Where the search for an unclaimed chunk goes on from: chunks before it are claimed.
     var cursor = 0
+    /// Chunks this instance holds (claimed, not finished).
+    var held: Set<Int> = []
   }
 
   /// One held generation of a chunk.
@@ -128,7 +130,8 @@ public final class ChunkClaims: Sendable {
     try RunFileModes.makeFolders(folder)
     let listing = try list()
     var others: [Int: Heartbeat] = [:]
-    for chunk in listing.inProgress {
+    let held = state.withLock { $0.held }
+    for chunk in listing.inProgress where !held.contains(chunk) {
       guard let generation = listing.generations[chunk] else { continue }
       let beat = read(chunk, generation: generation)
       // An unreadable claim is being written (or was made by a create that has not written yet):
@@ -178,10 +181,16 @@ public final class ChunkClaims: Sendable {
   /// Marks a chunk whose every item has a record.
   public func finish(_ claim: Claim) throws {
     count(1)
+    state.withLock { _ = $0.held.remove(claim.chunk) }
     let path = folder + "/" + Self.doneName(claim.chunk)
     let fd = RunFileModes.open(path, flags: O_WRONLY | O_CLOEXEC)
     guard fd >= 0 else { throw RunDirectoryError("cannot write \(path): \(String(cString: strerror(errno)))") }
     close(fd)
+  }
+
+  /// Forgets a claim another task took over: this instance no longer holds it.
+  public func abandon(_ claim: Claim) {
+    state.withLock { _ = $0.held.remove(claim.chunk) }
   }
 
   /// The heartbeat in a claim file; nil when it cannot be read or is being written.
@@ -218,6 +227,7 @@ public final class ChunkClaims: Sendable {
       throw RunDirectoryError("cannot claim \(path): \(String(cString: strerror(errno)))")
     }
     if let mode = RunFileModes.file(in: folder) { fchmod(fd, mode) }
+    state.withLock { _ = $0.held.insert(chunk) }
     let line = record(beat: state.withLock { $0.beat }, generation: generation)
     _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     close(fd)

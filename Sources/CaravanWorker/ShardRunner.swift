@@ -247,6 +247,7 @@ public struct ShardRunner: Sendable {
       if !outcome.stopped {
         try claims.finish(claim)
       } else if lost.isSet, !stop.isSet {
+        claims.abandon(claim)
         logger.notice("chunk \(claim.chunk): another task took it over (this task's heartbeats were late); moving on")
       } else {
         total.stopped = true

@@ -87,10 +87,10 @@ public struct ShardWorker: Sendable {
   }
 
   /// Each key's latest record: files are appended to, so a later line replaces an earlier one,
-  /// except that an ok record stays (another claim's duplicate, in whatever file order, changes nothing).
+  /// except that an error never replaces an ok record (as at collect).
   static func latestRecords(_ records: [ResultRecord]) -> [WorkKey: ResultRecord] {
     var latest: [WorkKey: ResultRecord] = [:]
-    for record in records where latest[record.key]?.status != .ok { latest[record.key] = record }
+    for record in records where record.status == .ok || latest[record.key]?.status != .ok { latest[record.key] = record }
     return latest
   }
 

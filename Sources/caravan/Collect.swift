@@ -52,7 +52,7 @@ extension Caravan {
           print("note: \(report.duplicatesSent) requests were sent twice (chunks taken over from tasks whose heartbeats stopped); one record of each key was kept")
         } else {
           for repeated in report.repeated.prefix(20) {
-            print("warning: \(repeated.key) has \(repeated.records) records; the first ok one was kept")
+            print("warning: \(repeated.key) has \(repeated.records) records; the newest ok one was kept")
           }
         }
         if let operations = report.claimOperations, let perItem = report.claimOperationsPerItem {

@@ -4,10 +4,11 @@ import Testing
 /// Expanding prompts × variants × repeats, and cutting the work into shards.
 @Suite("Planner")
 struct PlannerTests {
-  func spec(repeats: Int = 1, shards: Int = 1, variants: [VariantSpec] = [], sweep: [SweepAxis] = []) -> JobSpec {
+  func spec(repeats: Int = 1, shards: Int = 1, variants: [VariantSpec] = [], sweep: [SweepAxis] = [], distribution: JobSpec.Slurm.Distribution = .static) -> JobSpec {
     var spec = JobSpec(name: "demo", model: "gemma:7b", prompts: "prompts.jsonl")
     spec.repeats = repeats
     spec.slurm.shards = shards
+    spec.slurm.distribution = distribution
     spec.variants = variants
     spec.sweep = sweep
     return spec
@@ -216,5 +217,40 @@ struct PlannerTests {
         temperature: [0.5, 1.0]
       """, file: "job.yaml")
     #expect(Planner.variants(for: spec).map(\.name) == ["temperature=0.5", "temperature=1.0"])
+  }
+
+  @Test("dynamic distribution: chunks cover the plan in order, shrink as the work runs out, and end in single items", arguments: [
+    (1, 1), (7, 3), (100, 3), (1000, 4), (100_000, 16),
+  ])
+  func dynamicChunks(itemCount: Int, tasks: Int) throws {
+    let sizes = Planner.chunkSizes(items: itemCount, tasks: tasks)
+    #expect(sizes.reduce(0, +) == itemCount)
+    #expect(sizes.allSatisfy { $0 >= 1 })
+    #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $0 >= $1 }, "never growing")
+    #expect(sizes.last == 1)
+    // Each chunk holds an eighth of a task's share of what is left, rounded up.
+    var left = itemCount
+    for size in sizes {
+      #expect(size == max(1, (left + 8 * tasks - 1) / (8 * tasks)))
+      left -= size
+    }
+    // Few chunks on a large run: claims cost little per item.
+    if itemCount >= 100_000 { #expect(Double(sizes.count) / Double(itemCount) < 0.02) }
+  }
+
+  @Test func dynamicIsTheDefaultWithMoreThanOneShard() throws {
+    let prompts = (0..<100).map { prompt("p\($0)", line: $0 + 1) }
+    var many = spec(shards: 3)
+    many.slurm.distribution = nil
+    let plan = Planner.plan(spec: many, prompts: prompts)
+    #expect(plan.distribution == .dynamic && plan.tasks == 3)
+    #expect(plan.shards.count == Planner.chunkSizes(items: 100, tasks: 3).count)
+    #expect(plan.shards.flatMap { $0 } == Array(plan.items), "the chunks are the plan, in order")
+    var one = spec(shards: 1)
+    one.slurm.distribution = nil
+    #expect(Planner.plan(spec: one, prompts: prompts).distribution == .static)
+    var fixed = spec(shards: 3, distribution: .dynamic)
+    fixed.slurm.chunkSize = 30
+    #expect(Planner.plan(spec: fixed, prompts: prompts).shards.map(\.count) == [30, 30, 30, 10])
   }
 }

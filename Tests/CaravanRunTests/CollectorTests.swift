@@ -10,7 +10,7 @@ import CaravanStorage
 @Suite struct CollectorTests {
   /// A run of 2 prompts × 1 variant × 2 repeats in 2 shards, with results written by hand.
   func run() throws -> (RunDirectory, [WorkItem]) {
-    let spec = smallSpec.replacingOccurrences(of: "repeats: 2", with: "repeats: 2\nslurm: {shards: 2}")
+    let spec = smallSpec.replacingOccurrences(of: "repeats: 2", with: "repeats: 2\nslurm: {shards: 2, distribution: static}")
       .replacingOccurrences(of: """
         variants:
           - name: cold
@@ -45,6 +45,40 @@ import CaravanStorage
 
   func merged(_ run: RunDirectory) throws -> [ResultRecord] {
     try JSONLines.read(ResultRecord.self, from: run.layout.mergedResults).values
+  }
+
+  /// Dynamic distribution: a chunk taken over has a results file per generation. Collect keeps
+  /// one record of each key (the newest, but never an error over an ok one), and counts the
+  /// requests sent twice.
+  @Test func dynamicRunsKeepOneRecordPerKeyAcrossGenerations() throws {
+    let spec = smallSpec.replacingOccurrences(of: "repeats: 2", with: "repeats: 2\nslurm: {shards: 2}")
+    let prepared = try prepareRun(spec: spec, prompts: #"{"id": "a", "prompt": "x"}"# + "\n")
+    let run = prepared.run, items = Array(prepared.plan.items)
+    let manifest = try run.manifest()
+    #expect(manifest.distribution == .dynamic && manifest.taskCount == 2)
+    let chunkOf = { (seq: Int) in prepared.plan.shards.firstIndex { $0.contains { $0.seq == seq } }! }
+    func append(_ records: [ResultRecord], _ path: String) throws {
+      var data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+      for record in records { data.append(try JSONLines.lineEncoder().encode(record)); data.append(UInt8(ascii: "\n")) }
+      try data.write(to: URL(fileURLWithPath: path))
+    }
+    // Item 0: ok in generation 0, and again (a slow holder's duplicate) in generation 1.
+    try append([record(items[0], .ok, "first")], run.layout.resultFile(chunkOf(0), generation: 0))
+    try append([record(items[0], .ok, "again")], run.layout.resultFile(chunkOf(0), generation: 1))
+    // Item 1: an error in generation 0, then ok in generation 2 (generation 1 died before writing).
+    try append([record(items[1], .error)], run.layout.resultFile(chunkOf(1), generation: 0))
+    try append([record(items[1], .ok, "fixed")], run.layout.resultFile(chunkOf(1), generation: 2))
+    // Item 2: ok in generation 0; the task that took the chunk over failed on it.
+    try append([record(items[2], .ok, "kept")], run.layout.resultFile(chunkOf(2), generation: 0))
+    try append([record(items[2], .error)], run.layout.resultFile(chunkOf(2), generation: 1))
+    // Every other item once.
+    for item in items.dropFirst(3) { try append([record(item, .ok, "x")], run.layout.resultFile(chunkOf(item.seq), generation: 0)) }
+    let report = try Collector.collect(run)
+    #expect(report.complete && report.ok == items.count && report.errors == 0)
+    #expect(report.duplicatesSent == 2)
+    let kept = try merged(run)
+    #expect(kept.map(\.seq) == Array(0..<items.count))
+    #expect(kept[0].response == "again" && kept[1].response == "fixed" && kept[2].response == "kept")
   }
 
   @Test func planOrderLastRecordWinsAndRepeatsAreCounted() throws {
