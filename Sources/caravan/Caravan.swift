@@ -12,7 +12,7 @@ struct Caravan: AsyncParsableCommand {
     version: version,
     subcommands: [
       Init.self, Submit.self, Validate.self, Status.self, Cancel.self, Collect.self, Resume.self, Diff.self, EstimateCommand.self, Container.self, Models.self, SamplingMath.self,
-      Worker.self, WaitReady.self, FreePort.self, Guard.self, StopLeftovers.self,
+      SimulateDistribution.self, Worker.self, WaitReady.self, FreePort.self, Guard.self, StopLeftovers.self,
     ]
   )
 
