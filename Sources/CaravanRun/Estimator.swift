@@ -48,7 +48,7 @@ public struct Estimator: Sendable {
       throw NoPastRuns(description: "no finished run of \(spec.model) (engine \(spec.engine.kind.rawValue)) under \(spec.output) to learn from: run `caravan estimate \(specPath) --calibrate \(min(20, checked.prompts.count))`, which runs the first \(min(20, checked.prompts.count)) prompts first")
     }
     let plan = RunPreparer.plan(checked)
-    let prediction = Estimate.predict(shards: plan.shards.map(Self.shape), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
+    let prediction = Estimate.predict(shards: Self.taskShares(plan), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
     var errors: [(String, Double, Double)] = []
     if runs.count >= 2 {
       for (index, run) in runs.enumerated() {
@@ -85,7 +85,7 @@ public struct Estimator: Sendable {
   public static func timeWarning(spec: JobSpec, plan: Plan, specPath: String) -> String? {
     guard spec.executor != .local, let limit = spec.slurm.time.flatMap(SlurmTime.seconds), limit > 0 else { return nil }
     guard let runs = try? pastRuns(of: spec).suffix(3).compactMap(observe), let rates = Estimate.Rates(runs) else { return nil }
-    let prediction = Estimate.predict(shards: plan.shards.map(shape), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
+    let prediction = Estimate.predict(shards: taskShares(plan), rates: rates, gpusPerShard: spec.slurm.gpusPerNode)
     guard prediction.wallSeconds > Double(limit) else { return nil }
     return "slurm.time \(Estimate.slurmTime(limit)) looks too short: past runs of \(spec.model) suggest \(Estimate.slurmTime(Int(prediction.wallSeconds.rounded(.up)))) for the longest shard; ask for \(prediction.timeLimit) (see `caravan estimate \(specPath)`)"
   }
@@ -120,8 +120,11 @@ public struct Estimator: Sendable {
             variant: record.variant, promptWords: words[record.key] ?? 0, promptTokens: t.promptEvalCount ?? 0, generatedTokens: t.evalCount ?? 0,
             wallSeconds: record.wallMs / 1000, prefillSeconds: t.promptEvalDuration.map { Double($0) / 1e9 }, decodeSeconds: t.evalDuration.map { Double($0) / 1e9 }))
       }
-      // The last attempt of the shard: its servers' start-up, then its requests.
-      let events = (try? JSONLines.read(ShardTimingEvent.self, from: run.layout.timingFile(shard.index)).values) ?? []
+    }
+    // Each task's last attempt: its servers' start-up, then its requests (with static
+    // distribution task i ran shard i; with dynamic, the chunks it claimed).
+    for task in 0..<manifest.taskCount {
+      let events = (try? JSONLines.read(ShardTimingEvent.self, from: run.layout.timingFile(task)).values) ?? []
       guard let end = events.last(where: { $0.event == .shard }),
         let first = end.firstRequestAt.flatMap(ISOTimestamp.seconds), let last = end.lastRequestAt.flatMap(ISOTimestamp.seconds)
       else { continue }
@@ -135,14 +138,34 @@ public struct Estimator: Sendable {
     return Estimate.Run(path: run.path, model: model, gpuName: gpuName, requests: requests, shards: shards)
   }
 
-  /// A run's own plan, shard by shard, in the shape `Estimate.predict` takes.
+  /// A run's own plan, task by task, in the shape `Estimate.predict` takes.
   static func plannedShards(_ path: String) throws -> [[Estimate.Item]] {
     let run = RunDirectory(path: path)
     let decoder = JSONDecoder()
-    return try run.manifest().shards.map { shard in
+    let manifest = try run.manifest()
+    let shards = manifest.shards.map { shard in
       LineReader(path: run.layout.shardFile(shard.index)).compactMap { _, line in
         (try? decoder.decode(WorkItem.self, from: line)).map(Estimate.item)
       }
+    }
+    return manifest.distribution == .dynamic ? balanced(shards.flatMap { $0 }, into: manifest.taskCount) : shards
+  }
+
+  /// What each task sends: its shard with static distribution; with dynamic, an equal share of
+  /// the plan (the tasks claim chunks until none is left, so their work evens out).
+  static func taskShares(_ plan: Plan) -> [[Estimate.Item]] {
+    plan.distribution == .dynamic ? balanced(plan.items.map(Estimate.item), into: plan.tasks) : plan.shards.map(shape)
+  }
+
+  /// `items` cut into `parts` contiguous slices that differ in size by at most one.
+  static func balanced<T>(_ items: [T], into parts: Int) -> [[T]] {
+    let parts = max(1, parts)
+    let base = items.count / parts, extra = items.count % parts
+    var start = 0
+    return (0..<parts).map { index in
+      let size = base + (index < extra ? 1 : 0)
+      defer { start += size }
+      return Array(items[start..<start + size])
     }
   }
 

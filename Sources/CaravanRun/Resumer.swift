@@ -83,7 +83,7 @@ public struct Resumer: Sendable {
       engineCommand: "", origin: "resume of \(manifest.runID)")
     if manifest.distribution == .dynamic {
       // The job is gone, so no claim is held: the new tasks claim every unfinished chunk at once.
-      _ = try ChunkClaims.release(in: run.layout)
+      _ = try ChunkClaims.release(in: run.layout, pending: Set(pending.shards))
       let tasks = min(manifest.taskCount, pending.shards.count)
       if job.slurm.layout == .nodes { job.shardCount = tasks } else { job.shards = Array(0..<tasks) }
     } else {

@@ -256,16 +256,18 @@ public final class ChunkClaims: Sendable {
 }
 
 extension ChunkClaims {
-  /// Lets the next run claim every unfinished chunk at once: `caravan resume` calls it when the
-  /// run's job is gone (its holders cannot be writing), so the new tasks need not wait out the
-  /// timeout. Done chunks keep their markers.
-  public static func release(in layout: RunLayout) throws -> Int {
+  /// Lets the next run claim every unfinished chunk at once, and the `pending` ones again (a
+  /// done chunk with items to send: records lost, or errors to retry). `caravan resume` calls it
+  /// when the run's job is gone (its holders cannot be writing), so the new tasks need not wait
+  /// out the timeout. Returns the files removed.
+  public static func release(in layout: RunLayout, pending: Set<Int> = []) throws -> Int {
     let listing = try list(layout.claimsDir)
     var released = 0
-    for chunk in listing.inProgress {
+    for chunk in Set(listing.inProgress).union(pending.intersection(listing.generations.keys)) {
       for generation in 0...(listing.generations[chunk] ?? 0) {
         if unlink(layout.claimsDir + "/" + claimName(chunk, generation: generation)) == 0 { released += 1 }
       }
+      if unlink(layout.claimsDir + "/" + doneName(chunk)) == 0 { released += 1 }
     }
     return released
   }

@@ -40,6 +40,7 @@ struct ClusterReportTests {
         temperature: [0.0, 0.5, 1.0, 1.5]
       slurm:
         shards: 2
+        distribution: static
         gpus_per_node: 2
         extra: ["--hold"]
       container: {runtime: none}

@@ -35,6 +35,7 @@ func writeE2EJob(in dir: URL, requestLogs: URL) throws -> URL {
           SYSTEM You are terse.
     slurm:
       shards: 3
+      distribution: static
       gpus_per_node: 1
       time: "00:05:00"
       grace: 30

@@ -26,6 +26,7 @@
         command: exec '\(sim)' --models gemma:7b
       slurm:
         shards: 2
+        distribution: static
         partition: \(partition)
         time: "00:05:00"
         cpus_per_task: 2

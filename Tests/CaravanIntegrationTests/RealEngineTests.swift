@@ -78,14 +78,15 @@ struct RealEngineTests {
     #expect(collect.status == 0, "\(collect.stdout)\(collect.stderr)")
     let records = try readJSONLines(job.runDir + "/results.jsonl")
 
-    // Every key exactly once, all ok, from both shards.
+    // Every key exactly once, all ok; the two tasks claimed the chunks (dynamic distribution).
     let keys = records.map { "\($0["id"]!.stringValue!)|\($0["variant"]!.stringValue!)|\($0["repeat"]!.intValue!)" }
     #expect(keys.count == job.items && Set(keys).count == job.items)
     #expect(records.allSatisfy { $0["status"] == .string("ok") && !($0["response"]?.stringValue ?? "").isEmpty })
-    #expect(Set(records.compactMap { $0["shard"]?.intValue }) == [0, 1])
     var shardLines = 0
-    for shard in 0..<2 { shardLines += try readJSONLines(job.runDir + "/results/shard-000\(shard).jsonl").count }
-    #expect(shardLines == job.items, "no record written twice across the shards")
+    for name in try FileManager.default.contentsOfDirectory(atPath: job.runDir + "/results") {
+      shardLines += try readJSONLines(job.runDir + "/results/" + name).count
+    }
+    #expect(shardLines == job.items, "no record written twice across the chunks")
 
     let byPrompt = answers(records)
     for index in prompts.indices {

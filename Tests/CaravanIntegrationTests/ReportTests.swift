@@ -20,7 +20,7 @@ enum SyntheticRun {
     engine: {kind: sim}
     sweep:
       temperature: [0.0, 0.5, 1.0, 1.5]
-    slurm: {shards: 2}
+    slurm: {shards: 2, distribution: static}
     container: {runtime: none}
     """
 

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ResumeTests {
   /// A local job on the simulator whose flags come from a file, so a test can break the server
   /// and fix it again without touching the run.
-  func writeJob(prompts: Int = 4, shards: Int = 2) throws -> (spec: URL, flags: URL) {
+  func writeJob(prompts: Int = 4, shards: Int = 2, distribution: String = "dynamic") throws -> (spec: URL, flags: URL) {
     let dir = try TestPaths.temporaryDirectory("resume")
     let sim = try TestPaths.binary("ollama-sim")
     let flags = dir.appendingPathComponent("sim-flags")
@@ -23,7 +23,7 @@ import Testing
         kind: sim
         parallel: 4
         command: exec '\(sim)' --models gemma:7b --token-ms 1 $(cat '\(flags.path)')
-      slurm: {shards: \(shards)}
+      slurm: {shards: \(shards), distribution: \(distribution)}
       container: {runtime: none}
       """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
     return (dir.appendingPathComponent("job.yaml"), flags)
@@ -55,8 +55,11 @@ import Testing
     #expect(results.allSatisfy { ($0["attempts"]?.intValue ?? 0) >= 6 }, "\(results.map { $0["attempts"] ?? .null })")
   }
 
-  @Test func missingItemsAreSentOnceAndOnlyThose() async throws {
-    let (spec, flags) = try writeJob(prompts: 6)
+  /// Static: shard 1's file loses its last two records. Dynamic: so does the file of chunk 1
+  /// (a chunk of one item here), which is marked done: resume claims it again.
+  @Test(arguments: ["static", "dynamic"])
+  func missingItemsAreSentOnceAndOnlyThose(distribution: String) async throws {
+    let (spec, flags) = try writeJob(prompts: 6, distribution: distribution)
     try "".write(to: flags, atomically: true, encoding: .utf8)
     let submit = try await caravan(["submit", spec.path, "--json"])
     #expect(submit.status == 0, "\(submit.stderr)")

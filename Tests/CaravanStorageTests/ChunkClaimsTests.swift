@@ -81,6 +81,9 @@ import Testing
     #expect(listing.done == [done.chunk] && listing.generations.keys.sorted() == [done.chunk])
     let next = claims(root, holder: "job2_0", task: 0, chunks: 3)
     #expect(try Self.drain(next).sorted() == [open.chunk, 2])
+    // A done chunk with work left (records lost, errors to retry) is claimed again once released.
+    #expect(try ChunkClaims.release(in: RunLayout(root: root.path), pending: [done.chunk]) == 2)
+    #expect(try Self.drain(claims(root, holder: "job3_0", task: 0, chunks: 3)) == [done.chunk])
   }
 
   @Test func aTornOrEmptyClaimIsNotStale() throws {
