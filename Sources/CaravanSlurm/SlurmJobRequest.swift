@@ -135,7 +135,7 @@ public struct SlurmJobRequest: Sendable, Equatable {
 
   /// The long options this request understands (short forms: -A -a -b -C -c -D -d -e -H -J -L -N -n -o -p -q -t -w -x).
   public static let knownOptions = [
-    "--job-name", "--array", "--partition", "--account", "--qos", "--time", "--nodes", "--ntasks", "--gres",
+    "--job-name", "--array", "--partition", "--account", "--qos", "--time", "--nodes", "--ntasks", "--ntasks-per-node", "--gres",
     "--cpus-per-task", "--mem", "--signal", "--requeue", "--no-requeue", "--open-mode", "--output", "--error",
     "--chdir", "--constraint", "--exclusive", "--mail-type", "--mail-user", "--comment", "--exclude",
     "--nodelist", "--reservation", "--dependency", "--kill-on-invalid-dep", "--licenses", "--wckey", "--nice",

@@ -31,16 +31,53 @@ enum Fixtures {
     let server = ServerLaunch(runtime: .apptainer, image: "/project/images/ollama 0.6.sif", flags: ["--nv"], binds: ["/project/data:/data:ro"], command: "ollama serve", modelsDir: "/scratch/shared models", parallel: 8, env: ["OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_LOAD_TIMEOUT": "15m"], model: "gemma:7b")
     return BatchJob(name: "tutorial", runDir: "/scratch/my runs/tutorial-1", shardCount: 1, slurm: slurm, caravan: "/opt/caravan/bin/caravan", server: server, origin: "0.1.0 from jobs/tutorial.yaml (run tutorial-1)")
   }
+
+  /// One job of four whole nodes, each step claiming chunks (`slurm.layout: nodes`).
+  static func nodesJob() -> BatchJob {
+    var job = simJob()
+    job.slurm.layout = .nodes
+    job.slurm.shards = 4
+    job.shardCount = 4
+    return job
+  }
+
+  /// A throttled array: `--array=0-2%2`.
+  static func throttledJob() -> BatchJob {
+    var job = simJob()
+    job.slurm.maxRunning = 2
+    return job
+  }
 }
 
 @Suite struct ScriptRendererTests {
   static let snapshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")
 
-  @Test(arguments: [("sim-none", Fixtures.simJob()), ("apptainer-nv", Fixtures.apptainerJob())])
+  @Test(arguments: [("sim-none", Fixtures.simJob()), ("apptainer-nv", Fixtures.apptainerJob()), ("nodes-layout", Fixtures.nodesJob())])
   func matchesGolden(name: String, job: BatchJob) throws {
     let script = ScriptRenderer.render(job)
     let mismatch = try goldenMismatch(script, golden: Self.snapshots.appendingPathComponent("\(name).sbatch.golden"))
     #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+
+  @Test func maxRunningThrottlesTheArray() {
+    let job = Fixtures.throttledJob()
+    #expect(job.arrayIndices == "0-2%2")
+    #expect(job.directives.contains(BatchJob.Directive("--array", "0-2%2")))
+    var resumed = job
+    resumed.shards = [0, 2]
+    #expect(resumed.arrayIndices == "0,2%2")
+  }
+
+  @Test func aNodesLayoutJobHasNoArrayAndSignalsEveryStep() throws {
+    let job = Fixtures.nodesJob()
+    let options = job.directives.map(\.option)
+    #expect(!options.contains("--array"))
+    #expect(job.directives.contains(BatchJob.Directive("--nodes", "4")) && job.directives.contains(BatchJob.Directive("--ntasks-per-node", "1")))
+    #expect(job.directives.contains(BatchJob.Directive("--signal", "TERM@120")))
+    #expect(job.outputPattern.hasSuffix("/logs/slurm-%j.out") && job.highestArrayIndex == nil)
+    let script = ScriptRenderer.render(job)
+    #expect(script.contains("srun --nodes=\"$SLURM_JOB_NUM_NODES\" --ntasks-per-node=1"))
+    #expect(script.contains("SHARD=\"${SLURM_PROCID:-${SLURM_ARRAY_TASK_ID:-0}}\""))
   }
 
   @Test(arguments: [Fixtures.simJob(), Fixtures.apptainerJob()])

@@ -48,6 +48,23 @@ func fullJob(extra: [String] = [], configure: (inout JobSpec.Slurm) -> Void = { 
     #expect(job.directives.allSatisfy { SlurmJobRequest.knownOptions.contains($0.option) })
   }
 
+  @Test func aNodesLayoutAndAThrottleBecomeJobFields() throws {
+    let nodes = try SlurmJobRequest(fullJob { $0.layout = .nodes })
+    #expect(nodes.arrayIndices == nil)
+    #expect(nodes.minNodes == 3 && nodes.maxNodes == 3 && nodes.tasks == 3 && nodes.tasksPerNode == 1)
+    #expect(nodes.warning == .init(signal: SIGTERM, seconds: 120, batchShellOnly: false), "each node's step drains itself")
+    #expect(nodes.standardOutput == "/scratch/runs/full-1/logs/slurm-%j.out")
+    #expect(fullJob { $0.layout = .nodes }.directives.allSatisfy { SlurmJobRequest.knownOptions.contains($0.option) })
+    let throttled = try SlurmJobRequest(fullJob { $0.maxRunning = 2 })
+    #expect(throttled.arrayIndices == "0-2%2")
+  }
+
+  @Test func maxArraySizeIsReadFromScontrolShowConfig() {
+    let text = "Configuration data as of 2026-12-03T13:00:00\nMailProg                = /usr/bin/mail\nMaxArraySize            = 1001\nMaxJobCount             = 10000\n"
+    #expect(SlurmCLI.maxArraySize(inConfig: text) == 1001)
+    #expect(SlurmCLI.maxArraySize(inConfig: "MaxJobCount = 5\n") == nil)
+  }
+
   @Test func noGPUsAndNoTimeLimitAreSaidAsSbatchWouldSayThem() throws {
     let none = try SlurmJobRequest(fullJob { $0.gpusPerNode = 0; $0.time = "UNLIMITED"; $0.partition = nil; $0.mem = nil })
     #expect(none.tresPerNode == nil)
