@@ -39,7 +39,7 @@ public struct BatchJob: Sendable, Equatable {
       binds: spec.container.binds,
       command: engineCommand,
       modelsDir: spec.engine.modelsDir,
-      parallel: spec.engine.parallel,
+      parallel: spec.engine.serverSlots,
       env: spec.engine.env,
       engine: spec.engine.kind,
       model: spec.model,

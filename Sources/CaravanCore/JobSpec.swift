@@ -74,6 +74,15 @@ public struct JobSpec: Sendable, Equatable {
     public var command: String?
     /// Requests in flight per server; also OLLAMA_NUM_PARALLEL.
     public var parallel: Int = 4
+    /// `parallel: auto`: the worker finds the in-flight count per server itself (`ParallelRamp`),
+    /// up to `maxParallel`, which the server is then started with as its slot count.
+    public var parallelAuto = false
+    /// The most requests in flight per server `parallel: auto` may try.
+    public var maxParallel: Int = 16
+
+    /// The server's slot count (OLLAMA_NUM_PARALLEL, llama.cpp's `-np`, `$PARALLEL`): the fixed
+    /// in-flight count, or the most `auto` may try.
+    public var serverSlots: Int { parallelAuto ? maxParallel : parallel }
     public var modelsDir: String?
     public var env: [String: String] = [:]
     /// Seconds the worker waits for a server's first HTTP answer (model loads are not counted).
@@ -94,7 +103,28 @@ public struct JobSpec: Sendable, Equatable {
     static let fields: [SpecField<Engine>] = [
       SpecField("kind", \.kind),
       SpecField("command", \.command),
-      SpecField("parallel", \.parallel),
+      SpecField(
+        key: "parallel", requirement: nil,
+        read: { reader, node, path, engine in
+          // A whole number, or `auto`.
+          if node.scalar?.string == "auto" {
+            engine.parallelAuto = true
+          } else if let value = reader.int(node, path) {
+            engine.parallel = value
+            engine.parallelAuto = false
+          }
+        },
+        decode: { container, engine in
+          if let text = try? container.decode(String.self, forKey: SpecCodingKey("parallel")), text == "auto" {
+            engine.parallelAuto = true
+          } else if let value = try container.decodeIfPresent(Int.self, forKey: SpecCodingKey("parallel")) {
+            engine.parallel = value
+          }
+        },
+        encode: { engine, container in
+          if engine.parallelAuto { try container.encode("auto", forKey: SpecCodingKey("parallel")) } else { try container.encode(engine.parallel, forKey: SpecCodingKey("parallel")) }
+        }),
+      SpecField("max_parallel", \.maxParallel),
       SpecField("models_dir", \.modelsDir),
       SpecField("env", \.env),
       SpecField("ready_timeout", \.readyTimeout),

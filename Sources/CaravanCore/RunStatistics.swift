@@ -131,6 +131,16 @@ public struct RunStatistics: Sendable {
   public private(set) var serverSpans: [String: [Span]] = [:]
   /// Per shard that had no telemetry in its latest run: why (`unavailable: ...`).
   public private(set) var telemetryGaps: [Int: String] = [:]
+  /// `engine.parallel: auto`: what each task chose (its last run's line).
+  public private(set) var parallelChoices: [Int: ParallelChoice] = [:]
+
+  /// The in-flight count `parallel: auto` chose on one task, and the counts it tried.
+  public struct ParallelChoice: Sendable, Equatable {
+    public var task: Int
+    public var node: String
+    public var chosen: Int
+    public var trials: [ParallelRamp.Trial]
+  }
   /// The repeats' answers of the first prompts, for the reports to show side by side.
   public private(set) var answers: AnswerSample
   /// Error records by message, for the reports' most frequent errors. At most
@@ -210,7 +220,11 @@ public struct RunStatistics: Sendable {
         serverSpans[event.node, default: []].append(Span(start: started, end: max(started, ready)))
       }
     case .shard:
-      guard let telemetry = event.telemetry else { return }
+      if let chosen = event.parallelChosen {
+        parallelChoices[event.shard] = ParallelChoice(task: event.shard, node: event.node, chosen: chosen, trials: event.parallelTrials ?? [])
+      }
+      // A task that found no work (dynamic distribution) used no GPU: no gap to report.
+      guard let telemetry = event.telemetry, (event.requestsSent ?? 1) > 0 || event.chunks == nil else { return }
       telemetryGaps[event.shard] = telemetry == "ok" ? nil : "shard \(event.shard) on \(event.node): \(telemetry)"
     }
   }

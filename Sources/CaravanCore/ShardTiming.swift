@@ -41,6 +41,10 @@ public struct ShardTimingEvent: Sendable, Equatable, Codable {
   public var chunks: Int?
   public var chunksReclaimed: Int?
   public var claimOperations: Int?
+  /// `engine.parallel: auto`: the in-flight count per server chosen, and each count tried with
+  /// the throughput it gave.
+  public var parallelChosen: Int?
+  public var parallelTrials: [ParallelRamp.Trial]?
 
   public init(event: Kind, shard: Int, node: String, jobId: String?, restartCount: Int, at: String) {
     self.event = event
@@ -67,5 +71,7 @@ public struct ShardTimingEvent: Sendable, Equatable, Codable {
     case chunks
     case chunksReclaimed = "chunks_reclaimed"
     case claimOperations = "claim_operations"
+    case parallelChosen = "parallel_chosen"
+    case parallelTrials = "parallel_trials"
   }
 }

@@ -35,6 +35,7 @@ public enum SpecBounds {
       problems.append(Problem(file: specFile, line: locations().line(keyPath), keyPath: keyPath, message: "is \(value), but the most is \(grouped(most)) (\(why))"))
     }
     check("engine.parallel", spec.engine.parallel, most: maxParallel, "requests in flight per server")
+    check("engine.max_parallel", spec.engine.maxParallel, most: maxParallel, "requests in flight per server")
     check("engine.ready_timeout", spec.engine.readyTimeout, most: maxReadyTimeout, "30 days, in seconds")
     check("slurm.grace", spec.slurm.grace, most: maxGrace, "Slurm's --signal takes at most 65535 seconds")
     return problems

@@ -25,7 +25,8 @@ enum SpecValidator {
       add("name", "'\(spec.name)' may only use letters, digits, '-' and '_' (it names the Slurm job and the run directory)")
     }
     if spec.repeats < 1 { add("repeats", "must be at least 1, got \(spec.repeats)") }
-    if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1, got \(spec.engine.parallel)") }
+    if spec.engine.parallel < 1 { add("engine.parallel", "must be at least 1 (or auto), got \(spec.engine.parallel)") }
+    if spec.engine.maxParallel < 1 { add("engine.max_parallel", "must be at least 1, got \(spec.engine.maxParallel)") }
     if spec.engine.readyTimeout < 1 { add("engine.ready_timeout", "must be at least 1 second") }
     if !(1...2_592_000).contains(spec.engine.requestTimeout) {
       add("engine.request_timeout", "must be between 1 second and 30 days (2592000), got \(spec.engine.requestTimeout)")

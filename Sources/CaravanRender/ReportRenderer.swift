@@ -63,9 +63,24 @@ public enum ReportRenderer {
 
   /// `report.md`: completeness, per-node (and per-GPU) timing, the sweep table, and a sample of
   /// the answers side by side.
+  /// `engine.parallel: auto`: a line per task with the count it chose and the throughput of each
+  /// count tried (tokens/s, or answers/s where no tokens were counted).
+  static func parallelChoiceLines(_ statistics: RunStatistics) -> [String] {
+    let choices = statistics.parallelChoices.values.sorted { $0.task < $1.task }
+    guard !choices.isEmpty else { return [] }
+    var lines = ["", "engine.parallel auto chose, per server:", ""]
+    for choice in choices.prefix(50) {
+      let tried = choice.trials.map { "\($0.parallel): \(String(format: "%.1f", $0.rate))/s" }.joined(separator: ", ")
+      lines.append("- task \(choice.task) on \(markdownCell(choice.node)): \(choice.chosen)" + (tried.isEmpty ? "" : " (tried \(tried))"))
+    }
+    if choices.count > 50 { lines.append("- ... and \(choices.count - 50) more tasks") }
+    return lines
+  }
+
   public static func markdown(name: String, runID: String, total: Int, ok: Int, errors: Int, missing: Int, statistics: RunStatistics) -> String {
     var out = ["# \(markdownCell(name)): run \(markdownCell(runID))", ""]
     out.append("\(ok + errors) of \(total) work items recorded: \(ok) ok, \(errors) errors, \(missing) missing.")
+    out += parallelChoiceLines(statistics)
     let frequent = statistics.frequentErrors(errorLimit)
     if !frequent.isEmpty {
       out += ["", "## Most frequent errors", "", errorsNote(statistics), ""]

@@ -19,6 +19,8 @@ public struct ShardRunner: Sendable {
   public var externalURL: String?
   /// Requests in flight per server; the spec's engine.parallel unless overridden.
   public var parallel: Int
+  /// `caravan worker --parallel`, which turns `parallel: auto` off.
+  var parallelOverride: Int?
   public var pidFile: String?
   /// This task run's private node-local folder (the job script's `mktemp -d`, removed when the
   /// task ends): the servers' HOMEs go here. Nil: the worker makes one under TMPDIR and removes
@@ -38,6 +40,7 @@ public struct ShardRunner: Sendable {
     self.environment = environment
     self.externalURL = externalURL
     self.parallel = parallel ?? spec.engine.parallel
+    self.parallelOverride = parallel
     self.pidFile = pidFile
     self.taskDir = taskDir
     self.orphanGuard = orphanGuard
@@ -81,6 +84,11 @@ public struct ShardRunner: Sendable {
     // Set by `caravan resume --retry-errors`; the job inherits it from the submitting process.
     configured.retryErrors = environment["CARAVAN_RETRY_ERRORS"] == "1"
     configured.embedBatch = spec.task == .embed ? spec.engine.embedBatch : nil
+    // `parallel: auto` (unless `--parallel` fixed the count): one ramp for the task's servers.
+    let ramp = spec.engine.parallelAuto && parallelOverride == nil
+      ? ParallelController(ParallelRamp(ceiling: spec.engine.serverSlots, servers: externalURL == nil ? Self.serverGPUs(spec.engine.servers, cudaVisibleDevices: environment["CUDA_VISIBLE_DEVICES"]).count : 1))
+      : nil
+    configured.ramp = ramp
     let worker = configured
     // Static: this task's shard. Dynamic: the chunks it claims, the first claimed before any
     // server starts, so a task that finds nothing left exits at once and frees its GPUs.
@@ -150,6 +158,11 @@ public struct ShardRunner: Sendable {
       shardEvent.firstRequestAt = outcome.firstRequest?.preciseStamp
       shardEvent.lastRequestAt = outcome.lastAnswer?.preciseStamp
       tally.record(into: &shardEvent, work: work)
+      if let ramp = ramp?.snapshot, !ramp.trials.isEmpty || ramp.settled {
+        shardEvent.parallelChosen = ramp.chosen
+        shardEvent.parallelTrials = ramp.trials
+        logger.info("engine.parallel auto: \(ramp.chosen) per server (tried \(ramp.trials.map { "\($0.parallel): \(Int($0.rate.rounded()))/s" }.joined(separator: ", ")))")
+      }
       await finish(servers: servers, telemetry: telemetry, pids: pids, timing: timing, event: shardEvent)
       return outcome
     } catch where stop.isSet && Self.endsWithTheJob(error) {

@@ -26,6 +26,9 @@ public struct ShardWorker: Sendable {
   /// `task: embed`: inputs per embedding request (`engine.embed_batch`); nil sends each item
   /// for an answer.
   public var embedBatch: Int?
+  /// `engine.parallel: auto`: sets the in-flight count per server instead of `parallel`. Shared
+  /// by the chunks a task sends, so the count found on one carries to the next.
+  public var ramp: ParallelController?
   public var logger: Logger
 
   public init(run: RunDirectory, shard: Int, parallel: Int, node: String, jobID: String?, logger: Logger) {
@@ -108,24 +111,40 @@ public struct ShardWorker: Sendable {
     try await withThrowingTaskGroup(of: (Int, [ResultRecord]?).self) { group in
       var next = requests.makeIterator()
       var inFlight = 0
-      func dispatch(to slot: Int) -> Bool {
+      var perServer = [Int](repeating: 0, count: endpoints.count)
+      let clock = ContinuousClock.now
+      func dispatch(to server: Int) -> Bool {
         guard !stop.isSet, let batch = next.next() else { return false }
-        let endpoint = endpoints[slot % endpoints.count]
+        let endpoint = endpoints[server]
         if outcome.firstRequest == nil { outcome.firstRequest = Date() }
-        group.addTask { (slot, try await self.send(batch, to: endpoint, stop: stop)) }
+        group.addTask { (server, try await self.send(batch, to: endpoint, stop: stop)) }
         inFlight += 1
+        perServer[server] += 1
         return true
       }
-      // Fill every slot of every server, then refill each slot as its request finishes.
-      for slot in 0..<parallel.multipliedSaturating(by: endpoints.count) {
-        guard dispatch(to: slot) else { break }
+      // Every server up to the limit (`parallel`, or what `parallel: auto` has reached), one
+      // request a server at a time, so they fill evenly.
+      func fill() {
+        let limit = ramp?.limit ?? parallel
+        var sent = true
+        while sent {
+          sent = false
+          for server in endpoints.indices where perServer[server] < limit {
+            guard dispatch(to: server) else { return }
+            sent = true
+          }
+        }
       }
-      while inFlight > 0, let (slot, answer) = try await group.next() {
+      fill()
+      while inFlight > 0, let (server, answer) = try await group.next() {
         inFlight -= 1
+        perServer[server] -= 1
         // No records: the items were left to the next run during a drain.
         guard let records = answer else { continue }
-        // Refill the slot first, so the server is not left a request short while the records are flushed.
-        _ = dispatch(to: slot)
+        let tokens = records.reduce(0) { $0 + ($1.timings.evalCount ?? 0) }
+        ramp?.record(work: tokens > 0 ? Double(tokens) : Double(records.count), at: (ContinuousClock.now - clock).seconds)
+        // Refill first, so the server is not left a request short while the records are flushed.
+        fill()
         for var record in records {
           record.attempts += earlierAttempts[record.key] ?? 0
           try await output.append(record)
@@ -296,6 +315,20 @@ public struct ShardWorker: Sendable {
     record.server = endpoint.index
     record.gpu = endpoint.gpu
     return record
+  }
+}
+
+/// A task's `ParallelRamp`, shared by the runs of its chunks.
+public final class ParallelController: Sendable {
+  private let state: Mutex<ParallelRamp>
+
+  public init(_ ramp: ParallelRamp) { state = Mutex(ramp) }
+
+  public var limit: Int { state.withLock { $0.limit } }
+  public var snapshot: ParallelRamp { state.withLock { $0 } }
+
+  public func record(work: Double, at seconds: Double) {
+    state.withLock { _ = $0.record(work: work, at: seconds) }
   }
 }
 

@@ -199,3 +199,49 @@ struct DistributionTests {
     #expect(((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { !$0.hasPrefix(".") }.isEmpty, "no run directory is left")
   }
 }
+
+/// `engine.parallel: auto` on a local run: the simulator serves 4 requests at once (160 ms each),
+/// so the worker should climb to 4 in flight, find 8 little better (a queued request only hides
+/// the few milliseconds between an answer and the next request), record the counts it tried,
+/// and the report shows them.
+@Suite struct AutoParallelTests {
+  @Test func autoSettlesWhereTheServerStopsGettingFaster() async throws {
+    let dir = try TestPaths.temporaryDirectory("auto-parallel")
+    let sim = try TestPaths.binary("ollama-sim")
+    try (1...150).map { #"{"id": "q\#($0)", "prompt": "question number \#($0)"}"# }.joined(separator: "\n")
+      .write(to: dir.appendingPathComponent("p.jsonl"), atomically: true, encoding: .utf8)
+    try """
+      name: auto
+      model: gemma:7b
+      prompts: p.jsonl
+      executor: local
+      output: '\(dir.path)/runs'
+      engine:
+        kind: sim
+        parallel: auto
+        max_parallel: 16
+        telemetry_interval: 0
+        command: test "$PARALLEL" = 16 && exec '\(sim)' --models gemma:7b --slots 4 --queue 64 --token-ms 20
+      variants:
+        - name: short
+          options: {num_predict: 8}
+      container: {runtime: none}
+      """.write(to: dir.appendingPathComponent("job.yaml"), atomically: true, encoding: .utf8)
+    let submit = try await caravan(["submit", dir.appendingPathComponent("job.yaml").path, "--json"])
+    #expect(submit.status == 0, "\(submit.stdout)\(submit.stderr)")
+    let runDir = try #require(try jsonObject(submit.stdout)["run_dir"] as? String)
+    let line = try #require(try readJSONLines(runDir + "/timing/shard-0000.jsonl").last { $0["event"] == .string("shard") })
+    let chosen = try #require(line["parallel_chosen"]?.intValue, "\(line)")
+    let trials = line["parallel_trials"]?.arrayValue ?? []
+    let tried = trials.compactMap { $0["parallel"]?.intValue }
+    #expect(Array(tried.prefix(4)) == [1, 2, 4, 8], "\(line)")
+    #expect(chosen == 4 || chosen == 8, "the server's 4 slots, or 8 if queueing hid more than 5% of turnaround: \(line)")
+    // Each doubling up to the slots nearly doubled the throughput.
+    let rates = trials.compactMap { $0["rate"]?.doubleValue }
+    #expect(rates.count >= 3 && rates[1] > 1.6 * rates[0] && rates[2] > 1.6 * rates[1], "\(rates)")
+    let report = try String(contentsOfFile: runDir + "/report.md", encoding: .utf8)
+    #expect(report.contains("engine.parallel auto chose, per server:") && report.contains("- task 0 on"), "\(report.prefix(600))")
+    let resolved = try String(contentsOfFile: runDir + "/spec.resolved.json", encoding: .utf8)
+    #expect(resolved.contains(#""parallel" : "auto""#) || resolved.contains(#""parallel":"auto""#))
+  }
+}

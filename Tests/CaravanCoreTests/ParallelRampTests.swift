@@ -1,0 +1,48 @@
+import Testing
+
+@testable import CaravanCore
+
+/// `engine.parallel: auto` against a model server: `slots` requests are served at once, each
+/// taking `service` seconds, so throughput grows with the count until it reaches the slots.
+@Suite struct ParallelRampTests {
+  /// Feeds the ramp the answers such a server gives, until it settles; returns it.
+  func ramp(slots: Int, ceiling: Int, servers: Int = 1, service: Double = 0.1, tokens: Double = 10) -> ParallelRamp {
+    var ramp = ParallelRamp(ceiling: ceiling, servers: servers)
+    var now = 0.0
+    var answers = 0
+    while !ramp.settled, answers < 100_000 {
+      // With `limit` in flight per server, answers arrive at min(limit, slots) / service per server.
+      let rate = Double(min(ramp.limit, slots) * servers) / service
+      now += 1 / rate
+      answers += 1
+      _ = ramp.record(work: tokens, at: now)
+    }
+    return ramp
+  }
+
+  @Test func itStopsWhereMoreRequestsNoLongerHelp() {
+    let found = ramp(slots: 4, ceiling: 16)
+    #expect(found.settled && found.limit == 4 && found.chosen == 4)
+    #expect(found.trials.map(\.parallel) == [1, 2, 4, 8])
+    #expect(abs(found.trials[2].rate - 400) < 1, "4 slots × 10 tokens / 0.1 s")
+  }
+
+  @Test func itStaysWithinTheServersSlotLimit() {
+    let found = ramp(slots: 100, ceiling: 6)
+    #expect(found.limit == 6 && found.trials.map(\.parallel) == [1, 2, 4, 6])
+  }
+
+  @Test func aCountBetweenPowersOfTwoIsMatchedByTheNextOne() {
+    // Six slots: 8 in flight serve as well as 6, and 16 no better, so 8 is kept.
+    let found = ramp(slots: 6, ceiling: 16, servers: 2)
+    #expect(found.chosen == 8)
+    #expect(found.trials.last?.parallel == 16)
+  }
+
+  @Test func aCeilingOfOneIsSettledAtOnce() {
+    var ramp = ParallelRamp(ceiling: 1, servers: 1)
+    #expect(ramp.settled && ramp.limit == 1)
+    let changed = ramp.record(work: 1, at: 1)
+    #expect(!changed)
+  }
+}
