@@ -109,6 +109,8 @@ public struct JobSpec: Sendable, Equatable {
           // A whole number, or `auto`.
           if node.scalar?.string == "auto" {
             engine.parallelAuto = true
+          } else if case .string(let text) = jsonValue(node) {
+            reader.report(node, path, "expected a whole number of requests, or auto; found '\(text)'")
           } else if let value = reader.int(node, path) {
             engine.parallel = value
             engine.parallelAuto = false
