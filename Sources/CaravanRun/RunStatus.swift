@@ -35,6 +35,8 @@ public struct RunStatus: Sendable, Encodable {
   /// Dynamic distribution: the progress of every chunk, claimed or not (the rows leave out
   /// chunks nobody claimed yet).
   var chunks: RunProgress?
+  /// How the run's tasks get their work: with `dynamic`, `shards` holds one row a task.
+  public var distribution: JobSpec.Slurm.Distribution = .static
 
   /// The run's progress, from its records.
   public var progress: RunProgress { chunks ?? RunProgress(shards: shards.map(\.progress)) }
@@ -112,7 +114,7 @@ public struct RunStatus: Sendable, Encodable {
   static let terminal: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "INCOMPLETE"]
 
   enum CodingKeys: String, CodingKey {
-    case name, scheduler, source, shards
+    case name, scheduler, source, shards, distribution
     case runDir = "run_dir"
     case jobID = "job_id"
   }
@@ -150,6 +152,7 @@ public struct RunStatus: Sendable, Encodable {
     }
     let rows = manifest.distribution == .dynamic ? try taskRows(run, chunks: progress, tasks: taskCount) : progress.shards
     if manifest.distribution == .dynamic { status.chunks = progress }
+    status.distribution = manifest.distribution
     for shard in rows {
       if let task = bySlurm[shard.index] {
         status.shards.append(Shard(index: shard.index, state: task.state, reason: task.reason == "None" ? nil : task.reason, node: task.nodes, exitCode: Self.terminal.contains(task.state) ? task.exitCode : nil, restarts: task.restarts, progress: shard))

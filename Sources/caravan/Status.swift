@@ -86,7 +86,8 @@ extension Caravan {
 
     static func table(_ status: RunStatus) -> String {
       var lines = ["\(status.name): job \(status.jobID ?? "-") (\(status.scheduler ?? "not submitted")), states from \(status.source)"]
-      let header = ["SHARD", "STATE", "NODE", "DONE", "ERRORS", "TOK/S", "ETA", "NOTE"]
+      // With dynamic distribution a row is a task and the chunks it claimed.
+      let header = [status.distribution == .dynamic ? "TASK" : "SHARD", "STATE", "NODE", "DONE", "ERRORS", "TOK/S", "ETA", "NOTE"]
       var rows: [[String]] = []
       for shard in status.shards {
         let progress = shard.progress
