@@ -38,17 +38,7 @@ public struct RunFiles: Sendable {
   }
 
   static func encode(_ items: PlanItems.SubSequence, into sink: (Data) throws -> Void) throws {
-    let line = JSONFormats.lineEncoder()
-    var data = Data()
-    for item in items {
-      data.append(try line.encode(item))
-      data.append(UInt8(ascii: "\n"))
-      if data.count >= 1 << 20 {
-        try sink(data)
-        data.removeAll(keepingCapacity: true)
-      }
-    }
-    if !data.isEmpty { try sink(data) }
+    try items.base.encodeLines(items.startIndex..<items.endIndex, into: sink)
   }
 
   /// One shard file's whole text, for tests and dry-run views of small plans.
