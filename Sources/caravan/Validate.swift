@@ -14,7 +14,8 @@ extension Caravan {
       let preparer = RunPreparer(caravanPath: Executables.caravan, simulatorPath: Executables.simulator, version: Caravan.version)
       do {
         let (spec, _, plan) = try preparer.load(specPath: spec)
-        print("\(self.spec): ok. \(plan.items.count) work items, \(plan.variants.count) variants, \(spec.repeats) repeats, \(plan.shards.count) shards.")
+        let cut = plan.distribution == .dynamic ? "\(plan.shards.count) chunks for \(plan.tasks) tasks (dynamic)" : "\(plan.shards.count) shards"
+        print("\(self.spec): ok. \(plan.items.count) work items, \(plan.variants.count) variants, \(spec.repeats) repeats, \(cut).")
         for variant in plan.variants {
           let options = variant.options.keys.sorted().map { "\($0)=\(variant.options[$0]!.compactDescription)" }.joined(separator: " ")
           print("  \(variant.name): model \(variant.model)\(options.isEmpty ? "" : ", " + options)")
