@@ -124,6 +124,20 @@ public final class ChunkClaims: Sendable {
     return listing
   }
 
+  /// Whether `next()` could claim a chunk now: one never claimed, one whose holder stopped
+  /// heartbeating, or one an earlier run of this task held. Claims nothing: a task asks before it
+  /// starts its servers, and claims once they answer.
+  public func hasWork() throws -> Bool {
+    let listing = try list()
+    if listing.generations.count < chunks { return true }
+    let held = state.withLock { $0.held }
+    for chunk in listing.inProgress where !held.contains(chunk) {
+      guard let generation = listing.generations[chunk], let beat = read(chunk, generation: generation) else { continue }
+      if beat.holder == holder || Date().timeIntervalSince1970 - beat.at > Double(timeout.components.seconds) { return true }
+    }
+    return false
+  }
+
   /// Claims the next chunk: first one whose holder stopped heartbeating (or is an earlier run of
   /// this task), then the first never claimed.
   public func next() throws -> Next {

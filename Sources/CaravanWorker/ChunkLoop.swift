@@ -8,18 +8,18 @@ extension ShardRunner {
   /// What a task sends: its own shard, or chunks it claims.
   enum Work {
     case shard(variants: Set<String>, models: Set<String>)
-    /// `first` is nil when nothing was left to claim.
-    case dynamic(ChunkClaims, first: ChunkClaims.Claim?, variants: Set<String>, models: Set<String>)
+    /// `models` is empty when nothing was left to claim as the task started: it starts no server.
+    case dynamic(ChunkClaims, variants: Set<String>, models: Set<String>)
 
     var hasWork: Bool { !models.isEmpty }
     var variants: Set<String> {
       switch self {
-      case .shard(let variants, _), .dynamic(_, _, let variants, _): return variants
+      case .shard(let variants, _), .dynamic(_, let variants, _): return variants
       }
     }
     var models: Set<String> {
       switch self {
-      case .shard(_, let models), .dynamic(_, _, _, let models): return models
+      case .shard(_, let models), .dynamic(_, _, let models): return models
       }
     }
   }
@@ -30,7 +30,7 @@ extension ShardRunner {
     var reclaimed = 0
 
     func record(into event: inout ShardTimingEvent, work: Work) {
-      guard case .dynamic(let claims, _, _, _) = work else { return }
+      guard case .dynamic(let claims, _, _) = work else { return }
       event.chunks = chunks
       event.chunksReclaimed = reclaimed
       event.claimOperations = claims.operations
@@ -39,9 +39,11 @@ extension ShardRunner {
 
   /// Sends the task's shard, or claims chunk after chunk and sends each until none is left.
   func send(_ work: Work, worker: ShardWorker, endpoints: [ShardWorker.Endpoint], stop: StopFlag, tally: inout ClaimTally) async throws -> ShardWorker.Outcome {
-    guard case .dynamic(let claims, let first, _, _) = work else { return try await worker.run(endpoints: endpoints, stop: stop) }
+    guard case .dynamic(let claims, _, _) = work else { return try await worker.run(endpoints: endpoints, stop: stop) }
     var total = ShardWorker.Outcome(alreadyDone: 0, written: 0, errors: 0, stopped: false)
-    var next = first
+    // Claimed once the servers answer: a claim made before would go without heartbeats for as
+    // long as a model takes to load, and be taken over.
+    var next = try await nextClaim(claims, stop: stop)
     while let claim = next {
       tally.chunks += 1
       if claim.generation > 0 { tally.reclaimed += 1 }

@@ -90,17 +90,17 @@ public struct ShardRunner: Sendable {
       : nil
     configured.ramp = ramp
     let worker = configured
-    // Static: this task's shard. Dynamic: the chunks it claims, the first claimed before any
-    // server starts, so a task that finds nothing left exits at once and frees its GPUs.
+    // Static: this task's shard. Dynamic: the chunks it claims once its servers answer; a task
+    // that finds nothing left to claim as it starts starts no server and frees its GPUs at once.
     let work: Work
     let manifest = try run.manifest()
     if manifest.distribution == .dynamic {
       let claims = ChunkClaims(
         layout: run.layout, chunks: manifest.shards.count, holder: (jobID ?? "local") + "#\(shard)", task: shard, node: node,
         timeout: .seconds(spec.slurm.claimTimeout))
-      let first = try await nextClaim(claims, stop: stop)
-      let variants = Set(manifest.variants.map(\.name))
-      work = .dynamic(claims, first: first, variants: first == nil ? [] : variants, models: first == nil ? [] : Set(manifest.variants.map(\.model)))
+      let open = try claims.hasWork()
+      if !open { logger.info("task \(shard): no chunk left to claim; nothing to start") }
+      work = .dynamic(claims, variants: open ? Set(manifest.variants.map(\.name)) : [], models: open ? Set(manifest.variants.map(\.model)) : [])
     } else {
       let todo = try worker.pending().todo
       work = .shard(variants: Set(todo.map(\.variant)), models: Set(todo.map(\.model)))

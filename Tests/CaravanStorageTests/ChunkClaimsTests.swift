@@ -62,6 +62,20 @@ import Testing
     #expect(RunLayout.resultFileShard("shard-0012.g0.jsonl") == nil && RunLayout.resultFileShard("shard-x.jsonl") == nil)
   }
 
+  @Test func hasWorkClaimsNothingAndSaysWhetherAClaimWouldSucceed() throws {
+    let root = try TestPaths.temporaryDirectory("claims")
+    let a = claims(root, holder: "job_0", task: 0, chunks: 1)
+    let b = claims(root, holder: "job_1", task: 1, chunks: 1)
+    #expect(try b.hasWork() && a.hasWork())
+    #expect(try ChunkClaims.list(root.path + "/claims").generations.isEmpty, "asking claims nothing")
+    guard case .claimed(let held, _) = try a.next() else { Issue.record("a claims"); return }
+    #expect(try !b.hasWork(), "the only chunk is held by a live task")
+    try Self.backdate(root.path + "/claims/" + ChunkClaims.claimName(0, generation: 0), by: 6)
+    #expect(try b.hasWork(), "its holder stopped heartbeating")
+    try a.finish(held)
+    #expect(try !b.hasWork())
+  }
+
   @Test func aRequeuedTaskTakesBackItsOwnChunksAtOnce() throws {
     let root = try TestPaths.temporaryDirectory("claims")
     let before = claims(root, holder: "123_4", task: 4, chunks: 2)
