@@ -200,7 +200,7 @@ struct DistributionTests {
   }
 }
 
-/// `engine.parallel: auto` on a local run: the simulator serves 4 requests at once (160 ms each),
+/// `engine.parallel: auto` on a local run: the simulator serves 4 requests at once (400 ms each),
 /// so the worker should climb to 4 in flight, find 8 little better (a queued request only hides
 /// the few milliseconds between an answer and the next request), record the counts it tried,
 /// and the report shows them.
@@ -221,7 +221,7 @@ struct DistributionTests {
         parallel: auto
         max_parallel: 16
         telemetry_interval: 0
-        command: test "$PARALLEL" = 16 && exec '\(sim)' --models gemma:7b --slots 4 --queue 64 --token-ms 20
+        command: test "$PARALLEL" = 16 && exec '\(sim)' --models gemma:7b --slots 4 --queue 64 --token-ms 50
       variants:
         - name: short
           options: {num_predict: 8}
