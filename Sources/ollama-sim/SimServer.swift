@@ -327,14 +327,15 @@ struct Generation: Sendable {
     let promptTime = ContinuousClock.now - promptStart
     let evalStart = ContinuousClock.now
     if let service = settings.serviceTime {
-      // A fixed service time: token k is sent at k/n of it (deadlines, so sleeps do not add up
+      // A fixed service time, counted from when the request got its slot (so the text model's
+      // own work is inside it): token k is sent at k/n of it (deadlines, so sleeps do not add up
       // their overshoot); an empty answer still holds its slot that long.
       let count = max(1, tokens.count)
       for (index, token) in tokens.enumerated() {
-        try await Task.sleep(until: evalStart + service * (index + 1) / count, clock: .continuous)
+        try await Task.sleep(until: started + service * (index + 1) / count, clock: .continuous)
         try await emit(.object(chunk(token)))
       }
-      if tokens.isEmpty { try await Task.sleep(until: evalStart + service, clock: .continuous) }
+      if tokens.isEmpty { try await Task.sleep(until: started + service, clock: .continuous) }
     } else {
       for token in tokens {
         try await Task.sleep(for: settings.tokenDelay)
