@@ -79,7 +79,7 @@ def openai_client(args):
     import openai
 
     async def main():
-        client = openai.AsyncOpenAI(base_url=args.url.rstrip("/") + "/v1", api_key="none", max_retries=0)
+        client = openai.AsyncOpenAI(base_url=args.url.rstrip("/") + "/v1", api_key="none")  # its default retries, as a script would have them
         prompts = read_prompts(args.prompts)
         out = open(args.out, "w")
         semaphore = asyncio.Semaphore(args.slots)
