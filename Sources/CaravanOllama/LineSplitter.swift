@@ -2,23 +2,35 @@ import Foundation
 import NIOCore
 
 /// Cuts a byte stream into lines as chunks arrive (a line may span chunks): NDJSON from Ollama,
-/// and the `data:` lines of server-sent events. Each byte is looked at once, and what is left
-/// of the buffer is copied once per chunk, not once per line.
+/// and the `data:` lines of server-sent events. Newlines are found with memchr in the chunk's
+/// own bytes, and only a line's bytes are copied (once; a line that spans chunks once more).
 struct LineSplitter {
+  /// The start of a line whose newline has not arrived yet.
   private var pending = Data()
 
   /// The complete, non-empty lines the chunk finishes, without their newline (nor a `\r` before it).
   mutating func append(_ chunk: ByteBuffer) -> [Data] {
-    pending.append(contentsOf: chunk.readableBytesView)
     var lines: [Data] = []
-    var start = pending.startIndex
-    while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-      var end = newline
-      if end > start, pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-      if end > start { lines.append(Data(pending[start..<end])) }
-      start = newline + 1
+    chunk.withUnsafeReadableBytes { bytes in
+      guard let raw = bytes.baseAddress else { return }
+      let base = raw.assumingMemoryBound(to: UInt8.self)
+      var start = 0
+      while start < bytes.count, let found = memchr(raw + start, Int32(UInt8(ascii: "\n")), bytes.count - start) {
+        let newline = raw.distance(to: UnsafeRawPointer(found))
+        var line: Data
+        if pending.isEmpty {
+          line = Data(bytes: base + start, count: newline - start)
+        } else {
+          pending.append(base + start, count: newline - start)
+          line = pending
+          pending = Data()
+        }
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        if !line.isEmpty { lines.append(line) }
+        start = newline + 1
+      }
+      if start < bytes.count { pending.append(base + start, count: bytes.count - start) }
     }
-    if start > pending.startIndex { pending = Data(pending[start...]) }
     return lines
   }
 }

@@ -59,20 +59,33 @@ public struct JSONLinesError: Error, CustomStringConvertible {
   public var description: String { "\(path):\(line): not a valid record (\(reason)); was the file edited?" }
 }
 
-/// Appends records to a results file, one flushed line per record, so a crash loses at most
-/// the line being written (which the next reader detects and drops).
+/// Appends records to a results file, one line per record, so a crash loses at most the line
+/// being written (which the next reader detects and drops).
 ///
-/// The actor runs on `BlockingIOExecutor`'s thread, not on Swift's cooperative pool: each append
-/// ends in fsync(2), which can block for long on a busy parallel file system, and a blocked pool
-/// thread would stall every other task of the worker (there is one per core).
+/// Each line is written (write(2)) before `append` returns, so it survives the worker being
+/// killed; the fsync that makes it survive the node dying comes at most `syncDelay` later and is
+/// shared by every line written meanwhile (a group commit). A record lost with its node has no
+/// line, so resume sends its item again: still exactly one record per item. One fsync per record
+/// cost a refill of the server's slots up to an fsync's time each (milliseconds, far more on a
+/// busy parallel file system) and a system call's CPU per request.
+///
+/// The actor runs on `BlockingIOExecutor`'s thread, not on Swift's cooperative pool: fsync(2)
+/// can block for long on a busy parallel file system, and a blocked pool thread would stall
+/// every other task of the worker (there is one per core).
 public actor AppendOnlyFile {
   public nonisolated var unownedExecutor: UnownedSerialExecutor { BlockingIOExecutor.shared.asUnownedSerialExecutor() }
   private let handle: FileHandle
   private let encoder = JSONLines.lineEncoder()
   public let path: String
+  /// How long a written line may wait for its fsync; zero syncs every line before `append` returns.
+  public let syncDelay: Duration
+  /// Lines are written that no fsync has covered yet, and one is scheduled.
+  private var syncScheduled = false
+  /// A deferred fsync that failed: every later append fails with it, so the worker stops.
+  private var syncFailure: WriteFailure?
 
   /// Opens `path` for appending, first cutting off a torn last line left by a crash.
-  public init(path: String, intactBytes: Int) throws {
+  public init(path: String, intactBytes: Int, syncDelay: Duration = .milliseconds(5)) throws {
     if !FileManager.default.fileExists(atPath: path) {
       let fd = RunFileModes.open(path, flags: O_WRONLY | O_CLOEXEC)  // 0600, or 0640 in a shared run
       if fd >= 0 { close(fd) }
@@ -82,25 +95,51 @@ public actor AppendOnlyFile {
     try handle.seekToEnd()
     self.handle = handle
     self.path = path
+    self.syncDelay = max(.zero, syncDelay)
   }
 
   /// Appends one line. When the write fails (a full file system), the file is cut back to
   /// where the line began, so no torn line sits between records a later run appends, and the
   /// failure is a `WriteFailure`.
   public func append<T: Encodable>(_ value: T) throws {
+    if let syncFailure { throw syncFailure }
     var data = try encoder.encode(value)
     data.append(UInt8(ascii: "\n"))
     let start = try handle.offset()
     do {
       try handle.write(contentsOf: data)
-      try handle.synchronize()
+      if syncDelay == .zero { try handle.synchronize() }
     } catch {
       try? handle.truncate(atOffset: start)
       throw WriteFailure(path: path, error: error)
     }
+    if syncDelay > .zero, !syncScheduled {
+      syncScheduled = true
+      // Holds the file until the fsync has run (at most syncDelay), never longer.
+      Task { await self.syncAfterDelay() }
+    }
   }
 
-  deinit { try? handle.close() }
+  /// Makes every line written so far durable now.
+  public func sync() throws {
+    if let syncFailure { throw syncFailure }
+    syncScheduled = false
+    do { try handle.synchronize() } catch {
+      let failure = WriteFailure(path: path, error: error)
+      syncFailure = failure
+      throw failure
+    }
+  }
+
+  private func syncAfterDelay() async {
+    try? await Task.sleep(for: syncDelay)
+    try? sync()
+  }
+
+  deinit {
+    try? handle.synchronize()
+    try? handle.close()
+  }
 }
 
 /// What a decoding error says, in a line: the field's path and the problem, without Swift's

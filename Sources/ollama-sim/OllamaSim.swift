@@ -38,6 +38,15 @@ struct OllamaSim: AsyncParsableCommand {
   @Option(help: "Milliseconds to 'load' a model, once per process: its first request (or load request) waits, and so do requests that arrive meanwhile.")
   var loadMs: Double = 20
 
+  @Option(help: "Milliseconds each generation holds its slot, however many tokens it has: the tokens are paced evenly over it (replaces --token-ms and --prompt-token-us), for benchmarks with a fixed service time.")
+  var serviceMs: Double?
+
+  @Option(help: "Tokens in every answer (num_predict still caps it); default: 8 to 24, hashed from the prompt.")
+  var answerTokens: Int?
+
+  @Option(help: "Write the moment the server starts listening (Unix seconds, with microseconds) to this file, so a benchmark can time readiness from the server's side.")
+  var listeningFile: String?
+
   @Option(help: "Append every received request, as JSON, to this file.")
   var requestLog: String?
 
@@ -53,9 +62,10 @@ struct OllamaSim: AsyncParsableCommand {
     }
     if midStreamErrorEvery < 0 { throw ValidationError("--mid-stream-error-every must be 0 or more") }
     // Delays become Durations through Int: a non-finite or enormous one would trap there.
-    for (flag, value) in [("--token-ms", tokenMs), ("--prompt-token-us", promptTokenUs), ("--load-ms", loadMs)] where !(value.isFinite && (0...3_600_000).contains(value)) {
+    for (flag, value) in [("--token-ms", tokenMs), ("--prompt-token-us", promptTokenUs), ("--load-ms", loadMs), ("--service-ms", serviceMs ?? 0)] where !(value.isFinite && (0...3_600_000).contains(value)) {
       throw ValidationError("\(flag) must be between 0 and 3600000; got \(value)")
     }
+    if let answerTokens, !(0...100_000).contains(answerTokens) { throw ValidationError("--answer-tokens must be between 0 and 100000; got \(answerTokens)") }
     if let slots, slots < 1 { throw ValidationError("--slots must be 1 or more; got \(slots)") }
     if let queue, queue < 0 { throw ValidationError("--queue must be 0 or more; got \(queue)") }
   }
@@ -72,6 +82,8 @@ struct OllamaSim: AsyncParsableCommand {
       tokenDelay: .microseconds(Int(tokenMs * 1000)),
       promptTokenDelay: .microseconds(Int(promptTokenUs)),
       loadDelay: .microseconds(Int(loadMs * 1000)),
+      serviceTime: serviceMs.map { .microseconds(Int($0 * 1000)) },
+      answerTokens: answerTokens,
       requestLog: requestLog,
       midStreamErrorEvery: midStreamErrorEvery,
       burst503: burst503.flatMap(SimSettings.Burst.init)
@@ -87,7 +99,11 @@ struct OllamaSim: AsyncParsableCommand {
     let app = Application(
       router: server.router(),
       configuration: .init(address: .hostname(hostname, port: port), serverName: "ollama-sim"),
-      onServerRunning: { _ in
+      onServerRunning: { [listeningFile] _ in
+        if let listeningFile {
+          let now = Date().timeIntervalSince1970
+          try? Data(String(format: "%.6f\n", now).utf8).write(to: URL(fileURLWithPath: listeningFile))
+        }
         FileHandle.standardError.write(Data("ollama-sim: listening on \(hostname):\(port) (slots \(slotCount), queue \(queueLimit), models \(modelList.isEmpty ? "any" : modelList.joined(separator: ",")))\n".utf8))
       },
       logger: logger

@@ -7,6 +7,11 @@ struct SimSettings: Sendable {
   var tokenDelay: Duration
   var promptTokenDelay: Duration
   var loadDelay: Duration
+  /// Each generation holds its slot this long, its tokens paced evenly over it; nil: the
+  /// prompt and token delays decide.
+  var serviceTime: Duration? = nil
+  /// Tokens in every answer (num_predict still caps it); nil: the model's natural length.
+  var answerTokens: Int? = nil
   var requestLog: String?
   /// Every Nth streamed generation fails after its first token with an error line (HTTP 200), as
   /// Ollama does when the runner crashes; 0 never.
@@ -162,7 +167,7 @@ struct SimServer: Sendable {
     if let format = structuredFormat {
       output = TextModel.structured(model: name, prompt: text, options: options, format: format, randomSeed: seed)
     } else {
-      output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: seed)
+      output = TextModel.generate(model: name, prompt: text, options: options, randomSeed: seed, length: settings.answerTokens)
     }
     let promptTokens = max(1, text.split(whereSeparator: \.isWhitespace).count)
     let generation = Generation(model: name, chat: chat, tokens: output.tokens, doneReason: output.doneReason, promptTokens: promptTokens, started: started, settings: settings, loadTime: loadTime, streaming: stream)
@@ -318,12 +323,24 @@ struct Generation: Sendable {
   /// Emits one chunk object per token, then returns the final (done) object with timings.
   func run(_ emit: (JSONValue) async throws -> Void) async throws -> JSONValue {
     let promptStart = ContinuousClock.now
-    try await Task.sleep(for: settings.promptTokenDelay * promptTokens)
+    if settings.serviceTime == nil { try await Task.sleep(for: settings.promptTokenDelay * promptTokens) }
     let promptTime = ContinuousClock.now - promptStart
     let evalStart = ContinuousClock.now
-    for token in tokens {
-      try await Task.sleep(for: settings.tokenDelay)
-      try await emit(.object(chunk(token)))
+    if let service = settings.serviceTime {
+      // A fixed service time, counted from when the request got its slot (so the text model's
+      // own work is inside it): token k is sent at k/n of it (deadlines, so sleeps do not add up
+      // their overshoot); an empty answer still holds its slot that long.
+      let count = max(1, tokens.count)
+      for (index, token) in tokens.enumerated() {
+        try await Task.sleep(until: started + service * (index + 1) / count, clock: .continuous)
+        try await emit(.object(chunk(token)))
+      }
+      if tokens.isEmpty { try await Task.sleep(until: started + service, clock: .continuous) }
+    } else {
+      for token in tokens {
+        try await Task.sleep(for: settings.tokenDelay)
+        try await emit(.object(chunk(token)))
+      }
     }
     let evalTime = ContinuousClock.now - evalStart
     // Non-streamed answers carry the whole text in the final object; streamed ones carry "".

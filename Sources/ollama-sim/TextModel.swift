@@ -27,7 +27,8 @@ struct TextModel: Sendable {
   }
 
   /// Generates the answer; `randomSeed` is used when the options carry no seed (or seed -1).
-  static func generate(model: String, prompt: String, options: Options, randomSeed: UInt64) -> Output {
+  /// `length` replaces the natural length (8 to 24 tokens, hashed from the prompt).
+  static func generate(model: String, prompt: String, options: Options, randomSeed: UInt64, length fixedLength: Int? = nil) -> Output {
     let temperature = options["temperature"]?.doubleValue ?? defaults.temperature
     let topK = options["top_k"]?.intValue ?? defaults.topK
     let topP = options["top_p"]?.doubleValue ?? defaults.topP
@@ -35,7 +36,7 @@ struct TextModel: Sendable {
     if let given = options["seed"]?.intValue, given >= 0 { seed = UInt64(given) } else { seed = randomSeed }
     var generator = SeededGenerator(seed: seed ^ stableHash(model + "\u{0}" + prompt))
     let contextHash = stableHash(model + "\u{1}" + prompt)
-    let natural = 8 + Int(contextHash % 17)
+    let natural = fixedLength ?? 8 + Int(contextHash % 17)
     let limit = options["num_predict"]?.intValue ?? -1
     let length = limit > 0 ? min(limit, natural) : natural
     var tokens: [String] = []

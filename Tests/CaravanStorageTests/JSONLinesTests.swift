@@ -16,6 +16,21 @@ import Testing
     try await file.append(JSONValue.object(["a": .int(3)]))
     #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n")
   }
+
+  /// Group commit: a line is in the file (so a killed worker keeps it) when append returns,
+  /// before its fsync, and every delay, zero included, keeps each record exactly once.
+  @Test(arguments: [Duration.zero, .milliseconds(5), .seconds(60)])
+  func eachLineIsWrittenBeforeAppendReturns(syncDelay: Duration) async throws {
+    let path = try TestPaths.temporaryDirectory("jsonl").appendingPathComponent("r.jsonl").path
+    let file = try AppendOnlyFile(path: path, intactBytes: 0, syncDelay: syncDelay)
+    for index in 0..<20 {
+      try await file.append(JSONValue.object(["a": .int(index)]))
+      // Another process (collect, status) reads the file by path.
+      #expect(try JSONLines.read(JSONValue.self, from: path).values.count == index + 1)
+    }
+    try await file.sync()
+    #expect(try JSONLines.read(JSONValue.self, from: path).values == (0..<20).map { .object(["a": .int($0)]) })
+  }
 }
 
 @Suite struct RunDirectoryPathTests {
