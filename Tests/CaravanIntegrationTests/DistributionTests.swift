@@ -107,8 +107,9 @@ struct DistributionTests {
   }
 
   @Test func aTaskKilledWithSIGKILLLeavesItsChunksToTheOthers() async throws {
-    let items = 150
-    let spec = try writeJob("killed", prompts: items, shards: 3, tokenMs: 20)
+    // About 12 s of work, so the kill comes well before the end even on a loaded machine.
+    let items = 240
+    let spec = try writeJob("killed", prompts: items, shards: 3, tokenMs: 30)
     let (jobID, runDir) = try await submit(spec)
     // Task 0 has sent some of its work: then the whole task is killed (batch shell, worker, servers).
     let deadline = Date().addingTimeInterval(120)
