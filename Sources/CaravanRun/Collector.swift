@@ -3,6 +3,16 @@ import CaravanCore
 import CaravanRender
 import Foundation
 
+/// What collect needs of a shard file's line: which item it is. Decoding only these keys
+/// leaves the input, options and meta unread (the whole `WorkItem` was 6% of collect's time).
+struct PlannedKey: Decodable {
+  var seq: Int
+  var id: String
+  var variant: String
+  var `repeat`: Int
+  var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
+}
+
 /// `caravan collect`: merges shard results into one file in plan order, plus summaries.
 ///
 /// The merge streams: a shard's results file is scanned once to note where the last record of
@@ -181,7 +191,7 @@ public enum Collector {
       for (_, line) in LineReader(path: layout.shardFile(shard.index)) {
         defer { position += 1 }
         guard position < shard.items else { break }
-        let item = try decoder.decode(WorkItem.self, from: line)
+        let item = try decoder.decode(PlannedKey.self, from: line)
         guard offsets[position] >= 0, let results = results[Int(fileOf[position])] else {
           try embeddings?.add(item, nil)
           report.missingCount += 1
@@ -444,7 +454,7 @@ final class EmbeddingsOutput {
     matrix = try NumpyMatrixWriter(path: Self.partialPath(layout))
   }
 
-  func add(_ item: WorkItem, _ record: ResultRecord?) throws {
+  func add(_ item: PlannedKey, _ record: ResultRecord?) throws {
     let vector = record?.status == .ok ? record?.embedding : nil
     let status = record.map { vector == nil ? "error" : $0.status.rawValue } ?? "missing"
     let line: JSONValue = .object([
