@@ -103,7 +103,7 @@ import Testing
   @Test func aTornOrEmptyClaimIsNotStale() throws {
     let root = try TestPaths.temporaryDirectory("claims")
     try FileManager.default.createDirectory(atPath: root.path + "/claims", withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: root.path + "/claims/" + ChunkClaims.claimName(0, generation: 0), contents: Data())
+    #expect(FileManager.default.createFile(atPath: root.path + "/claims/" + ChunkClaims.claimName(0, generation: 0), contents: Data()))
     let b = claims(root, holder: "job_1", task: 1, chunks: 1)
     guard case .wait = try b.next() else { Issue.record("an unreadable claim is waited on, not taken"); return }
   }
