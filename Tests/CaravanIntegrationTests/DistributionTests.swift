@@ -119,8 +119,9 @@ struct DistributionTests {
       recorded = try names.reduce(0) { total, name in
         total + (try readJSONLines(runDir + "/results/" + name)).count { $0["job_id"] == .string("\(jobID)_0") }
       }
-      if recorded >= 6 { break }
-      try await Task.sleep(for: .milliseconds(100))
+      // Kill it mid-chunk: it holds a claim without a done marker (between chunks it holds none).
+      if recorded >= 6, Self.holdsAnUnfinishedChunk(task: 0, runDir: runDir) { break }
+      try await Task.sleep(for: .milliseconds(20))
     }
     #expect(recorded >= 6, "task 0 recorded \(recorded) answers before the kill")
     let kill = try await runCommand("scancel", ["--full", "--signal=KILL", "\(jobID)_0"])
@@ -132,6 +133,18 @@ struct DistributionTests {
     let reclaimed = lines.reduce(0) { $0 + ($1["chunks_reclaimed"]?.intValue ?? 0) }
     #expect(reclaimed >= 1, "\(lines)")
     #expect(!lines.contains { $0["shard"] == .int(0) && $0["outcome"] == .string("done") }, "task 0 never finished: it was killed")
+  }
+
+  /// Whether `task` holds a claim whose chunk has no done marker yet.
+  static func holdsAnUnfinishedChunk(task: Int, runDir: String) -> Bool {
+    let folder = runDir + "/claims"
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.contains { name in
+      guard name.contains(".g"), !names.contains(String(name.prefix { $0 != "." }) + ".done"),
+        let text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)
+      else { return false }
+      return text.contains("\"task\":\(task)}") || text.contains("\"task\":\(task),")
+    }
   }
 
   @Test func addedTasksTakeWorkAndTheRunEndsSooner() async throws {
