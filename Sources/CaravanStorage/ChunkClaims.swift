@@ -133,9 +133,15 @@ public final class ChunkClaims: Sendable {
     let held = state.withLock { $0.held }
     for chunk in listing.inProgress where !held.contains(chunk) {
       guard let generation = listing.generations[chunk], let beat = read(chunk, generation: generation) else { continue }
-      if beat.holder == holder || Date().timeIntervalSince1970 - beat.at > Double(timeout.components.seconds) { return true }
+      if isTakeable(beat) { return true }
     }
     return false
+  }
+
+  /// The take-over rule: a claim an earlier run of this task made, or one whose heartbeat is
+  /// older than the timeout.
+  private func isTakeable(_ beat: Heartbeat) -> Bool {
+    beat.holder == holder || Date().timeIntervalSince1970 - beat.at > Double(timeout.components.seconds)
   }
 
   /// Claims the next chunk: first one whose holder stopped heartbeating (or is an earlier run of
@@ -154,8 +160,7 @@ public final class ChunkClaims: Sendable {
         others[chunk] = Heartbeat(holder: "?", task: -1, node: "?", beat: -1, at: Date().timeIntervalSince1970)
         continue
       }
-      let age = Date().timeIntervalSince1970 - beat.at
-      if beat.holder == holder || age > Double(timeout.components.seconds) {
+      if isTakeable(beat) {
         if try create(chunk, generation: generation + 1) { return .claimed(Claim(chunk: chunk, generation: generation + 1), reclaimed: true) }
         continue
       }
