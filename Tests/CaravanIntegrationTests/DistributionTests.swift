@@ -109,7 +109,9 @@ struct DistributionTests {
   @Test func aTaskKilledWithSIGKILLLeavesItsChunksToTheOthers() async throws {
     // About 12 s of work, so the kill comes well before the end even on a loaded machine.
     let items = 240
-    let spec = try writeJob("killed", prompts: items, shards: 3, tokenMs: 30)
+    // Chunks of 40 items (6 s each): the kill lands well inside task 0's chunk, so the chunk
+    // cannot finish before the task dies (with 10-item chunks it sometimes did).
+    let spec = try writeJob("killed", prompts: items, shards: 3, tokenMs: 30, slurm: "chunk_size: 40")
     let (jobID, runDir) = try await submit(spec)
     // Task 0 has sent some of its work: then the whole task is killed (batch shell, worker, servers).
     let deadline = Date().addingTimeInterval(120)
