@@ -22,6 +22,7 @@ extension PlanItems {
     let plain = try variants.map { variant in
       Pieces(model: try json(variant.model), options: try json(variant.options), format: try variant.format.map(json), variant: try json(variant.name))
     }
+    let seqKey = Array(#","seq":"#.utf8)
     var data = [UInt8]()
     data.reserveCapacity(piece + 64 * 1024)
     var index = promptIndex(containing: range.lowerBound)
@@ -31,7 +32,16 @@ extension PlanItems {
       let start = starts[index], end = starts[index + 1]
       defer { index += 1 }
       guard start < end else { continue }
-      let id = try json(prompt.id), input = try json(prompt.input), meta = try prompt.meta.map(json), format = try prompt.format.map(json)
+      var id: [UInt8] = [], input: [UInt8] = []
+      try JSONFormats.appendString(prompt.id, to: &id, encoder: encoder)
+      if case .prompt(let text) = prompt.input {
+        input = Array(#"{"prompt":"#.utf8)
+        try JSONFormats.appendString(text, to: &input, encoder: encoder)
+        input.append(UInt8(ascii: "}"))
+      } else {
+        input = try json(prompt.input)
+      }
+      let meta = try prompt.meta.map(json), format = try prompt.format.map(json)
       var current: (variant: Int, head: [UInt8], tail: [UInt8])?
       while seq < Swift.min(end, range.upperBound) {
         let offset = seq - start
@@ -51,8 +61,14 @@ extension PlanItems {
             itemInput = try json(changed)
           }
           var head: [UInt8] = []
-          func key(_ name: String, _ value: [UInt8]) {
-            head += Array((head.isEmpty ? "{\"" : ",\"").utf8) + Array(name.utf8) + Array("\":".utf8) + value
+          head.reserveCapacity(id.count + itemInput.count + pieces.model.count + pieces.options.count + (meta?.count ?? 0) + 64)
+          func key(_ name: StaticString, _ value: [UInt8]) {
+            head.append(head.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            head.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { head.append(contentsOf: $0) }
+            head.append(UInt8(ascii: "\""))
+            head.append(UInt8(ascii: ":"))
+            head.append(contentsOf: value)
           }
           if let itemFormat = format ?? pieces.format { key("format", itemFormat) }
           key("id", id)
@@ -64,11 +80,11 @@ extension PlanItems {
           current = (variantIndex, head, Array(",\"variant\":".utf8) + pieces.variant + [UInt8(ascii: "}"), UInt8(ascii: "\n")])
         }
         guard let (_, head, tail) = current else { break }
-        data += head
-        data += Array(String(offset % repeats + 1).utf8)
-        data += Array(",\"seq\":".utf8)
-        data += Array(String(seq).utf8)
-        data += tail
+        data.append(contentsOf: head)
+        JSONFormats.appendInt(offset % repeats + 1, to: &data)
+        data.append(contentsOf: seqKey)
+        JSONFormats.appendInt(seq, to: &data)
+        data.append(contentsOf: tail)
         if data.count >= piece {
           try sink(Data(data))
           data.removeAll(keepingCapacity: true)

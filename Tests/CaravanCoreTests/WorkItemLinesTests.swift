@@ -20,6 +20,8 @@ import Testing
       Prompt(id: "none", input: .prompt("skipped"), variants: [], line: 3),
       Prompt(id: "some", input: .prompt("only two"), variants: ["typed", "cold"], line: 4),
       Prompt(id: "sys", input: .messages([ChatMessage(role: "system", content: "Own system"), ChatMessage(role: "user", content: "hi")]), line: 5),
+      Prompt(id: "ü/😀", input: .prompt("Grüße, 日本 / 😀, a DEL \u{7F} and a tab\t"), line: 6),
+      Prompt(id: "", input: .prompt(""), line: 7),
     ]
     prompts[3].format = .object(["type": .string("object")])
     return Planner.plan(spec: spec, prompts: prompts).items
