@@ -128,7 +128,10 @@ struct FaultTests {
   }
 
   @Test func killedServerIsRestartedAndItsRequestsSentAgain() async throws {
-    let job = try await submit("kill-server", gpus: 2)
+    // Enough work that the other server cannot finish it all while the killed one restarts
+    // (a restart is recorded once the new server answers; under a loaded CI machine a start
+    // took 16 s, and with 48 items the run had ended before).
+    let job = try await submit("kill-server", prompts: 80, gpus: 2)
     try await waitUntil("a few records") { recorded(job) >= 6 }
     let servers = try await pids("ollama-sim", job.tag)
     #expect(servers.count == 2, "one server per GPU: \(servers)")
