@@ -8,7 +8,10 @@ import Foundation
 /// offset. A last line without a newline (torn by a crash) is not returned.
 public struct LineReader: Sequence, IteratorProtocol {
   private let file: ReadOnlyFile?
-  private var buffer = Data()
+  /// Bytes read and not yet returned: `buffer[position...]`, which starts at file offset
+  /// `bufferOffset`.
+  private var buffer: [UInt8] = []
+  private var position = 0
   private var bufferOffset = 0
   private var finished = false
   private let chunkSize: Int
@@ -20,20 +23,31 @@ public struct LineReader: Sequence, IteratorProtocol {
 
   public mutating func next() -> (offset: Int, line: Data)? {
     while true {
-      if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-        let line = buffer[buffer.startIndex..<newline]
-        let offset = bufferOffset
-        let consumed = newline - buffer.startIndex + 1
-        buffer = buffer[(newline + 1)...]
-        bufferOffset += consumed
-        if line.isEmpty { continue }
-        return (offset, Data(line))
+      let found: (offset: Int, line: Data)?? = buffer.withUnsafeBytes { bytes in
+        // memchr finds the newline; walking a Data slice byte by byte was a fifth of collect.
+        guard position < bytes.count, let base = bytes.baseAddress,
+          let newline = memchr(base + position, Int32(UInt8(ascii: "\n")), bytes.count - position)
+        else { return .none }
+        let end = base.distance(to: UnsafeRawPointer(newline))
+        defer { position = end + 1 }
+        let offset = bufferOffset + position
+        if end == position { return .some(nil) }
+        return (offset, Data(bytes: base + position, count: end - position))
+      }
+      switch found {
+      case .some(.some(let line)): return line
+      case .some(.none): continue  // an empty line
+      case .none: break
       }
       guard !finished, let file, let chunk = file.read(upTo: chunkSize), !chunk.isEmpty else {
         finished = true
         return nil
       }
-      buffer = Data(buffer) + chunk
+      // Keep the unfinished last line, then add the chunk.
+      bufferOffset += position
+      buffer.removeSubrange(0..<position)
+      position = 0
+      buffer.append(contentsOf: chunk)
     }
   }
 }
