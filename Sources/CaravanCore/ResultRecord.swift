@@ -150,3 +150,119 @@ public struct ResultRecord: Sendable, Equatable, Codable {
     schemaErrors = result.problems.isEmpty ? nil : result.problems
   }
 }
+
+extension ResultRecord {
+  /// The record in a line read by `FastJSON`, as JSONDecoder makes it; nil where JSONDecoder
+  /// would fail (a missing key, a value of the wrong type) or where the record has an embedding
+  /// (Float conversion is JSONDecoder's), so the caller decodes with it and gets its error.
+  public init?(parsed value: JSONValue) {
+    guard case .object(let object) = value else { return nil }
+    let fields = ParsedFields(object: object)
+    do {
+      guard case .object(let options)? = object["options"], let status = Status(rawValue: try fields.string("status")) else { return nil }
+      guard fields.isAbsent("embedding") else { return nil }
+      seq = try fields.int("seq")
+      id = try fields.string("id")
+      variant = try fields.string("variant")
+      `repeat` = try fields.int("repeat")
+      model = try fields.string("model")
+      self.options = options
+      self.status = status
+      response = try fields.optionalString("response")
+      error = try fields.optionalString("error")
+      doneReason = try fields.optionalString("done_reason")
+      timings.totalDuration = try fields.optionalInt("total_duration")
+      timings.loadDuration = try fields.optionalInt("load_duration")
+      timings.promptEvalCount = try fields.optionalInt("prompt_eval_count")
+      timings.promptEvalDuration = try fields.optionalInt("prompt_eval_duration")
+      timings.evalCount = try fields.optionalInt("eval_count")
+      timings.evalDuration = try fields.optionalInt("eval_duration")
+      if let source = try fields.optionalString("timing_source") {
+        guard let known = ServerTimings.Source(rawValue: source) else { return nil }
+        timings.source = known
+      }
+      wallMs = try fields.double("wall_ms")
+      ttftMs = try fields.optionalDouble("ttft_ms")
+      queueMs = try fields.optionalDouble("queue_ms")
+      node = try fields.string("node")
+      shard = try fields.int("shard")
+      server = try fields.optionalInt("server")
+      gpu = try fields.optionalString("gpu")
+      attempts = try fields.int("attempts")
+      jobId = try fields.optionalString("job_id")
+      finishedAt = try fields.string("finished_at")
+      meta = fields.optionalValue("meta")
+      parsed = fields.optionalValue("parsed")
+      switch object["schema_valid"] {
+      case nil, .null?: schemaValid = nil
+      case .bool(let valid)?: schemaValid = valid
+      default: return nil
+      }
+      if let errors = fields.optionalValue("schema_errors") {
+        guard case .array(let list) = errors else { return nil }
+        schemaErrors = try list.map { item in
+          guard case .string(let text) = item else { throw ParsedFields.Mismatch() }
+          return text
+        }
+      }
+    } catch {
+      return nil
+    }
+  }
+}
+
+/// Typed reads of a parsed object, with JSONDecoder's rules: a required key must be there with
+/// its type; an optional one may be missing or null. `Mismatch` where JSONDecoder would throw.
+struct ParsedFields {
+  struct Mismatch: Error {}
+  let object: [String: JSONValue]
+
+  func isAbsent(_ key: String) -> Bool {
+    switch object[key] {
+    case nil, .null?: return true
+    default: return false
+    }
+  }
+
+  func string(_ key: String) throws -> String {
+    guard case .string(let text)? = object[key] else { throw Mismatch() }
+    return text
+  }
+
+  func optionalString(_ key: String) throws -> String? {
+    switch object[key] {
+    case nil, .null?: return nil
+    case .string(let text)?: return text
+    default: throw Mismatch()
+    }
+  }
+
+  func int(_ key: String) throws -> Int {
+    guard case .int(let number)? = object[key] else { throw Mismatch() }
+    return number
+  }
+
+  func optionalInt(_ key: String) throws -> Int? {
+    switch object[key] {
+    case nil, .null?: return nil
+    case .int(let number)?: return number
+    default: throw Mismatch()
+    }
+  }
+
+  func double(_ key: String) throws -> Double {
+    switch object[key] {
+    case .int(let number)?: return Double(number)
+    case .double(let number)?: return number
+    default: throw Mismatch()
+    }
+  }
+
+  func optionalDouble(_ key: String) throws -> Double? {
+    isAbsent(key) ? nil : try double(key)
+  }
+
+  func optionalValue(_ key: String) -> JSONValue? {
+    isAbsent(key) ? nil : object[key]
+  }
+}

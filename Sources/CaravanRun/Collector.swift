@@ -11,6 +11,16 @@ struct PlannedKey: Decodable {
   var variant: String
   var `repeat`: Int
   var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
+
+  /// From a shard line read by `FastJSON`; nil where JSONDecoder should decode it (and word
+  /// the error).
+  static func from(_ line: Data) -> PlannedKey? {
+    guard case .object(let object)? = FastJSON.parse(line),
+      case .int(let seq)? = object["seq"], case .string(let id)? = object["id"],
+      case .string(let variant)? = object["variant"], case .int(let `repeat`)? = object["repeat"]
+    else { return nil }
+    return PlannedKey(seq: seq, id: id, variant: variant, repeat: `repeat`)
+  }
 }
 
 /// `caravan collect`: merges shard results into one file in plan order, plus summaries.
@@ -173,9 +183,7 @@ public enum Collector {
           }
           let index = seq - firstSeq
           if offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
-          // Records are written with sorted keys, and a quote inside a text is escaped, so this
-          // byte sequence can only be the status key.
-          let isError = line.range(of: Data(#""status":"error""#.utf8)) != nil
+          let isError = statusIsError(in: line)
           // An error never replaces an ok record (another generation's holder may have failed
           // where the first succeeded).
           if isError, offsets[index] >= 0, !latestIsError[index] { continue }
@@ -191,7 +199,7 @@ public enum Collector {
       for (_, line) in LineReader(path: layout.shardFile(shard.index)) {
         defer { position += 1 }
         guard position < shard.items else { break }
-        let item = try decoder.decode(PlannedKey.self, from: line)
+        let item = try PlannedKey.from(line) ?? decoder.decode(PlannedKey.self, from: line)
         guard offsets[position] >= 0, let results = results[Int(fileOf[position])] else {
           try embeddings?.add(item, nil)
           report.missingCount += 1
@@ -199,7 +207,7 @@ public enum Collector {
           continue
         }
         let data = try results.read(offset: offsets[position], length: Int(lengths[position]))
-        let record = try decoder.decode(ResultRecord.self, from: data)
+        let record = try FastJSON.parse(data).flatMap(ResultRecord.init(parsed:)) ?? decoder.decode(ResultRecord.self, from: data)
         guard record.key == item.key else {
           try embeddings?.add(item, nil)
           report.unexpected += 1
@@ -285,30 +293,47 @@ public enum Collector {
     return names.filter { !$0.hasPrefix(".") && $0.hasSuffix(suffix) }.sorted()
   }
 
-  /// The `seq` of a record line without decoding it: records are written with sorted keys and
-  /// a quote inside any string value is escaped, so `"seq":` only ever appears as the key.
+  /// The `seq` of a record line without decoding it.
   static func sequenceNumber(in line: Data) -> Int? {
-    let key = Array("\"seq\":".utf8)
-    return line.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Int? in
-      guard bytes.count > key.count else { return nil }
-      var i = 0
-      while i <= bytes.count - key.count {
-        if bytes[i] == key[0], bytes[i + 1] == key[1], bytes[i + 2] == key[2], bytes[i + 3] == key[3], bytes[i + 4] == key[4], bytes[i + 5] == key[5] {
-          var j = i + key.count, value = 0, digits = 0
-          while j < bytes.count, bytes[j] == 32 { j += 1 }
-          while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
-            // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
-            guard digits < 18 else { return nil }
-            value = value * 10 + Int(bytes[j] - 48)
-            j += 1
-            digits += 1
-          }
-          return digits > 0 ? value : nil
-        }
-        i += 1
+    line.withUnsafeBytes { bytes -> Int? in
+      guard var j = valueOffset(of: #""seq":"#, in: bytes) else { return nil }
+      var value = 0, digits = 0
+      while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
+        // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
+        guard digits < 18 else { return nil }
+        value = value * 10 + Int(bytes[j] - 48)
+        j += 1
+        digits += 1
       }
-      return nil
+      return digits > 0 ? value : nil
     }
+  }
+
+  /// Whether a record line's status is "error", without decoding it.
+  static func statusIsError(in line: Data) -> Bool {
+    line.withUnsafeBytes { bytes -> Bool in
+      guard let start = valueOffset(of: #""status":"#, in: bytes), start + 7 <= bytes.count else { return false }
+      return bytes[start..<start + 7].elementsEqual(#""error""#.utf8)
+    }
+  }
+
+  /// Where the value of a key (given as `"name":`) starts in a record line, past any spaces.
+  /// A quote inside a string value is escaped, so the key's bytes can only be the key itself.
+  private static func valueOffset(of key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
+    guard let base = bytes.baseAddress else { return nil }
+    let count = key.utf8CodeUnitCount
+    var from = 0
+    // memchr to each quote, then compare the key there.
+    while from + count <= bytes.count, let quote = memchr(base + from, Int32(UInt8(ascii: "\"")), bytes.count - from - count + 1) {
+      let at = base.distance(to: UnsafeRawPointer(quote))
+      if memcmp(base + at, key.utf8Start, count) == 0 {
+        var index = at + count
+        while index < bytes.count, bytes[index] == 32 { index += 1 }
+        return index
+      }
+      from = at + 1
+    }
+    return nil
   }
 }
 

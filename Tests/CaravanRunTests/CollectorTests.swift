@@ -8,6 +8,23 @@ import CaravanStorage
 @testable import CaravanRun
 
 @Suite struct CollectorTests {
+  /// The merge reads `seq` and `status` from the raw line: compact as the worker writes it, with
+  /// spaces as another writer may, and never from inside a text.
+  @Test func seqAndStatusAreReadWithoutDecoding() {
+    let lines = [
+      (#"{"id":"a","response":"an \"seq\": 9, \"status\":\"error\" inside","seq":12,"status":"ok"}"#, 12, false),
+      (#"{"error":"boom", "seq": 3, "status": "error"}"#, 3, true),
+      (#"{"seq":0,"status":"error"}"#, 0, true),
+    ]
+    for (line, seq, isError) in lines {
+      #expect(Collector.sequenceNumber(in: Data(line.utf8)) == seq, "\(line)")
+      #expect(Collector.statusIsError(in: Data(line.utf8)) == isError, "\(line)")
+    }
+    #expect(Collector.sequenceNumber(in: Data(#"{"seq":"7"}"#.utf8)) == nil)
+    #expect(Collector.sequenceNumber(in: Data(#"{"seq":1234567890123456789012}"#.utf8)) == nil)
+    #expect(!Collector.statusIsError(in: Data(#"{"status":"err"#.utf8)))
+  }
+
   /// A run of 2 prompts × 1 variant × 2 repeats in 2 shards, with results written by hand.
   func run() throws -> (RunDirectory, [WorkItem]) {
     let spec = smallSpec.replacingOccurrences(of: "repeats: 2", with: "repeats: 2\nslurm: {shards: 2, distribution: static}")
