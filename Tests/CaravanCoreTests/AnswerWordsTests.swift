@@ -8,5 +8,13 @@ import Testing
   func fastWordsMatchTheUnicodeSplit(text: String) {
     let reference = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
     #expect(RunStatistics.lowercasedWords(text) == reference)
+    #expect(RunStatistics.wordHashes(text) == reference.map { stableHash(String($0)) })
+  }
+
+  @Test func pairsOfWordsHashApart() {
+    let words = ["the", "cat", "sat", "on", "mat"].map(stableHash)
+    var pairs: Set<UInt64> = []
+    for a in words { for b in words { pairs.insert(RunStatistics.pairHash(a, b)) } }
+    #expect(pairs.count == 25, "(a, b) and (b, a) differ, and no two pairs collide")
   }
 }
