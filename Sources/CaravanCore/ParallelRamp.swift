@@ -46,6 +46,11 @@ public struct ParallelRamp: Sendable, Equatable {
   /// 600-request run with four finishes a slot).
   var windowSize: Int { max(6, 2 * limit * servers) }
 
+  /// A window also lasts this long: answers of a few milliseconds (a tiny model on llama.cpp)
+  /// fill a window of sixteen in less time than the machine's own noise, and the ramp then
+  /// compared noise (it kept 2 of 4 slots, at 0.62 of the best fixed count).
+  public var minimumWindowSeconds = 0.5
+
   /// Takes one answer: `work` done (tokens, or 1), at `seconds` on any steady clock. Returns
   /// true when `limit` changed.
   public mutating func record(work: Double, at seconds: Double) -> Bool {
@@ -61,7 +66,7 @@ public struct ParallelRamp: Sendable, Equatable {
     }
     windowWork += work
     windowAnswers += 1
-    guard windowAnswers >= windowSize, seconds > start else { return false }
+    guard windowAnswers >= windowSize, seconds - start >= minimumWindowSeconds, seconds > start else { return false }
     let trial = Trial(parallel: limit, rate: windowWork / (seconds - start))
     trials.append(trial)
     let previous = limit

@@ -39,6 +39,30 @@ import Testing
     #expect(found.trials.last?.parallel == 16)
   }
 
+  /// Answers of 2 ms whose gaps jitter (a tiny model on a shared CPU): windows of a few
+  /// answers compare the jitter; windows of half a second compare the counts.
+  @Test func millisecondAnswersAreMeasuredOverHalfASecond() {
+    func settle(minimumWindow: Double, seed: UInt64) -> ParallelRamp {
+      var ramp = ParallelRamp(ceiling: 16, servers: 1)
+      ramp.minimumWindowSeconds = minimumWindow
+      var generator = SeededGenerator(seed: seed)
+      var now = 0.0
+      while !ramp.settled {
+        let rate = Double(min(ramp.limit, 4)) / 0.002
+        // Each gap is a tenth to three times the mean (an exponential-ish spread).
+        now += (0.1 + 2.9 * generator.nextUnit() * generator.nextUnit() * 2) / rate
+        _ = ramp.record(work: 10, at: now)
+      }
+      return ramp
+    }
+    let seeds: [UInt64] = Array(1...20)
+    // Stopping short of the 4 slots loses throughput (more than 4 in flight only queue).
+    let calm = seeds.filter { settle(minimumWindow: 0.5, seed: $0).chosen >= 4 }.count
+    let hasty = seeds.filter { settle(minimumWindow: 0, seed: $0).chosen >= 4 }.count
+    #expect(calm == seeds.count, "half-second windows reached the 4 slots for \(calm) of \(seeds.count) seeds")
+    #expect(hasty < seeds.count, "windows of a few answers stopped short for some seeds (\(hasty) of \(seeds.count) reached 4)")
+  }
+
   @Test func aCeilingOfOneIsSettledAtOnce() {
     var ramp = ParallelRamp(ceiling: 1, servers: 1)
     #expect(ramp.settled && ramp.limit == 1)
