@@ -105,17 +105,17 @@ public struct OllamaClient: InferenceEngine {
         throw OllamaError.server(status: Int(response.status.code), message: message ?? String(buffer: bytes))
       }
       var splitter = LineSplitter()
-      let decoder = JSONDecoder()
       for try await chunk in response.body {
         for line in splitter.append(chunk) {
-          guard let parsed = OllamaStreamLine.decode(line, with: decoder) else {
+          guard let object = OllamaStreamLine.object(line) else {
             throw OllamaError.decoding("not JSON in the \(path) stream: \(String(decoding: line.prefix(200), as: UTF8.self))")
           }
+          let parsed = OllamaStreamLine(object)
           if let message = parsed.error { throw OllamaError.midStream(message) }
           let piece = parsed.piece
           if firstToken == nil, !piece.isEmpty { firstToken = ContinuousClock.now - started }
           text += piece
-          if parsed.done == true, let object = try? decoder.decode(JSONValue.self, from: line) {
+          if parsed.done == true {
             var completion = Completion(ollama: object)
             completion.response = text
             completion.timeToFirstToken = firstToken
@@ -179,11 +179,12 @@ public struct OllamaClient: InferenceEngine {
   }
 }
 
-/// What the worker reads from one line of an Ollama stream. Decoding these four keys into a
-/// struct costs a fraction of decoding every key into a `JSONValue` (which took a third of the
-/// worker's CPU against a fast server); the final line, with the timings, is read whole.
-struct OllamaStreamLine: Decodable, Equatable {
-  struct Message: Decodable, Equatable {
+/// What the worker reads from one line of an Ollama stream. A line is read with `FastJSON`
+/// (JSONDecoder, into a JSONValue or even into a struct of these four keys, was a fifth to a
+/// third of the worker's CPU against a fast server); the final line's timings come from the
+/// same object.
+struct OllamaStreamLine: Equatable {
+  struct Message: Equatable {
     var content: String?
   }
   var message: Message?
@@ -194,12 +195,15 @@ struct OllamaStreamLine: Decodable, Equatable {
   /// The text this line adds: `message.content` (chat) or `response` (generate).
   var piece: String { message?.content ?? response ?? "" }
 
-  /// Reads a line; a line whose keys have other types than these (an `error` object, say) is
-  /// read as a `JSONValue`, with the same meaning as before; nil when it is not JSON.
-  static func decode(_ line: Data, with decoder: JSONDecoder) -> OllamaStreamLine? {
-    if let typed = try? decoder.decode(OllamaStreamLine.self, from: line) { return typed }
-    guard let object = try? decoder.decode(JSONValue.self, from: line) else { return nil }
-    return OllamaStreamLine(object)
+  /// A stream line as a JSON value; nil when it is not JSON.
+  static func object(_ line: Data) -> JSONValue? {
+    FastJSON.parse(line) ?? (try? JSONDecoder().decode(JSONValue.self, from: line))
+  }
+
+  /// Reads a line: keys of other types than these (an `error` object, say) mean nothing; nil
+  /// when it is not JSON.
+  static func decode(_ line: Data) -> OllamaStreamLine? {
+    object(line).map(OllamaStreamLine.init)
   }
 
   init(_ object: JSONValue) {

@@ -161,8 +161,6 @@ struct OpenAIStream {
   var finishReason: String?
   var usage: JSONValue?
   var timings: JSONValue?
-  private let decoder = JSONDecoder()
-
   init(started: ContinuousClock.Instant) { self.started = started }
 
   /// Takes one line; returns the completion at `data: [DONE]`.
@@ -171,7 +169,7 @@ struct OpenAIStream {
     var payload = line.dropFirst(5)
     if payload.first == UInt8(ascii: " ") { payload = payload.dropFirst() }
     if payload.elementsEqual("[DONE]".utf8) { return completion(at: now) }
-    guard let event = OpenAIEvent.decode(Data(payload), with: decoder) else {
+    guard let event = OpenAIEvent.decode(Data(payload)) else {
       throw .decoding("not JSON in the event stream: \(String(decoding: payload.prefix(200), as: UTF8.self))")
     }
     if let error = event.error {
@@ -215,21 +213,15 @@ struct OpenAIStream {
 }
 
 /// What the worker reads from one event of an OpenAI stream: the first choice's text and finish
-/// reason as typed fields (a fraction of the CPU of decoding every key of every chunk into a
-/// `JSONValue`), and `error`, `usage` and `timings`, which only the last chunks carry, whole.
-struct OpenAIEvent: Decodable {
-  struct Choice: Decodable {
-    struct Delta: Decodable {
+/// reason, and `error`, `usage` and `timings`, which only the last chunks carry, whole.
+struct OpenAIEvent {
+  struct Choice {
+    struct Delta {
       var content: String?
     }
     var delta: Delta?
     var text: String?
     var finishReason: String?
-
-    enum CodingKeys: String, CodingKey {
-      case delta, text
-      case finishReason = "finish_reason"
-    }
 
     /// `delta.content` (chat) or `text` (completions).
     var piece: String { delta?.content ?? text ?? "" }
@@ -241,24 +233,10 @@ struct OpenAIEvent: Decodable {
   var usage: JSONValue?
   var timings: JSONValue?
 
-  enum CodingKeys: String, CodingKey {
-    case choices, error, usage, timings
-  }
-
-  init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    choice = try container.decodeIfPresent([Choice].self, forKey: .choices)?.first
-    error = container.contains(.error) ? try container.decode(JSONValue.self, forKey: .error) : nil
-    usage = try container.decodeIfPresent(JSONValue.self, forKey: .usage)
-    timings = try container.decodeIfPresent(JSONValue.self, forKey: .timings)
-  }
-
-  /// Reads an event; one whose keys have other types than these is read as a `JSONValue`, with
-  /// the same meaning as before; nil when it is not JSON.
-  static func decode(_ payload: Data, with decoder: JSONDecoder) -> OpenAIEvent? {
-    if let typed = try? decoder.decode(OpenAIEvent.self, from: payload) { return typed }
-    guard let event = try? decoder.decode(JSONValue.self, from: payload) else { return nil }
-    return OpenAIEvent(event)
+  /// Reads an event with `FastJSON` (JSONDecoder where it declines); keys of other types than
+  /// these mean nothing; nil when it is not JSON.
+  static func decode(_ payload: Data) -> OpenAIEvent? {
+    (FastJSON.parse(payload) ?? (try? JSONDecoder().decode(JSONValue.self, from: payload))).map(OpenAIEvent.init)
   }
 
   init(_ event: JSONValue) {
@@ -270,7 +248,7 @@ struct OpenAIEvent: Decodable {
       self.choice = choice
     }
     error = event["error"]
-    usage = event["usage"]
-    timings = event["timings"]
+    usage = event["usage"].flatMap { $0 == .null ? nil : $0 }
+    timings = event["timings"].flatMap { $0 == .null ? nil : $0 }
   }
 }

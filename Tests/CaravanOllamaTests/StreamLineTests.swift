@@ -4,11 +4,11 @@ import Testing
 
 @testable import CaravanOllama
 
-/// The typed fast path for stream lines reads each line exactly as the `JSONValue` reading did,
-/// odd types included (they fall back to it).
+/// Stream lines, read with FastJSON, mean what they meant read by JSONDecoder into a
+/// `JSONValue`, odd types included.
 @Suite struct StreamLineTests {
-  func ollama(_ text: String) -> OllamaStreamLine? { OllamaStreamLine.decode(Data(text.utf8), with: JSONDecoder()) }
-  func openAI(_ text: String) -> OpenAIEvent? { OpenAIEvent.decode(Data(text.utf8), with: JSONDecoder()) }
+  func ollama(_ text: String) -> OllamaStreamLine? { OllamaStreamLine.decode(Data(text.utf8)) }
+  func openAI(_ text: String) -> OpenAIEvent? { OpenAIEvent.decode(Data(text.utf8)) }
 
   @Test func ollamaLinesMeanWhatTheyMeantAsJSONValues() throws {
     let chat = try #require(ollama(#"{"model":"m","created_at":"x","message":{"role":"assistant","content":"Hi"},"done":false}"#))
