@@ -151,7 +151,7 @@ public struct ResultRecord: Sendable, Equatable, Codable {
   }
 }
 
-extension ResultRecord {
+extension ResultRecord: FastJSON.Readable {
   /// The record in a line read by `FastJSON`, as JSONDecoder makes it; nil where JSONDecoder
   /// would fail (a missing key, a value of the wrong type) or where the record has an embedding
   /// (Float conversion is JSONDecoder's), so the caller decodes with it and gets its error.
@@ -208,6 +208,34 @@ extension ResultRecord {
     } catch {
       return nil
     }
+  }
+}
+
+extension WorkItem: FastJSON.Readable {
+  /// A shard line read by `FastJSON`, as JSONDecoder makes it (nil where it would fail).
+  public init?(parsed value: JSONValue) {
+    guard case .object(let object) = value, case .object(let options)? = object["options"], case .object(let input)? = object["input"] else { return nil }
+    let fields = ParsedFields(object: object)
+    do {
+      self.init(
+        seq: try fields.int("seq"), id: try fields.string("id"), variant: try fields.string("variant"), repeat: try fields.int("repeat"),
+        model: try fields.string("model"), input: try Self.input(ParsedFields(object: input)), options: options, meta: fields.optionalValue("meta"))
+      format = fields.optionalValue("format")
+    } catch {
+      return nil
+    }
+  }
+
+  /// `{"prompt": ...}`, or `{"messages": [...]}` when there is no prompt (or it is null).
+  private static func input(_ fields: ParsedFields) throws -> PromptInput {
+    if let prompt = try fields.optionalString("prompt") { return .prompt(prompt) }
+    guard case .array(let list)? = fields.object["messages"] else { throw ParsedFields.Mismatch() }
+    return .messages(
+      try list.map { message in
+        guard case .object(let object) = message else { throw ParsedFields.Mismatch() }
+        let fields = ParsedFields(object: object)
+        return ChatMessage(role: try fields.string("role"), content: try fields.string("content"))
+      })
   }
 }
 

@@ -207,7 +207,7 @@ public enum Collector {
           continue
         }
         let data = try results.read(offset: offsets[position], length: Int(lengths[position]))
-        let record = try FastJSON.parse(data).flatMap(ResultRecord.init(parsed:)) ?? decoder.decode(ResultRecord.self, from: data)
+        let record = try FastJSON.decode(ResultRecord.self, from: data, decoder: decoder)
         guard record.key == item.key else {
           try embeddings?.add(item, nil)
           report.unexpected += 1

@@ -109,7 +109,7 @@ public struct Estimator: Sendable {
     for shard in manifest.shards {
       var words: [WorkKey: Int] = [:]
       for (_, line) in LineReader(path: run.layout.shardFile(shard.index)) {
-        if let item = try? decoder.decode(WorkItem.self, from: line) { words[item.key] = Estimate.words(item.input) }
+        if let item = try? FastJSON.decode(WorkItem.self, from: line, decoder: decoder) { words[item.key] = Estimate.words(item.input) }
       }
       var latest: [WorkKey: ResultRecord] = [:]
       for record in (try? run.results(shard.index)) ?? [] { latest[record.key] = record }
@@ -145,7 +145,7 @@ public struct Estimator: Sendable {
     let manifest = try run.manifest()
     let shards = manifest.shards.map { shard in
       LineReader(path: run.layout.shardFile(shard.index)).compactMap { _, line in
-        (try? decoder.decode(WorkItem.self, from: line)).map(Estimate.item)
+        (try? FastJSON.decode(WorkItem.self, from: line, decoder: decoder)).map(Estimate.item)
       }
     }
     return manifest.distribution == .dynamic ? balanced(shards.flatMap { $0 }, into: manifest.taskCount) : shards

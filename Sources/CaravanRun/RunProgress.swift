@@ -97,7 +97,7 @@ public struct RunProgress: Sendable, Equatable, Encodable {
       // A chunk taken over (dynamic distribution) has a results file per generation.
       let lines = (files[info.index] ?? []).lazy.flatMap { LineReader(path: $0) }
       for (_, line) in lines {
-        guard let record = try? decoder.decode(ResultRecord.self, from: line) else { continue }
+        guard let record = try? FastJSON.decode(ResultRecord.self, from: line, decoder: decoder) else { continue }
         // seq and the counts are read from a file: subtract and add without trapping.
         let (position, overflow) = record.seq.subtractingReportingOverflow(firstSeq)
         guard !overflow, position >= 0, position < info.items else { continue }

@@ -24,7 +24,7 @@ public enum JSONLines {
       let line = data[start..<newline]
       if !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
         do {
-          values.append(try decoder.decode(T.self, from: line))
+          values.append(try FastJSON.decode(T.self, from: line, decoder: decoder))
         } catch {
           throw JSONLinesError(path: path, line: lineNumber, reason: decodingReason(error))
         }

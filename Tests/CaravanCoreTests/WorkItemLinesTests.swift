@@ -46,8 +46,11 @@ import Testing
       for seq in range { want.append(try encoder.encode(items[seq])); want.append(UInt8(ascii: "\n")) }
       #expect(slice == want, "items \(range)")
     }
-    // And it decodes to the same items.
-    let decoded = try String(decoding: written, as: UTF8.self).split(separator: "\n").map { try JSONDecoder().decode(WorkItem.self, from: Data($0.utf8)) }
+    // And it decodes to the same items, through JSONDecoder and through FastJSON.
+    let lines = String(decoding: written, as: UTF8.self).split(separator: "\n")
+    let decoded = try lines.map { try JSONDecoder().decode(WorkItem.self, from: Data($0.utf8)) }
     #expect(decoded == Array(items))
+    let fast = try lines.map { try #require(FastJSON.parse(String($0)).flatMap(WorkItem.init(parsed:)), "\($0)") }
+    #expect(fast == Array(items))
   }
 }
