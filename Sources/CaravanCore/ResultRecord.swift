@@ -1,3 +1,5 @@
+import Foundation
+
 /// One line of `results/shard-NNNN.jsonl`: the outcome of one work item, written once it is final.
 public struct ResultRecord: Sendable, Equatable, Codable {
   public enum Status: String, Sendable, Codable { case ok, error }
@@ -208,6 +210,72 @@ extension ResultRecord: FastJSON.Readable {
     } catch {
       return nil
     }
+  }
+}
+
+extension ResultRecord: JSONFormats.Writable {
+  /// The record's line as `encode(to:)` and the line encoder write it (keys sorted, every key
+  /// present, null when unknown), by hand: JSONEncoder was a tenth of the worker's CPU. Records
+  /// with a structured-output check or an embedding are left to the encoder.
+  public func appendLine(to bytes: inout [UInt8], encoder: JSONEncoder) throws -> Bool {
+    guard schemaValid == nil, embedding == nil else { return false }
+    var first = true
+    func key(_ name: StaticString) {
+      bytes.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+      first = false
+      bytes.append(UInt8(ascii: "\""))
+      name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+      bytes.append(UInt8(ascii: "\""))
+      bytes.append(UInt8(ascii: ":"))
+    }
+    func text(_ name: StaticString, _ value: String?) throws {
+      key(name)
+      if let value { try JSONFormats.appendString(value, to: &bytes, encoder: encoder) } else { bytes += Array("null".utf8) }
+    }
+    func int(_ name: StaticString, _ value: Int?) {
+      key(name)
+      if let value { JSONFormats.appendInt(value, to: &bytes) } else { bytes += Array("null".utf8) }
+    }
+    func double(_ name: StaticString, _ value: Double?) -> Bool {
+      key(name)
+      guard let value else {
+        bytes += Array("null".utf8)
+        return true
+      }
+      return JSONFormats.appendDouble(value, to: &bytes)
+    }
+    int("attempts", attempts)
+    try text("done_reason", doneReason)
+    try text("error", error)
+    int("eval_count", timings.evalCount)
+    int("eval_duration", timings.evalDuration)
+    try text("finished_at", finishedAt)
+    try text("gpu", gpu)
+    try text("id", id)
+    try text("job_id", jobId)
+    int("load_duration", timings.loadDuration)
+    key("meta")
+    guard try JSONFormats.append(meta ?? .null, to: &bytes, encoder: encoder) else { return false }
+    try text("model", model)
+    try text("node", node)
+    key("options")
+    guard try JSONFormats.append(.object(options), to: &bytes, encoder: encoder) else { return false }
+    int("prompt_eval_count", timings.promptEvalCount)
+    int("prompt_eval_duration", timings.promptEvalDuration)
+    guard double("queue_ms", queueMs) else { return false }
+    int("repeat", `repeat`)
+    try text("response", response)
+    int("seq", seq)
+    int("server", server)
+    int("shard", shard)
+    try text("status", status.rawValue)
+    try text("timing_source", timings.source?.rawValue)
+    int("total_duration", timings.totalDuration)
+    guard double("ttft_ms", ttftMs) else { return false }
+    try text("variant", variant)
+    guard double("wall_ms", wallMs) else { return false }
+    bytes.append(UInt8(ascii: "}"))
+    return true
   }
 }
 

@@ -93,7 +93,7 @@ public struct OllamaClient: InferenceEngine {
     var request = HTTPClientRequest(url: baseURL + path)
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
-    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONFormats.data(body))) } catch { throw .decoding("could not encode the request: \(error)") }
     let started = ContinuousClock.now
     var firstToken: Duration?
     var text = ""
@@ -153,7 +153,7 @@ public struct OllamaClient: InferenceEngine {
     request.method = HTTPMethod(rawValue: method)
     if let body {
       let data: Data
-      do { data = try JSONEncoder().encode(body) } catch { throw .decoding("could not encode the request: \(error)") }
+      do { data = try JSONFormats.data(body) } catch { throw .decoding("could not encode the request: \(error)") }
       request.headers.add(name: "Content-Type", value: "application/json")
       request.body = .bytes(ByteBuffer(bytes: data))
     }

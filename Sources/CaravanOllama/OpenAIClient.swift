@@ -75,7 +75,7 @@ public struct OpenAIClient: InferenceEngine {
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
     request.headers.add(name: "Accept", value: "text/event-stream")
-    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONFormats.data(body))) } catch { throw .decoding("could not encode the request: \(error)") }
     let started = ContinuousClock.now
     var events = OpenAIStream(started: started)
     do {
@@ -104,7 +104,7 @@ public struct OpenAIClient: InferenceEngine {
     var request = HTTPClientRequest(url: baseURL + "/v1/embeddings")
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
-    do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw .decoding("could not encode the request: \(error)") }
+    do { request.body = .bytes(ByteBuffer(bytes: try JSONFormats.data(body))) } catch { throw .decoding("could not encode the request: \(error)") }
     let bytes: ByteBuffer
     do {
       let response = try await httpClient.execute(request, timeout: requestTimeout)

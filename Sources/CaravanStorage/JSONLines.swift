@@ -103,7 +103,7 @@ public actor AppendOnlyFile {
   /// failure is a `WriteFailure`.
   public func append<T: Encodable>(_ value: T) throws {
     if let syncFailure { throw syncFailure }
-    var data = try encoder.encode(value)
+    var data = try JSONFormats.line(value, encoder: encoder)
     data.append(UInt8(ascii: "\n"))
     let start = try handle.offset()
     do {
