@@ -141,7 +141,7 @@ let package = Package(
 // and builds them with --sanitize=fuzzer in its own build folder; `swift build` and the tests
 // never see them.
 if Context.environment["CARAVAN_FUZZ"] == "1" {
-  for name in ["fuzz-spec", "fuzz-prompts", "fuzz-modelfile", "fuzz-stream-lines"] {
+  for name in ["fuzz-spec", "fuzz-prompts", "fuzz-modelfile", "fuzz-stream-lines", "fuzz-json"] {
     package.targets.append(.executableTarget(name: name, dependencies: ["CaravanCore"], path: "Fuzz/\(name)"))
     package.products.append(.executable(name: name, targets: [name]))
   }

@@ -5,6 +5,8 @@
 #   fuzz-prompts    a prompt file's bytes -> PromptFile (JSONL, OpenAI batch, plain text)
 #   fuzz-modelfile  a Modelfile's bytes -> Modelfile.parse and its create request
 #   fuzz-stream-lines  a streamed answer (Ollama NDJSON, OpenAI SSE) -> the Core decoding of each line
+#   fuzz-json       any bytes -> FastJSON, which must agree with JSONDecoder wherever it reads a value,
+#                   and the hand-written line of that value, which must be JSONEncoder's
 #
 # The targets live in Fuzz/ and exist only when CARAVAN_FUZZ=1 (Package.swift), built here with
 # --sanitize=fuzzer into .build-fuzz, so `swift build` and the tests never compile them. Seeds
@@ -24,10 +26,10 @@ while [ $# -gt 0 ]; do
     --minutes=*) minutes="${1#*=}"; shift ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     fuzz-*) targets+=("$1"); shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (targets: fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines)" >&2; exit 64 ;;
+    *) echo "fuzz.sh: unknown argument '$1' (targets: fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines fuzz-json)" >&2; exit 64 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-spec fuzz-prompts fuzz-modelfile fuzz-stream-lines fuzz-json)
 
 build=.build-fuzz
 for target in "${targets[@]}"; do
@@ -67,6 +69,10 @@ seed() {
       # Ollama's and OpenAI-compatible servers' own wire examples.
       find Tests/Fixtures/ollama Tests/Fixtures/openai -type f ! -name README.md |
         while read -r f; do cp "$f" "$dir/$(echo "$f" | tr '/' '_')"; done ;;
+    fuzz-json)
+      # One JSON value a file: each line of the wire examples and of the prompt files.
+      find Tests/Fixtures/ollama Tests/Fixtures/openai Tests/Fixtures jobs -type f -name '*.json*' -size -64k |
+        while read -r f; do split -l 1 -a 4 "$f" "$dir/$(echo "$f" | tr '/' '_')-"; done ;;
   esac
 }
 
