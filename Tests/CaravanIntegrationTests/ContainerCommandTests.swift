@@ -56,11 +56,11 @@ import Testing
     let bin = dir.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     let record = dir.appendingPathComponent("apptainer-call")
-    try """
+    try writeExecutable(
+      """
       #!/bin/bash
       { printf '%s\\n' "$@"; echo "CACHE=$APPTAINER_CACHEDIR"; echo "TMP=$APPTAINER_TMPDIR"; } > '\(record.path)'
-      """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
+      """, to: bin.appendingPathComponent("apptainer").path)
     let scratch = dir.appendingPathComponent("scratch")
     let result = try await runCommand(try TestPaths.binary("caravan"), ["container", "build", "--sif", dir.appendingPathComponent("o.sif").path, "--scratch", scratch.path], in: TestPaths.packageRoot, environment: ["PATH": bin.path + ":/usr/bin:/bin"])
     #expect(result.status == 0, "\(result.stderr)")
@@ -80,11 +80,11 @@ import Testing
     let bin = dir.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     let record = dir.appendingPathComponent("apptainer-call")
-    try """
+    try writeExecutable(
+      """
       #!/bin/bash
       printf '%s\\n' "$@" > '\(record.path)'
-      """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
+      """, to: bin.appendingPathComponent("apptainer").path)
     let environment = ["PATH": bin.path + ":/usr/bin:/bin"]
     let scratch = ["--scratch", dir.appendingPathComponent("scratch").path]
     let result = try await runCommand(try TestPaths.binary("caravan"), ["container", "build", "--def", "apptainer/vllm.def"] + scratch, in: TestPaths.packageRoot, environment: environment)

@@ -9,8 +9,7 @@ import Testing
   func fakeSinfo(_ script: String) throws -> String {
     let bin = try TestPaths.temporaryDirectory("init-bin")
     let path = bin.appendingPathComponent("sinfo").path
-    try ("#!/bin/sh\n" + script + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-    chmod(path, 0o755)
+    try writeExecutable("#!/bin/sh\n" + script + "\n", to: path)
     return bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
   }
 

@@ -138,7 +138,8 @@ import Testing
     let dir = try TestPaths.temporaryDirectory("fake-apptainer")
     let bin = dir.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-    try """
+    try writeExecutable(
+      """
       #!/bin/bash
       # Stand-in for `apptainer exec`: prints the environment the server would get.
       shift  # exec
@@ -167,8 +168,7 @@ import Testing
         echo "IMAGE=$image"
         echo "COMMAND=$*"
       } > "$FAKE_OUT"
-      """.write(to: bin.appendingPathComponent("apptainer"), atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appendingPathComponent("apptainer").path)
+      """, to: bin.appendingPathComponent("apptainer").path)
     let out = dir.appendingPathComponent("seen")
     let script = dir.appendingPathComponent("server.sh")
     try Self.launch(.apptainer, flags: flags).script(origin: "test").write(to: script, atomically: true, encoding: .utf8)

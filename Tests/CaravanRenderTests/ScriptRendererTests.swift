@@ -165,7 +165,8 @@ enum Fixtures {
     }
     let fake = dir.appendingPathComponent("caravan")
     let serverPID = dir.appendingPathComponent("server-pid")
-    try """
+    try writeExecutable(
+      """
       #!/bin/bash
       [ "$1" = stop-leftovers ] && exec \(shellQuote(try TestPaths.binary("caravan"))) "$@"
       printf '%s\\n' "$@" > "$(dirname "$0")/worker-args"
@@ -183,8 +184,7 @@ enum Fixtures {
       echo "$server" > \(shellQuote(serverPID.path))
       printf '%s\\n%s 1\\n' "$server" \(stranger) > "$pidfile"
       exit 137
-      """.write(to: fake, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+      """, to: fake.path)
     var job = Fixtures.simJob()
     job.runDir = runDir.path
     job.caravan = fake.path

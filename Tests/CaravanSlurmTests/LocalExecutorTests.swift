@@ -64,14 +64,14 @@ import Testing
     try FileManager.default.createDirectory(at: dir.appendingPathComponent("logs"), withIntermediateDirectories: true)
     let fake = dir.appendingPathComponent("caravan")
     let ready = dir.appendingPathComponent("worker-ready")
-    try """
+    try writeExecutable(
+      """
       #!/bin/bash
       # A worker that drains for a moment on TERM, then exits with the given status.
       trap 'sleep 0.5; exit \(workerExit)' TERM
       touch '\(ready.path)'
       while true; do sleep 0.1; done
-      """.write(to: fake, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+      """, to: fake.path)
     let server = ServerLaunch(runtime: .none, image: "", flags: [], binds: [], command: "true", modelsDir: nil, parallel: 1, env: [:])
     let job = BatchJob(name: "t", runDir: dir.path, shardCount: 1, slurm: JobSpec.Slurm(), caravan: fake.path, server: server, origin: "test")
     let script = dir.appendingPathComponent("job.sbatch")

@@ -338,3 +338,17 @@ public enum FakeSite {
     }
   }
 }
+
+/// Writes an executable script for a test to run. The file is opened with O_CLOEXEC: a process
+/// that another test forks meanwhile must not keep it open for writing, or running the script
+/// fails with "Text file busy" (it did, once, under the full suite).
+public func writeExecutable(_ text: String, to path: String) throws {
+  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+  guard fd >= 0 else { throw TestSupportError("cannot write \(path): \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  let bytes = Array(text.utf8)
+  guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+    throw TestSupportError("cannot write \(path): \(String(cString: strerror(errno)))")
+  }
+  fchmod(fd, 0o755)
+}

@@ -210,15 +210,16 @@ import Testing
     let bin = prepared.run.path + "/stubborn-bin"
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
     let fake = TestPaths.fixtures.appendingPathComponent("bin/nvidia-smi").path
-    try """
+    let script = """
       #!/bin/bash
       # The inventory as the fake answers it; the sampling loop ignores TERM.
       case " $* " in *" -lms "*) trap '' TERM; exec '\(fake)' "$@" ;; *) exec '\(fake)' "$@" ;; esac
-      """.write(toFile: bin + "/nvidia-smi", atomically: true, encoding: .utf8)
-    chmod(bin + "/nvidia-smi", 0o755)
+      """
+    try writeExecutable(script, to: bin + "/nvidia-smi")
     let outcome = try await runner(prepared, environment: ["PATH": bin + ":/usr/bin:/bin"]).run(stop: StopFlag())
     #expect(outcome.written == 8)
-    #expect(try timing(prepared.run).last?.telemetry == "ok")
+    let telemetry = try timing(prepared.run).last?.telemetry
+    #expect(telemetry == "ok", "\(telemetry ?? "no timing line")")
     let csv = prepared.run.layout.telemetryFile(node: "gpunode", shard: 0)
     #expect(FileManager.default.fileExists(atPath: csv))
     #expect(writers(of: csv).isEmpty, "no process still writes \(csv)")
@@ -228,8 +229,7 @@ import Testing
   /// telemetry, and the hung program is killed.
   @Test(.timeLimit(.minutes(1))) func aHungNvidiaSmiMeansTelemetryUnavailable() async throws {
     let bin = try TestPaths.temporaryDirectory("hungsmi").path
-    try "#!/bin/bash\nexec sleep 613\n".write(toFile: bin + "/nvidia-smi", atomically: true, encoding: .utf8)
-    chmod(bin + "/nvidia-smi", 0o755)
+    try writeExecutable("#!/bin/bash\nexec sleep 613\n", to: bin + "/nvidia-smi")
     var sampler = TelemetrySampler(file: bin + "/telemetry.csv", intervalMs: 100, gpuIDs: nil)
     sampler.inventoryTimeout = .milliseconds(500)
     let started = await sampler.start(environment: ["PATH": bin + ":/usr/bin:/bin"])
