@@ -11,7 +11,6 @@ import Foundation
 public func fuzzStreamLines(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
   guard let start, count > 0 else { return 0 }
   let bytes = UnsafeRawBufferPointer(start: start, count: count)
-  let decoder = JSONDecoder()
   var text = ""
   for raw in bytes.split(separator: UInt8(ascii: "\n")) {
     var line = raw[...]
@@ -23,7 +22,7 @@ public func fuzzStreamLines(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
       if payload.first == UInt8(ascii: " ") { payload = payload.dropFirst() }
       if payload.elementsEqual("[DONE]".utf8) { continue }
     }
-    guard let object = FastJSON.parse(Data(payload)) ?? (try? decoder.decode(JSONValue.self, from: Data(payload))) else { continue }
+    guard let object = FastJSON.value(Data(payload)) else { continue }
     _ = object["error"]?["message"]?.stringValue ?? object["error"]?.stringValue
     text += object["message"]?["content"]?.stringValue ?? object["response"]?.stringValue ?? ""
     if let choice = object["choices"]?.arrayValue?.first {

@@ -18,6 +18,11 @@ public enum FastJSON {
     init?(parsed value: JSONValue)
   }
 
+  /// A JSON value, read here where it can be and by JSONDecoder otherwise; nil when it is not JSON.
+  public static func value(_ data: Data) -> JSONValue? {
+    parse(data) ?? (try? JSONDecoder().decode(JSONValue.self, from: data))
+  }
+
   /// A line of a JSON Lines file as `type`: through `FastJSON` when it can, else JSONDecoder.
   public static func decode<T: Decodable>(_ type: T.Type, from line: Data, decoder: JSONDecoder) throws -> T {
     if let readable = type as? any Readable.Type, let value = parse(line).flatMap(readable.init(parsed:)) as? T { return value }

@@ -37,25 +37,19 @@ extension JSONFormats {
     bytes.append(UInt8(ascii: "\""))
   }
 
-  /// Appends the decimal digits of `value`, as JSONEncoder writes an Int.
+  /// Appends the decimal digits of `value`, as JSONEncoder writes an Int (an Int's description
+  /// fits a small String, so this allocates nothing).
   public static func appendInt(_ value: Int, to bytes: inout [UInt8]) {
-    guard value != 0 else {
-      bytes.append(UInt8(ascii: "0"))
-      return
-    }
-    if value < 0 { bytes.append(UInt8(ascii: "-")) }
-    var magnitude = value.magnitude
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-      (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { buffer in
-      while magnitude > 0 {
-        buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-        magnitude /= 10
-        count += 1
-      }
-      for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
-    }
+    bytes.append(contentsOf: String(value).utf8)
+  }
+
+  /// Appends `{"name":` for an object's first key, `,"name":` for the others.
+  public static func appendKey(_ name: StaticString, first: Bool, to bytes: inout [UInt8]) {
+    bytes.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+    bytes.append(UInt8(ascii: "\""))
+    name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    bytes.append(UInt8(ascii: "\""))
+    bytes.append(UInt8(ascii: ":"))
   }
 }
 
@@ -120,8 +114,12 @@ extension JSONFormats {
 extension JSONFormats {
   /// `value` as one compact line with sorted keys (a request body), written by hand where it can.
   public static func data(_ value: JSONValue) throws -> Data {
-    let encoder = lineEncoder()
-    var bytes: [UInt8] = []
-    return try append(value, to: &bytes, encoder: encoder) ? Data(bytes) : encoder.encode(value)
+    try line(value, encoder: lineEncoder())
+  }
+}
+
+extension JSONValue: JSONFormats.Writable {
+  public func appendLine(to bytes: inout [UInt8], encoder: JSONEncoder) throws -> Bool {
+    try JSONFormats.append(self, to: &bytes, encoder: encoder)
   }
 }

@@ -107,7 +107,7 @@ public enum PromptFile {
       .failure(Problem(file: file, line: lineNumber, message: message))
     }
     let shape = "each line must be {\"id\": ..., \"prompt\": ...} (or use a .txt file for plain prompts)"
-    guard let value = FastJSON.parse(line) ?? (try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))) else {
+    guard let value = FastJSON.value(Data(line.utf8)) else {
       return fail("not valid JSON (or nested too deeply); \(shape)")
     }
     guard let object = value.objectValue else { return fail("not a JSON object; \(shape)") }

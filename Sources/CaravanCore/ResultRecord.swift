@@ -221,12 +221,8 @@ extension ResultRecord: JSONFormats.Writable {
     guard schemaValid == nil, embedding == nil else { return false }
     var first = true
     func key(_ name: StaticString) {
-      bytes.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+      JSONFormats.appendKey(name, first: first, to: &bytes)
       first = false
-      bytes.append(UInt8(ascii: "\""))
-      name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-      bytes.append(UInt8(ascii: "\""))
-      bytes.append(UInt8(ascii: ":"))
     }
     func text(_ name: StaticString, _ value: String?) throws {
       key(name)

@@ -63,11 +63,7 @@ extension PlanItems {
           var head: [UInt8] = []
           head.reserveCapacity(id.count + itemInput.count + pieces.model.count + pieces.options.count + (meta?.count ?? 0) + 64)
           func key(_ name: StaticString, _ value: [UInt8]) {
-            head.append(head.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            head.append(UInt8(ascii: "\""))
-            name.withUTF8Buffer { head.append(contentsOf: $0) }
-            head.append(UInt8(ascii: "\""))
-            head.append(UInt8(ascii: ":"))
+            JSONFormats.appendKey(name, first: head.isEmpty, to: &head)
             head.append(contentsOf: value)
           }
           if let itemFormat = format ?? pieces.format { key("format", itemFormat) }

@@ -184,20 +184,19 @@ public struct OllamaClient: InferenceEngine {
 /// third of the worker's CPU against a fast server); the final line's timings come from the
 /// same object.
 struct OllamaStreamLine: Equatable {
-  struct Message: Equatable {
-    var content: String?
-  }
-  var message: Message?
+  /// `message.content` (chat).
+  var content: String?
+  /// `response` (generate).
   var response: String?
   var done: Bool?
   var error: String?
 
-  /// The text this line adds: `message.content` (chat) or `response` (generate).
-  var piece: String { message?.content ?? response ?? "" }
+  /// The text this line adds.
+  var piece: String { content ?? response ?? "" }
 
   /// A stream line as a JSON value; nil when it is not JSON.
   static func object(_ line: Data) -> JSONValue? {
-    FastJSON.parse(line) ?? (try? JSONDecoder().decode(JSONValue.self, from: line))
+    FastJSON.value(line)
   }
 
   /// Reads a line: keys of other types than these (an `error` object, say) mean nothing; nil
@@ -207,7 +206,7 @@ struct OllamaStreamLine: Equatable {
   }
 
   init(_ object: JSONValue) {
-    message = object["message"]?["content"]?.stringValue.map { Message(content: $0) }
+    content = object["message"]?["content"]?.stringValue
     response = object["response"]?.stringValue
     done = object["done"]?.boolValue
     error = object["error"]?.stringValue

@@ -161,6 +161,7 @@ struct OpenAIStream {
   var finishReason: String?
   var usage: JSONValue?
   var timings: JSONValue?
+
   init(started: ContinuousClock.Instant) { self.started = started }
 
   /// Takes one line; returns the completion at `data: [DONE]`.
@@ -180,8 +181,8 @@ struct OpenAIStream {
       text += choice.piece
       if let reason = choice.finishReason { finishReason = reason }
     }
-    if let value = event.usage, value != .null { usage = value }
-    if let value = event.timings, value != .null { timings = value }
+    if let value = event.usage { usage = value }
+    if let value = event.timings { timings = value }
     return nil
   }
 
@@ -230,13 +231,14 @@ struct OpenAIEvent {
   var choice: Choice?
   /// Present (even as null) when the event reports an error.
   var error: JSONValue?
+  /// Nil when absent or null.
   var usage: JSONValue?
   var timings: JSONValue?
 
   /// Reads an event with `FastJSON` (JSONDecoder where it declines); keys of other types than
   /// these mean nothing; nil when it is not JSON.
   static func decode(_ payload: Data) -> OpenAIEvent? {
-    (FastJSON.parse(payload) ?? (try? JSONDecoder().decode(JSONValue.self, from: payload))).map(OpenAIEvent.init)
+    FastJSON.value(payload).map(OpenAIEvent.init)
   }
 
   init(_ event: JSONValue) {
