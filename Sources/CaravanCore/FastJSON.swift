@@ -16,6 +16,9 @@ public enum FastJSON {
   /// JSONDecoder would fail or might decide otherwise, and the caller then decodes with it.
   public protocol Readable: Decodable {
     init?(parsed value: JSONValue)
+    /// The value in a line's bytes; by default `parse` then `init(parsed:)`. A type read in
+    /// bulk reads its members with `fields` instead, which makes no dictionary.
+    static func read(_ bytes: UnsafeRawBufferPointer) -> Self?
   }
 
   /// A JSON value, read here where it can be and by JSONDecoder otherwise; nil when it is not JSON.
@@ -25,8 +28,60 @@ public enum FastJSON {
 
   /// A line of a JSON Lines file as `type`: through `FastJSON` when it can, else JSONDecoder.
   public static func decode<T: Decodable>(_ type: T.Type, from line: Data, decoder: JSONDecoder) throws -> T {
-    if let readable = type as? any Readable.Type, let value = parse(line).flatMap(readable.init(parsed:)) as? T { return value }
+    if let readable = type as? any Readable.Type, let value = line.withUnsafeBytes({ readable.read($0) }) as? T { return value }
     return try decoder.decode(type, from: line)
+  }
+
+  /// The keys a `fields` read keeps, grouped by length so that a key in the text is matched
+  /// by its bytes, without a String or a hash.
+  public struct FieldNames: Sendable {
+    let names: [String]
+    private let utf8: [[UInt8]]
+    private let byLength: [[Int]]
+
+    public init(_ names: [String]) {
+      self.names = names
+      utf8 = names.map { Array($0.utf8) }
+      var byLength = [[Int]](repeating: [], count: (utf8.map(\.count).max() ?? 0) + 1)
+      for (index, name) in utf8.enumerated() { byLength[name.count].append(index) }
+      self.byLength = byLength
+    }
+
+    func index(of key: UnsafeRawBufferPointer) -> Int? {
+      guard key.count < byLength.count else { return nil }
+      guard key.count > 0, let start = key.baseAddress else { return byLength[0].first }
+      return byLength[key.count].first { utf8[$0].withUnsafeBytes { $0.baseAddress.map { memcmp($0, start, key.count) == 0 } ?? false } }
+    }
+
+    /// The name equal to `name` as text (Unicode's canonical equivalence, as a dictionary
+    /// compares keys); beyond ASCII, an equal name may have another length.
+    public func index(of name: String) -> Int? {
+      let count = name.utf8.count
+      guard name.utf8.allSatisfy({ $0 < 0x80 }) else { return names.firstIndex(of: name) }
+      guard count < byLength.count else { return nil }
+      return byLength[count].first { names[$0] == name }
+    }
+  }
+
+  /// The members of an object whose keys a `FieldNames` lists, by their place in it.
+  public struct Fields: FieldLookup {
+    public let names: FieldNames
+    var values: [JSONValue?]
+
+    /// The value of `key`; nil when the key is absent or not in `names`.
+    public subscript(_ key: String) -> JSONValue? {
+      names.index(of: key).flatMap { values[$0] }
+    }
+  }
+
+  /// The object in `bytes` as `parse` reads it, keeping only the members `names` lists, with
+  /// no dictionary: nil wherever `parse` is nil (the other members' values are still read,
+  /// and a key twice is still nil).
+  public static func fields(_ bytes: UnsafeRawBufferPointer, _ names: FieldNames) -> Fields? {
+    var reader = Reader(bytes: bytes)
+    guard let values = reader.fields(names) else { return nil }
+    reader.skipSpace()
+    return reader.index == bytes.count ? Fields(names: names, values: values) : nil
   }
 
   public static func parse(_ data: Data) -> JSONValue? {
@@ -45,7 +100,7 @@ public enum FastJSON {
     return reader.index == bytes.count ? value : nil
   }
 
-  private struct Reader {
+  fileprivate struct Reader {
     let bytes: UnsafeRawBufferPointer
     var index = 0
 
@@ -84,6 +139,102 @@ public enum FastJSON {
         skipSpace()
         if take(UInt8(ascii: ",")) { continue }
         return take(UInt8(ascii: "}")) ? .object(object) : nil
+      }
+    }
+
+    /// A top-level object's members by `names`, without a dictionary: each key is matched by
+    /// its bytes, and one with an escape by its text.
+    mutating func fields(_ names: FieldNames) -> [JSONValue?]? {
+      skipSpace()
+      guard take(UInt8(ascii: "{")) else { return nil }
+      var values = [JSONValue?](repeating: nil, count: names.names.count)
+      var others: [String] = []
+      skipSpace()
+      if take(UInt8(ascii: "}")) { return values }
+      while true {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        let start = index + 1
+        guard let key = string() else { return nil }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1])
+        // A key with an escape spells its name in other bytes, and one beyond ASCII may equal a
+        // name as Unicode text (as a dictionary compares keys): match those by their text.
+        let plain = raw.count == key.utf8.count && !raw.contains { $0 >= 0x80 }
+        let slot = plain ? names.index(of: raw) : names.index(of: key)
+        skipSpace()
+        guard take(UInt8(ascii: ":")) else { return nil }
+        if let slot {
+          guard values[slot] == nil, let value = value(depth: 1) else { return nil }
+          values[slot] = value
+        } else {
+          guard !others.contains(key), skip(depth: 1) else { return nil }
+          others.append(key)
+        }
+        skipSpace()
+        if take(UInt8(ascii: ",")) { continue }
+        return take(UInt8(ascii: "}")) ? values : nil
+      }
+    }
+
+    /// Passes over a value, true where `value(depth:)` would give one, making no value where
+    /// it can: ASCII strings and numbers are checked in place, and an object whose keys are
+    /// all ASCII without escapes has them compared byte for byte. Anything else is read.
+    mutating func skip(depth: Int) -> Bool {
+      guard depth < 64 else { return false }
+      skipSpace()
+      guard index < bytes.count else { return false }
+      let start = index
+      switch bytes[index] {
+      case UInt8(ascii: "\""):
+        index += 1
+        while index < bytes.count {
+          let byte = bytes[index]
+          if byte == UInt8(ascii: "\"") {
+            index += 1
+            return true
+          }
+          if byte == UInt8(ascii: "\\") || byte >= 0x80 { break }
+          if byte < 0x20 { return false }
+          index += 1
+        }
+        index = start
+        return string() != nil
+      case UInt8(ascii: "["):
+        index += 1
+        skipSpace()
+        if take(UInt8(ascii: "]")) { return true }
+        while true {
+          guard skip(depth: depth + 1) else { return false }
+          skipSpace()
+          if take(UInt8(ascii: ",")) { continue }
+          return take(UInt8(ascii: "]"))
+        }
+      case UInt8(ascii: "{"):
+        index += 1
+        var keys: [UnsafeRawBufferPointer] = []
+        skipSpace()
+        if take(UInt8(ascii: "}")) { return true }
+        while true {
+          skipSpace()
+          guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
+          let keyStart = index + 1
+          guard skip(depth: depth + 1) else { return false }
+          let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<index - 1])
+          // Text equality of other keys is Unicode's: leave those objects to `value`.
+          guard keys.count < 32, key.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "\\") }) else {
+            index = start
+            return value(depth: depth) != nil
+          }
+          guard !keys.contains(where: { $0.elementsEqual(key) }) else { return false }
+          keys.append(key)
+          skipSpace()
+          guard take(UInt8(ascii: ":")), skip(depth: depth + 1) else { return false }
+          skipSpace()
+          if take(UInt8(ascii: ",")) { continue }
+          return take(UInt8(ascii: "}"))
+        }
+      default:
+        return value(depth: depth) != nil
       }
     }
 
@@ -265,5 +416,18 @@ public enum FastJSON {
         }
       }
     }
+  }
+}
+
+/// Where typed reads find a parsed object's members: a dictionary, or `FastJSON.Fields`.
+public protocol FieldLookup {
+  subscript(_ key: String) -> JSONValue? { get }
+}
+
+extension Dictionary: FieldLookup where Key == String, Value == JSONValue {}
+
+extension FastJSON.Readable {
+  public static func read(_ bytes: UnsafeRawBufferPointer) -> Self? {
+    FastJSON.parse(bytes).flatMap(Self.init(parsed:))
   }
 }

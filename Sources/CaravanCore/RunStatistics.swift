@@ -160,7 +160,8 @@ public struct RunStatistics: Sendable {
   private var index: [String: Int]
   /// The repeats of one (prompt, variant), which plan order keeps together.
   /// The answers of the prompt and variant being read, and each one's set of lowercased words.
-  private var group: (id: String, variant: String, answers: [String], wordSets: [Set<UInt64>])?
+  /// Word sets are sorted arrays without repeats (`sortedUnique`), compared by merging.
+  private var group: (id: String, variant: String, answers: [String], wordSets: [[UInt64]])?
 
   /// GPU rows, sorted by node and then GPU label.
   public var gpuRows: [NodeTiming] {
@@ -269,7 +270,7 @@ public struct RunStatistics: Sendable {
     let text = record.response ?? ""
     let words = Self.wordHashes(text)
     group?.answers.append(text)
-    group?.wordSets.append(Set(words))
+    group?.wordSets.append(Self.sortedUnique(words))
     sweep[position].responses += 1
     sweep[position].lengthSum += Double(words.count)
     sweep[position].lengthSquareSum += Double(words.count) * Double(words.count)
@@ -328,7 +329,7 @@ public struct RunStatistics: Sendable {
   }
 
   /// Per variant: the tutorial's lesson, measured.
-  public struct VariantSweep: Sendable, Equatable, Codable {
+  public struct VariantSweep: Sendable, Equatable {
     public var variant: String
     public var options: String
     public var responses = 0
@@ -343,8 +344,8 @@ public struct RunStatistics: Sendable {
     var lengthSum = 0.0
     var lengthSquareSum = 0.0
     /// Distinct words and word pairs, as 64-bit hashes of their text (`wordHashes`).
-    var unigrams: Set<UInt64> = []
-    var bigrams: Set<UInt64> = []
+    var unigrams = HashSet64()
+    var bigrams = HashSet64()
     var unigramCount = 0
     var bigramCount = 0
 
@@ -396,23 +397,58 @@ public struct RunStatistics: Sendable {
   /// of 40 words made 40 million Strings. Two words of 64-bit hashes collide with a chance of
   /// about n²/2⁶⁵, nothing next to the rounding of the ratios they feed.
   static func wordHashes(_ text: String) -> [UInt64] {
-    let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325, prime: UInt64 = 0x0000_0100_0000_01B3
-    var hashes: [UInt64] = []
-    var hash = offsetBasis, inWord = false
-    for byte in text.utf8 {
-      if byte >= 0x80 { return lowercasedWords(text).map(stableHash) }
-      if byte == 0x20 || (0x09...0x0D).contains(byte) {
-        if inWord { hashes.append(hash) }
-        hash = offsetBasis
-        inWord = false
+    var text = text
+    return text.withUTF8 { utf8 -> [UInt64] in
+      let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325, prime: UInt64 = 0x0000_0100_0000_01B3
+      var hashes: [UInt64] = []
+      hashes.reserveCapacity(utf8.count / 4)
+      var hash = offsetBasis, inWord = false
+      for byte in utf8 {
+        if byte >= 0x80 { return lowercasedWords(String(decoding: utf8, as: UTF8.self)).map(stableHash) }
+        if byte == 0x20 || (0x09...0x0D).contains(byte) {
+          if inWord { hashes.append(hash) }
+          hash = offsetBasis
+          inWord = false
+        } else {
+          hash ^= UInt64((0x41...0x5A).contains(byte) ? byte + 0x20 : byte)
+          hash = hash &* prime
+          inWord = true
+        }
+      }
+      if inWord { hashes.append(hash) }
+      return hashes
+    }
+  }
+
+  /// `values` sorted, each once: a word set that two sets' intersection and union merge.
+  static func sortedUnique(_ values: [UInt64]) -> [UInt64] {
+    var sorted = values.sorted()
+    guard sorted.count > 1 else { return sorted }
+    var kept = 1
+    for index in 1..<sorted.count where sorted[index] != sorted[kept - 1] {
+      sorted[kept] = sorted[index]
+      kept += 1
+    }
+    sorted.removeLast(sorted.count - kept)
+    return sorted
+  }
+
+  /// Jaccard similarity of two `sortedUnique` sets: 1 for two empty sets.
+  static func jaccard(_ a: [UInt64], _ b: [UInt64]) -> Double {
+    var i = 0, j = 0, common = 0
+    while i < a.count, j < b.count {
+      if a[i] == b[j] {
+        common += 1
+        i += 1
+        j += 1
+      } else if a[i] < b[j] {
+        i += 1
       } else {
-        hash ^= UInt64((0x41...0x5A).contains(byte) ? byte + 0x20 : byte)
-        hash = hash &* prime
-        inWord = true
+        j += 1
       }
     }
-    if inWord { hashes.append(hash) }
-    return hashes
+    let union = a.count + b.count - common
+    return union == 0 ? 1 : Double(common) / Double(union)
   }
 
   /// One hash for a pair of word hashes (SplitMix64's finalizer over their mix).
@@ -437,8 +473,7 @@ public struct RunStatistics: Sendable {
     var total = 0.0, pairs = 0
     for i in 0..<sets.count {
       for j in (i + 1)..<sets.count {
-        let union = sets[i].union(sets[j]).count
-        total += union == 0 ? 1 : Double(sets[i].intersection(sets[j]).count) / Double(union)
+        total += Self.jaccard(sets[i], sets[j])
         pairs += 1
       }
     }

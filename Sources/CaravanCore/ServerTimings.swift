@@ -30,7 +30,7 @@ public struct ServerTimings: Sendable, Equatable, Codable {
     if promptEvalDuration != nil || evalDuration != nil { source = .engine }
   }
 
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case totalDuration = "total_duration"
     case loadDuration = "load_duration"
     case promptEvalCount = "prompt_eval_count"

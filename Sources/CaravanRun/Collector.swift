@@ -12,9 +12,20 @@ struct PlannedKey: FastJSON.Readable {
   var `repeat`: Int
   var key: WorkKey { WorkKey(id: id, variant: variant, repeat: `repeat`) }
 
+  static let fieldNames = FastJSON.FieldNames(["seq", "id", "variant", "repeat"])
+
+  static func read(_ bytes: UnsafeRawBufferPointer) -> PlannedKey? {
+    FastJSON.fields(bytes, fieldNames).flatMap(PlannedKey.init(fields:))
+  }
+
   init?(parsed value: JSONValue) {
-    guard case .int(let seq)? = value["seq"], case .string(let id)? = value["id"],
-      case .string(let variant)? = value["variant"], case .int(let `repeat`)? = value["repeat"]
+    guard case .object(let object) = value else { return nil }
+    self.init(fields: object)
+  }
+
+  init?<Object: FieldLookup>(fields: Object) {
+    guard case .int(let seq)? = fields["seq"], case .string(let id)? = fields["id"],
+      case .string(let variant)? = fields["variant"], case .int(let `repeat`)? = fields["repeat"]
     else { return nil }
     (self.seq, self.id, self.variant, self.repeat) = (seq, id, variant, `repeat`)
   }
@@ -140,7 +151,6 @@ public enum Collector {
     var statistics = RunStatistics(variants: manifest.variants)
     var report = Report(runID: manifest.runID, name: manifest.name, total: manifest.totalItems, recorded: 0, ok: 0, errors: 0, missingCount: 0, missing: [], repeated: [], unexpected: 0, variants: [])
     var byVariant: [String: (ok: Int, errors: Int, tokens: Int, ns: Int)] = [:]
-    let decoder = JSONDecoder()
     let encoder = JSONLines.lineEncoder()
     let spec = try? run.spec()
     let singleKey = manifest.variants.count == 1 && spec?.repeats == 1
@@ -156,55 +166,33 @@ public enum Collector {
     }
     let resultFiles = run.resultFileTable()
 
-    for shard in manifest.shards {
-      // Pass 1: where does the kept record of each item of this shard start? A shard taken over
-      // (dynamic distribution) has a results file per generation; they are read in order.
-      var offsets = [Int](repeating: -1, count: shard.items)
-      var lengths = [Int32](repeating: 0, count: shard.items)
-      var fileOf = [UInt16](repeating: 0, count: shard.items)
-      // Records of an item after an ok one: work done twice; the newest ok one is kept. A record
-      // after an error one is a retry (`caravan resume --retry-errors`), which replaces it.
-      var counts = [UInt16](repeating: 0, count: shard.items)
-      var latestIsError = [Bool](repeating: false, count: shard.items)
+    // Pass 1 of the next shard runs on a thread of its own while pass 2 reads this one.
+    let shards = manifest.shards
+    func scan(_ number: Int, firstSeq: Int) -> Background<ShardScan>? {
+      guard number < shards.count else { return nil }
+      let shard = shards[number]
       let paths = Array((resultFiles[shard.index] ?? [layout.resultFile(shard.index)]).prefix(Int(UInt16.max)))
-      for (fileIndex, resultsPath) in paths.enumerated() {
-        for (offset, line) in LineReader(path: resultsPath) {
-          guard let seq = sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < shard.items else {
-            report.unexpected += 1
-            continue
-          }
-          // A line too long for the table cannot be a record Caravan wrote.
-          guard let length = Int32(exactly: line.count) else {
-            report.unexpected += 1
-            continue
-          }
-          let index = seq - firstSeq
-          if offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
-          let isError = statusIsError(in: line)
-          // An error never replaces an ok record (another generation's holder may have failed
-          // where the first succeeded).
-          if isError, offsets[index] >= 0, !latestIsError[index] { continue }
-          offsets[index] = offset
-          lengths[index] = length
-          fileOf[index] = UInt16(fileIndex)
-          latestIsError[index] = isError
-        }
-      }
-      // Pass 2: the plan's items in order, each with its latest record.
-      let results = paths.map { LineAt(path: $0) }
+      return Background { ShardScan(items: shard.items, firstSeq: firstSeq, resultFiles: paths) }
+    }
+    var nextScan = scan(0, firstSeq: 0)
+    for (number, shard) in shards.enumerated() {
+      guard let scanned = nextScan?.value() else { break }
+      nextScan = scan(number + 1, firstSeq: firstSeq + shard.items)
+      report.unexpected += scanned.unexpected
+      let counts = scanned.counts
+      // Pass 2: the plan's items in order, each with its latest record, read and decoded on a
+      // thread of their own while this one counts and writes.
+      let reads = PlanOrderReads(shardFile: layout.shardFile(shard.index), items: shard.items, kept: scanned.kept)
       var position = 0
-      for (_, line) in LineReader(path: layout.shardFile(shard.index)) {
+      while let read = try reads.next() {
         defer { position += 1 }
-        guard position < shard.items else { break }
-        let item = try FastJSON.decode(PlannedKey.self, from: line, decoder: decoder)
-        guard offsets[position] >= 0, let results = results[Int(fileOf[position])] else {
+        let item = read.item
+        guard let (data, record) = read.found else {
           try embeddings?.add(item, nil)
           report.missingCount += 1
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
         }
-        let data = try results.read(offset: offsets[position], length: Int(lengths[position]))
-        let record = try FastJSON.decode(ResultRecord.self, from: data, decoder: decoder)
         guard record.key == item.key else {
           try embeddings?.add(item, nil)
           report.unexpected += 1
@@ -288,49 +276,6 @@ public enum Collector {
   static func files(in folder: String, suffix: String) -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     return names.filter { !$0.hasPrefix(".") && $0.hasSuffix(suffix) }.sorted()
-  }
-
-  /// The `seq` of a record line without decoding it.
-  static func sequenceNumber(in line: Data) -> Int? {
-    line.withUnsafeBytes { bytes -> Int? in
-      guard var j = valueOffset(of: #""seq":"#, in: bytes) else { return nil }
-      var value = 0, digits = 0
-      while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
-        // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
-        guard digits < 18 else { return nil }
-        value = value * 10 + Int(bytes[j] - 48)
-        j += 1
-        digits += 1
-      }
-      return digits > 0 ? value : nil
-    }
-  }
-
-  /// Whether a record line's status is "error", without decoding it.
-  static func statusIsError(in line: Data) -> Bool {
-    line.withUnsafeBytes { bytes -> Bool in
-      guard let start = valueOffset(of: #""status":"#, in: bytes), start + 7 <= bytes.count else { return false }
-      return bytes[start..<start + 7].elementsEqual(#""error""#.utf8)
-    }
-  }
-
-  /// Where the value of a key (given as `"name":`) starts in a record line, past any spaces.
-  /// A quote inside a string value is escaped, so the key's bytes can only be the key itself.
-  private static func valueOffset(of key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
-    guard let base = bytes.baseAddress else { return nil }
-    let count = key.utf8CodeUnitCount
-    var from = 0
-    // memchr to each quote, then compare the key there.
-    while from + count <= bytes.count, let quote = memchr(base + from, Int32(UInt8(ascii: "\"")), bytes.count - from - count + 1) {
-      let at = base.distance(to: UnsafeRawPointer(quote))
-      if memcmp(base + at, key.utf8Start, count) == 0 {
-        var index = at + count
-        while index < bytes.count, bytes[index] == 32 { index += 1 }
-        return index
-      }
-      from = at + 1
-    }
-    return nil
   }
 }
 

@@ -22,8 +22,14 @@ public struct LineReader: Sequence, IteratorProtocol {
   }
 
   public mutating func next() -> (offset: Int, line: Data)? {
+    nextLine { offset, bytes in (offset, Data(bytes)) }
+  }
+
+  /// The next complete line's offset and bytes, given to `body` without copying them (valid
+  /// only inside it); nil at the end. Collect's first pass reads every record this way.
+  public mutating func nextLine<Result>(_ body: (_ offset: Int, _ line: UnsafeRawBufferPointer) -> Result) -> Result? {
     while true {
-      let found: (offset: Int, line: Data)?? = buffer.withUnsafeBytes { bytes in
+      let found: Result?? = buffer.withUnsafeBytes { bytes in
         // memchr finds the newline; walking a Data slice byte by byte was a fifth of collect.
         guard position < bytes.count, let base = bytes.baseAddress,
           let newline = memchr(base + position, Int32(UInt8(ascii: "\n")), bytes.count - position)
@@ -32,7 +38,7 @@ public struct LineReader: Sequence, IteratorProtocol {
         defer { position = end + 1 }
         let offset = bufferOffset + position
         if end == position { return .some(nil) }
-        return (offset, Data(bytes: base + position, count: end - position))
+        return body(offset, UnsafeRawBufferPointer(start: base + position, count: end - position))
       }
       switch found {
       case .some(.some(let line)): return line

@@ -82,6 +82,49 @@ import Testing
     #expect(accepted > 1000 && damaged > 500, "accepted \(accepted), damaged \(damaged)")
   }
 
+  /// `fields` (one object's members by name, with the other members passed over in place)
+  /// takes exactly the objects `parse` takes, and gives their members.
+  @Test func fieldsAgreeWithParseOnRandomObjects() throws {
+    var generator = SeededGenerator(seed: 20261204)
+    let keys = ["seq", "id", "variant", "s\\u0065q", "é", "e\u{301}", "e\\u0301", "\\u00e9", "x", "x", "messages", "a\\b", ""]
+    let pieces = ["a", " ", "\\\"", "é", "\\n", "\\u0041", "\\ud83d", "\u{1}", "{", ","]
+    func text() -> String { (0..<Int.random(in: 0...3, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() }
+    func value(_ depth: Int) -> String {
+      switch Int.random(in: 0..<(depth > 3 ? 3 : 5), using: &generator) {
+      case 0: return "\"\(text())\""
+      case 1: return ["0", "-7", "2.5", "1.0", "1e400", "true", "null"].randomElement(using: &generator)!
+      case 2: return "\"plain\""
+      case 3: return "[" + (0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
+      default: return object(depth + 1)
+      }
+    }
+    func object(_ depth: Int) -> String {
+      "{" + (0..<Int.random(in: 0...4, using: &generator)).map { _ in "\"\(keys.randomElement(using: &generator)!)\": \(value(depth))" }.joined(separator: ", ") + "}"
+    }
+    let names = FastJSON.FieldNames(["seq", "id", "variant", "é"])
+    var accepted = 0, refused = 0
+    for round in 0..<4000 {
+      var line = object(0)
+      if round % 4 == 0 {
+        var characters = Array(line)
+        let at = Int.random(in: 0..<characters.count, using: &generator)
+        if Bool.random(using: &generator) { characters.remove(at: at) } else { characters.insert(characters[at], at: at) }
+        line = String(characters)
+      }
+      let parsed = FastJSON.parse(line)
+      let fields = Data(line.utf8).withUnsafeBytes { FastJSON.fields($0, names) }
+      guard case .object(let object)? = parsed else {
+        #expect(fields == nil, "\(line)")
+        refused += 1
+        continue
+      }
+      let read = try #require(fields, "\(line)")
+      accepted += 1
+      for name in names.names { #expect(read[name] == object[name], "\(name) in \(line)") }
+    }
+    #expect(accepted > 1000 && refused > 500, "accepted \(accepted), refused \(refused)")
+  }
+
   @Test func aRecordAsTheWorkerWritesItIsReadFast() throws {
     var record = ResultRecord(
       item: WorkItem(seq: 7, id: "q/7", variant: "cold", repeat: 2, model: "gemma:7b", input: .prompt("hi"), options: ["temperature": .double(0.1), "top_k": .int(3)]),
@@ -96,6 +139,12 @@ import Testing
     // And the record made from it is the one JSONDecoder makes.
     #expect(ResultRecord(parsed: fast) == (try JSONDecoder().decode(ResultRecord.self, from: line)))
     #expect(ResultRecord(parsed: fast) == record)
+    // The bulk path (no dictionary) makes the same record.
+    #expect(line.withUnsafeBytes { ResultRecord.read($0) } == record)
+    var spaced = String(decoding: line, as: UTF8.self).replacingOccurrences(of: #"":"#, with: #"" : "#)
+    spaced = spaced.replacingOccurrences(of: #""seq""#, with: #""s\u0065q""#)
+    #expect(Data(spaced.utf8).withUnsafeBytes { ResultRecord.read($0) } == record)
+    #expect(Data((spaced.dropLast() + #","seq":8}"#).utf8).withUnsafeBytes { ResultRecord.read($0) } == nil, "a key twice")
   }
 
   @Test func aRecordWithAFieldOfTheWrongTypeIsLeftToJSONDecoder() throws {

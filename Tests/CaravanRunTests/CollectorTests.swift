@@ -17,12 +17,12 @@ import CaravanStorage
       (#"{"seq":0,"status":"error"}"#, 0, true),
     ]
     for (line, seq, isError) in lines {
-      #expect(Collector.sequenceNumber(in: Data(line.utf8)) == seq, "\(line)")
-      #expect(Collector.statusIsError(in: Data(line.utf8)) == isError, "\(line)")
+      #expect(Data(line.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == seq, "\(line)")
+      #expect(Data(line.utf8).withUnsafeBytes { ShardScan.statusIsError(in: $0) } == isError, "\(line)")
     }
-    #expect(Collector.sequenceNumber(in: Data(#"{"seq":"7"}"#.utf8)) == nil)
-    #expect(Collector.sequenceNumber(in: Data(#"{"seq":1234567890123456789012}"#.utf8)) == nil)
-    #expect(!Collector.statusIsError(in: Data(#"{"status":"err"#.utf8)))
+    #expect(Data(#"{"seq":"7"}"#.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == nil)
+    #expect(Data(#"{"seq":1234567890123456789012}"#.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == nil)
+    #expect(!Data(#"{"status":"err"#.utf8).withUnsafeBytes { ShardScan.statusIsError(in: $0) })
   }
 
   /// A run of 2 prompts × 1 variant × 2 repeats in 2 shards, with results written by hand.

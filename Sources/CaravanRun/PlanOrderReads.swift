@@ -1,0 +1,161 @@
+import CaravanCore
+import CaravanStorage
+import Foundation
+
+/// One item of a shard in plan order, with the record collect keeps for it.
+struct PlannedRead: Sendable {
+  var item: PlannedKey
+  /// The kept record's line and the record read from it; nil when the item has none.
+  var found: (line: Data, record: ResultRecord)?
+}
+
+/// Where a shard's kept records are: pass 1 of collect finds them, pass 2 reads them.
+struct KeptRecords: Sendable {
+  /// Per item of the shard: the byte offset of its kept record (-1: none), its length, and
+  /// which of the shard's results files holds it.
+  var offsets: [Int]
+  var lengths: [Int32]
+  var fileOf: [UInt16]
+  var resultFiles: [String]
+}
+
+/// Pass 2 of collect, reading side: the shard file's items in plan order, each with its kept
+/// record read (pread) and decoded. Reading and decoding is most of collect's work, so it runs
+/// on `readers` threads, each taking every `readers`-th batch of items, while collect's own
+/// thread counts and writes what they give, in order.
+///
+/// It gives exactly what one loop over the shard file would, in the same order. A failure (a
+/// shard line or a record that is not JSON, a short read) comes after the items before it.
+final class PlanOrderReads {
+  private let lanes: [Lane]
+  private let batchSize: Int
+  private var batch = Batch(reads: [], failure: nil)
+  private var position = 0
+  private var batchNumber = 0
+  private var ended = false
+
+  /// Reads at most `items` lines of `shardFile`.
+  init(shardFile: String, items: Int, kept: KeptRecords, readers: Int = 2, batchSize: Int = 512) {
+    self.batchSize = batchSize
+    lanes = (0..<max(1, readers)).map { _ in Lane() }
+    for (number, lane) in lanes.enumerated() {
+      let lanesCount = lanes.count
+      let thread = Thread {
+        Self.read(
+          shardFile: shardFile, items: items, kept: kept, batchSize: batchSize,
+          batches: { $0 % lanesCount == number }, into: lane)
+      }
+      thread.name = "caravan collect reads"
+      thread.start()
+    }
+  }
+
+  /// Stops the reading threads (when collect ends early) and waits for them.
+  deinit { lanes.forEach { $0.cancel() } }
+
+  /// The next item in plan order; nil after the last one.
+  func next() throws -> PlannedRead? {
+    while position == batch.reads.count {
+      if let failure = batch.failure { throw failure }
+      // A batch shorter than the rest is the shard's last.
+      guard !ended else { return nil }
+      batch = lanes[batchNumber % lanes.count].take()
+      batchNumber += 1
+      position = 0
+      ended = batch.reads.count < batchSize
+    }
+    defer { position += 1 }
+    return batch.reads[position]
+  }
+
+  /// The reads of one thread: the batches `batches` picks, each put into `lane` in turn,
+  /// ending with a short (perhaps empty) one.
+  private static func read(
+    shardFile: String, items: Int, kept: KeptRecords, batchSize: Int, batches: (Int) -> Bool, into lane: Lane
+  ) {
+    defer { lane.finish() }
+    let decoder = JSONDecoder()
+    let results = kept.resultFiles.map { LineAt(path: $0) }
+    var reads: [PlannedRead] = []
+    reads.reserveCapacity(batchSize)
+    var lines = LineReader(path: shardFile)
+    var position = 0
+    do {
+      while position < items {
+        // Lines of the other threads' batches are passed over without a copy.
+        let mine = batches(position / batchSize)
+        guard let next = lines.nextLine({ _, bytes in mine ? Data(bytes) : nil }) else { break }
+        defer { position += 1 }
+        guard let line = next else { continue }
+        let item = try FastJSON.decode(PlannedKey.self, from: line, decoder: decoder)
+        var read = PlannedRead(item: item)
+        if kept.offsets[position] >= 0, let file = results[Int(kept.fileOf[position])] {
+          let data = try file.read(offset: kept.offsets[position], length: Int(kept.lengths[position]))
+          read.found = (data, try FastJSON.decode(ResultRecord.self, from: data, decoder: decoder))
+        }
+        reads.append(read)
+        if reads.count == batchSize {
+          guard lane.put(Batch(reads: reads, failure: nil)) else { return }
+          reads.removeAll(keepingCapacity: true)
+        }
+      }
+      lane.put(Batch(reads: reads, failure: nil))
+    } catch {
+      lane.put(Batch(reads: reads, failure: error))
+    }
+  }
+
+  /// Up to `batchSize` items in plan order; a failure ends the shard after them.
+  private struct Batch: Sendable {
+    var reads: [PlannedRead]
+    var failure: (any Error)?
+  }
+
+  /// Batches from one reading thread to collect's, at most two waiting (a MiB or two).
+  private final class Lane: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [Batch] = []
+    private var finished = false
+    private var cancelled = false
+    private let capacity = 2
+
+    /// False once collect stopped reading: the thread then ends.
+    @discardableResult
+    func put(_ batch: Batch) -> Bool {
+      condition.lock()
+      defer { condition.unlock() }
+      while queue.count >= capacity && !cancelled { condition.wait() }
+      guard !cancelled else { return false }
+      queue.append(batch)
+      condition.broadcast()
+      return true
+    }
+
+    func finish() {
+      condition.lock()
+      finished = true
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    /// The next batch; an empty one once the thread has ended.
+    func take() -> Batch {
+      condition.lock()
+      defer { condition.unlock() }
+      while queue.isEmpty && !finished { condition.wait() }
+      guard !queue.isEmpty else { return Batch(reads: [], failure: nil) }
+      let next = queue.removeFirst()
+      condition.broadcast()
+      return next
+    }
+
+    /// Tells the thread to stop, and waits until it has.
+    func cancel() {
+      condition.lock()
+      cancelled = true
+      condition.broadcast()
+      while !finished { condition.wait() }
+      condition.unlock()
+    }
+  }
+}
