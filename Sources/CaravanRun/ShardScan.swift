@@ -24,13 +24,13 @@ struct ShardScan: Sendable {
     var unexpected = 0
     func note(_ offset: Int, _ line: UnsafeRawBufferPointer, inFile fileIndex: Int) {
       // A line too long for the table cannot be a record Caravan wrote.
-      guard let seq = Self.sequenceNumber(in: line), seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count) else {
+      let (seq, isError) = Self.seqAndStatus(in: line)
+      guard let seq, seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count) else {
         unexpected += 1
         return
       }
       let index = seq - firstSeq
       if kept.offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
-      let isError = Self.statusIsError(in: line)
       // An error never replaces an ok record (another generation's holder may have failed
       // where the first succeeded).
       if isError, kept.offsets[index] >= 0, !latestIsError[index] { return }
@@ -46,43 +46,68 @@ struct ShardScan: Sendable {
     (self.kept, self.counts, self.unexpected) = (kept, counts, unexpected)
   }
 
-  /// The `seq` of a record line without decoding it.
-  static func sequenceNumber(in bytes: UnsafeRawBufferPointer) -> Int? {
-    guard var j = valueOffset(of: #""seq":"#, in: bytes) else { return nil }
-    var value = 0, digits = 0
-    while j < bytes.count, bytes[j] >= 48, bytes[j] <= 57 {
-      // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
-      guard digits < 18 else { return nil }
-      value = value * 10 + Int(bytes[j] - 48)
-      j += 1
-      digits += 1
-    }
-    return digits > 0 ? value : nil
-  }
-
-  /// Whether a record line's status is "error", without decoding it.
-  static func statusIsError(in bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let start = valueOffset(of: #""status":"#, in: bytes), start + 7 <= bytes.count else { return false }
-    return bytes[start..<start + 7].elementsEqual(#""error""#.utf8)
-  }
-
-  /// Where the value of a key (given as `"name":`) starts in a record line, past any spaces.
-  /// A quote inside a string value is escaped, so the key's bytes can only be the key itself.
-  private static func valueOffset(of key: StaticString, in bytes: UnsafeRawBufferPointer) -> Int? {
-    guard let base = bytes.baseAddress else { return nil }
-    let count = key.utf8CodeUnitCount
-    var from = 0
-    // memchr to each quote, then compare the key there.
-    while from + count <= bytes.count, let quote = memchr(base + from, Int32(UInt8(ascii: "\"")), bytes.count - from - count + 1) {
-      let at = base.distance(to: UnsafeRawPointer(quote))
-      if memcmp(base + at, key.utf8Start, count) == 0 {
-        var index = at + count
-        while index < bytes.count, bytes[index] == 32 { index += 1 }
-        return index
+  /// A record line's top-level `seq` and whether its top-level `status` is "error", read from
+  /// its bytes in one pass without decoding it. Keys inside `meta`, `options` or `parsed` (a
+  /// prompt's labels may well have a `seq` or a `status`) are not the record's: only keys at
+  /// the object's first level count. Texts are passed over with memchr; a quote inside one is
+  /// escaped. Nil `seq` where there is none, or it is not a whole number of at most 18 digits.
+  static func seqAndStatus(in bytes: UnsafeRawBufferPointer) -> (seq: Int?, isError: Bool) {
+    guard let base = bytes.baseAddress else { return (nil, false) }
+    let count = bytes.count
+    var index = 0, depth = 0
+    var seq: Int?, isError = false, seenSeq = false, seenStatus = false
+    /// The index of the quote that ends the text starting at `from`.
+    func closingQuote(from: Int) -> Int? {
+      var from = from
+      while from < count, let found = memchr(base + from, Int32(UInt8(ascii: "\"")), count - from) {
+        let at = base.distance(to: UnsafeRawPointer(found))
+        var backslashes = 0
+        while at - backslashes - 1 >= 0, bytes[at - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+        if backslashes % 2 == 0 { return at }
+        from = at + 1
       }
-      from = at + 1
+      return nil
     }
-    return nil
+    func skipSpaces(_ at: inout Int) {
+      while at < count, bytes[at] == 0x20 || bytes[at] == 0x09 { at += 1 }
+    }
+    while index < count, !(seenSeq && seenStatus) {
+      switch bytes[index] {
+      case UInt8(ascii: "\""):
+        guard let end = closingQuote(from: index + 1) else { return (seq, isError) }
+        let key = UnsafeRawBufferPointer(rebasing: bytes[index + 1..<end])
+        index = end + 1
+        guard depth == 1 else { continue }
+        var value = index
+        skipSpaces(&value)
+        guard value < count, bytes[value] == UInt8(ascii: ":") else { continue }
+        value += 1
+        skipSpaces(&value)
+        if !seenSeq, key.count == 3, key.elementsEqual("seq".utf8) {
+          seenSeq = true
+          var number = 0, digits = 0
+          while value + digits < count, bytes[value + digits] >= 48, bytes[value + digits] <= 57, digits < 19 {
+            number = number &* 10 &+ Int(bytes[value + digits] - 48)
+            digits += 1
+          }
+          // 18 digits always fit in an Int; a longer number is no seq Caravan wrote.
+          seq = digits > 0 && digits <= 18 ? number : nil
+        } else if !seenStatus, key.count == 6, key.elementsEqual("status".utf8) {
+          seenStatus = true
+          isError = value + 7 <= count && bytes[value..<value + 7].elementsEqual(#""error""#.utf8)
+        }
+        index = value
+      case UInt8(ascii: "{"), UInt8(ascii: "["):
+        depth += 1
+        index += 1
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        depth -= 1
+        index += 1
+      default:
+        index += 1
+      }
+    }
+    return (seq, isError)
   }
 }
 

@@ -15,14 +15,20 @@ import CaravanStorage
       (#"{"id":"a","response":"an \"seq\": 9, \"status\":\"error\" inside","seq":12,"status":"ok"}"#, 12, false),
       (#"{"error":"boom", "seq": 3, "status": "error"}"#, 3, true),
       (#"{"seq":0,"status":"error"}"#, 0, true),
+      // Keys of the same names inside meta, options or a parsed answer are not the record's.
+      (#"{"meta":{"seq":5,"status":"error"},"options":{"seq":[1]},"parsed":{"status":"error"},"seq":12,"status":"ok"}"#, 12, false),
+      (#"{"meta":[{"seq":5}],"response":"a \\","seq":7,"status":"error"}"#, 7, true),
+      (#"{"parsed":{"a":{"b":["}"]}},"response":"x\\\"y","seq":4,"status":"error"}"#, 4, true),
     ]
     for (line, seq, isError) in lines {
-      #expect(Data(line.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == seq, "\(line)")
-      #expect(Data(line.utf8).withUnsafeBytes { ShardScan.statusIsError(in: $0) } == isError, "\(line)")
+      let read = Data(line.utf8).withUnsafeBytes { ShardScan.seqAndStatus(in: $0) }
+      #expect(read.seq == seq, "\(line)")
+      #expect(read.isError == isError, "\(line)")
     }
-    #expect(Data(#"{"seq":"7"}"#.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == nil)
-    #expect(Data(#"{"seq":1234567890123456789012}"#.utf8).withUnsafeBytes { ShardScan.sequenceNumber(in: $0) } == nil)
-    #expect(!Data(#"{"status":"err"#.utf8).withUnsafeBytes { ShardScan.statusIsError(in: $0) })
+    #expect(Data(#"{"seq":"7"}"#.utf8).withUnsafeBytes { ShardScan.seqAndStatus(in: $0) }.seq == nil)
+    #expect(Data(#"{"seq":1234567890123456789012}"#.utf8).withUnsafeBytes { ShardScan.seqAndStatus(in: $0) }.seq == nil)
+    #expect(Data(#"{"meta":{"seq":3}}"#.utf8).withUnsafeBytes { ShardScan.seqAndStatus(in: $0) }.seq == nil)
+    #expect(!Data(#"{"status":"err"#.utf8).withUnsafeBytes { ShardScan.seqAndStatus(in: $0) }.isError)
   }
 
   /// A run of 2 prompts × 1 variant × 2 repeats in 2 shards, with results written by hand.
@@ -96,6 +102,23 @@ import CaravanStorage
     let kept = try merged(run)
     #expect(kept.map(\.seq) == Array(0..<items.count))
     #expect(kept[0].response == "again" && kept[1].response == "fixed" && kept[2].response == "kept")
+  }
+
+  /// A prompt's labels may use the record's own key names: a `meta` with `seq` and `status`
+  /// (and a structured answer's `status`) sit before the record's keys in its line, and collect
+  /// must still find every record by its own `seq`, and keep the ok one over a later error.
+  @Test func labelsNamedSeqOrStatusDoNotMisplaceRecords() throws {
+    let spec = smallSpec.replacingOccurrences(of: "repeats: 2", with: "repeats: 2\nslurm: {shards: 1, distribution: static}")
+    let prompts = #"{"id": "a", "prompt": "x", "meta": {"seq": 0, "status": "error"}}"# + "\n" + #"{"id": "b", "prompt": "y", "meta": {"seq": 99}}"# + "\n"
+    let prepared = try prepareRun(spec: spec, prompts: prompts)
+    let run = prepared.run, items = Array(prepared.plan.items)
+    var records = items.reversed().map { record($0, .ok, "answer \($0.seq)") }
+    // A later error for the last item must not replace its ok record.
+    records.append(record(items[items.count - 1], .error))
+    try write(records, shard: 0, in: run)
+    let report = try Collector.collect(run)
+    #expect(report.complete && report.unexpected == 0 && report.ok == items.count && report.errors == 0)
+    #expect(try merged(run).map(\.response) == items.map { "answer \($0.seq)" })
   }
 
   @Test func planOrderLastRecordWinsAndRepeatsAreCounted() throws {
