@@ -44,20 +44,48 @@ public enum FastJSON {
   public struct FieldNames: Sendable {
     let names: [String]
     private let utf8: [[UInt8]]
-    private let byLength: [[Int]]
+    /// Each name's bytes as three words (zero past its end; names of more than 24 bytes are
+    /// compared byte by byte): `words[3 * name ..< 3 * name + 3]`.
+    private let words: [UInt64]
+    /// The names of each length: `table[length * width ..< (length + 1) * width]`, -1 past
+    /// the last. Flat arrays, so a lookup retains nothing.
+    private let table: [Int]
+    private let width: Int
 
     public init(_ names: [String]) {
       self.names = names
       utf8 = names.map { Array($0.utf8) }
-      var byLength = [[Int]](repeating: [], count: (utf8.map(\.count).max() ?? 0) + 1)
+      words = utf8.flatMap { name in
+        name.count > 24 ? [0, 0, 0] : name.withUnsafeBytes { Self.words($0) }.map { [$0.0, $0.1, $0.2] } ?? []
+      }
+      let lengths = (utf8.map(\.count).max() ?? 0) + 1
+      var byLength = [[Int]](repeating: [], count: lengths)
       for (index, name) in utf8.enumerated() { byLength[name.count].append(index) }
-      self.byLength = byLength
+      let width = max(1, byLength.map(\.count).max() ?? 1)
+      self.width = width
+      table = byLength.flatMap { $0 + [Int](repeating: -1, count: width - $0.count) }
     }
 
+    private static func words(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64)? {
+      guard bytes.count <= 24 else { return nil }
+      var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+      withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
+      return words
+    }
+
+    /// Keys are short: compared as three words, a match costs about three loads.
     func index(of key: UnsafeRawBufferPointer) -> Int? {
-      guard key.count < byLength.count else { return nil }
-      // Keys are short: a loop compares them sooner than a call to memcmp.
-      return byLength[key.count].first { candidate in utf8[candidate].withUnsafeBytes { $0.elementsEqual(key) } }
+      let first = key.count * width
+      guard first + width <= table.count else { return nil }
+      guard let keyWords = Self.words(key) else {
+        return table[first..<first + width].first { $0 >= 0 && utf8[$0].withUnsafeBytes { $0.elementsEqual(key) } }
+      }
+      for slot in first..<first + width {
+        let name = table[slot]
+        guard name >= 0 else { return nil }
+        if words[3 * name] == keyWords.0, words[3 * name + 1] == keyWords.1, words[3 * name + 2] == keyWords.2 { return name }
+      }
+      return nil
     }
 
     /// The name equal to `name` as text (Unicode's canonical equivalence, as a dictionary

@@ -84,9 +84,10 @@ final class PlanOrderReads {
       while position < items {
         // Lines of the other threads' batches are passed over without a copy.
         let mine = batches(position / batchSize)
-        guard let next = lines.nextLine({ _, bytes in mine ? Data(bytes) : nil }) else { break }
+        var mineLine: Data?
+        guard lines.nextLine({ _, bytes in mineLine = mine ? Data(bytes) : nil }) else { break }
         defer { position += 1 }
-        guard let line = next else { continue }
+        guard let line = mineLine else { continue }
         let item = try FastJSON.decode(PlannedKey.self, from: line, decoder: decoder)
         var read = PlannedRead(item: item)
         if kept.offsets[position] >= 0, let file = results[Int(kept.fileOf[position])] {

@@ -41,7 +41,7 @@ struct ShardScan: Sendable {
     }
     for (fileIndex, path) in paths.enumerated() {
       var reader = LineReader(path: path)
-      while reader.nextLine({ note($0, $1, inFile: fileIndex) }) != nil {}
+      while reader.nextLine({ note($0, $1, inFile: fileIndex) }) {}
     }
     (self.kept, self.counts, self.unexpected) = (kept, counts, unexpected)
   }

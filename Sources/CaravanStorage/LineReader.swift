@@ -22,32 +22,36 @@ public struct LineReader: Sequence, IteratorProtocol {
   }
 
   public mutating func next() -> (offset: Int, line: Data)? {
-    nextLine { offset, bytes in (offset, Data(bytes)) }
+    var next: (offset: Int, line: Data)?
+    guard nextLine({ offset, bytes in next = (offset, Data(bytes)) }) else { return nil }
+    return next
   }
 
-  /// The next complete line's offset and bytes, given to `body` without copying them (valid
-  /// only inside it); nil at the end. Collect's first pass reads every record this way.
-  public mutating func nextLine<Result>(_ body: (_ offset: Int, _ line: UnsafeRawBufferPointer) -> Result) -> Result? {
+  /// Gives the next complete line's offset and bytes to `body` without copying them (valid
+  /// only inside it); false at the end. Collect reads every record this way. (Not generic: a
+  /// generic one called from another module looked up its type metadata on every line.)
+  public mutating func nextLine(_ body: (_ offset: Int, _ line: UnsafeRawBufferPointer) -> Void) -> Bool {
     while true {
-      let found: Result?? = buffer.withUnsafeBytes { bytes in
+      // nil: no complete line in the buffer; false: an empty line; true: a line given to body.
+      let found: Bool? = buffer.withUnsafeBytes { bytes in
         // memchr finds the newline; walking a Data slice byte by byte was a fifth of collect.
         guard position < bytes.count, let base = bytes.baseAddress,
           let newline = memchr(base + position, Int32(UInt8(ascii: "\n")), bytes.count - position)
-        else { return .none }
+        else { return nil }
         let end = base.distance(to: UnsafeRawPointer(newline))
         defer { position = end + 1 }
-        let offset = bufferOffset + position
-        if end == position { return .some(nil) }
-        return body(offset, UnsafeRawBufferPointer(start: base + position, count: end - position))
+        if end == position { return false }
+        body(bufferOffset + position, UnsafeRawBufferPointer(start: base + position, count: end - position))
+        return true
       }
       switch found {
-      case .some(.some(let line)): return line
-      case .some(.none): continue  // an empty line
-      case .none: break
+      case true?: return true
+      case false?: continue  // an empty line
+      case nil: break
       }
       guard !finished, let file, let chunk = file.read(upTo: chunkSize), !chunk.isEmpty else {
         finished = true
-        return nil
+        return false
       }
       // Keep the unfinished last line, then add the chunk.
       bufferOffset += position
