@@ -270,7 +270,6 @@ public struct RunStatistics: Sendable {
     let text = record.response ?? ""
     let words = Self.wordHashes(text)
     group?.answers.append(text)
-    group?.wordSets.append(Self.sortedUnique(words))
     sweep[position].responses += 1
     sweep[position].lengthSum += Double(words.count)
     sweep[position].lengthSquareSum += Double(words.count) * Double(words.count)
@@ -280,6 +279,8 @@ public struct RunStatistics: Sendable {
       for i in 1..<words.count { sweep[position].bigrams.insert(Self.pairHash(words[i - 1], words[i])) }
       sweep[position].bigramCount += words.count - 1
     }
+    // The answer's word set, for its repeats' similarity: the same array, sorted in place.
+    group?.wordSets.append(Self.sortedUnique(consume words))
   }
 
   private mutating func countError(_ message: String?) {
@@ -421,8 +422,9 @@ public struct RunStatistics: Sendable {
   }
 
   /// `values` sorted, each once: a word set that two sets' intersection and union merge.
-  static func sortedUnique(_ values: [UInt64]) -> [UInt64] {
-    var sorted = values.sorted()
+  static func sortedUnique(_ values: consuming [UInt64]) -> [UInt64] {
+    var sorted = values
+    sorted.sort()
     guard sorted.count > 1 else { return sorted }
     var kept = 1
     for index in 1..<sorted.count where sorted[index] != sorted[kept - 1] {
@@ -431,6 +433,16 @@ public struct RunStatistics: Sendable {
     }
     sorted.removeLast(sorted.count - kept)
     return sorted
+  }
+
+  /// How many different texts `answers` holds (equal as Strings are: Unicode's canonical
+  /// equivalence). A prompt's few repeats are compared in pairs, which costs less than hashing
+  /// each whole answer; many go through a Set.
+  static func distinctCount(_ answers: [String]) -> Int {
+    guard answers.count <= 16 else { return Set(answers).count }
+    var distinct = 0
+    for (index, answer) in answers.enumerated() where !answers[..<index].contains(answer) { distinct += 1 }
+    return distinct
   }
 
   /// Jaccard similarity of two `sortedUnique` sets: 1 for two empty sets.
@@ -467,7 +479,7 @@ public struct RunStatistics: Sendable {
     group = nil
     guard !current.answers.isEmpty else { return }
     sweep[position].prompts += 1
-    sweep[position].distinctAnswerSum += Set(current.answers).count
+    sweep[position].distinctAnswerSum += Self.distinctCount(current.answers)
     let sets = current.wordSets
     guard sets.count > 1 else { return }
     var total = 0.0, pairs = 0

@@ -205,11 +205,8 @@ public enum Collector {
           if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: Int(counts[position]))) }
         }
         report.recorded += 1
-        var entry = byVariant[record.variant] ?? (0, 0, 0, 0)
-        if record.status == .ok { report.ok += 1; entry.ok += 1 } else { report.errors += 1; entry.errors += 1 }
-        entry.tokens = entry.tokens.addingSaturating(record.timings.evalCount ?? 0)
-        entry.ns = entry.ns.addingSaturating(record.timings.evalDuration ?? 0)
-        byVariant[record.variant] = entry
+        if record.status == .ok { report.ok += 1 } else { report.errors += 1 }
+        tally(record, into: &byVariant[record.variant, default: (0, 0, 0, 0)])  // one lookup, in place
         statistics.add(record)
         try output.write(line: data)
         try openAIOutput?.write(line: encoder.encode(OpenAIOutputLine(record, singleKey: singleKey)))
@@ -241,6 +238,12 @@ public enum Collector {
     let page = HTMLReport.render(name: manifest.name, runID: manifest.runID, total: report.total, ok: report.ok, errors: report.errors, missing: report.missingCount, statistics: statistics)
     try write(Data(page.utf8), to: layout.root + "/report.html")
     return report
+  }
+
+  private static func tally(_ record: ResultRecord, into entry: inout (ok: Int, errors: Int, tokens: Int, ns: Int)) {
+    if record.status == .ok { entry.ok += 1 } else { entry.errors += 1 }
+    entry.tokens = entry.tokens.addingSaturating(record.timings.evalCount ?? 0)
+    entry.ns = entry.ns.addingSaturating(record.timings.evalDuration ?? 0)
   }
 
   /// Reads `timing/shard-*.jsonl`; a torn or unreadable line is skipped (a timing file is a

@@ -2,7 +2,7 @@ import Testing
 
 @testable import CaravanCore
 
-/// The sweep's hash set and word-set similarity give what `Set<UInt64>` gives.
+/// The sweep's hash set, word-set similarity and distinct-answer count give what `Set` gives.
 @Suite struct HashSet64Tests {
   @Test func countsAndMembershipMatchSet() {
     var generator = SeededGenerator(seed: 64)
@@ -38,6 +38,18 @@ import Testing
       let union = setA.union(setB).count
       let expected = union == 0 ? 1 : Double(setA.intersection(setB).count) / Double(union)
       #expect(RunStatistics.jaccard(RunStatistics.sortedUnique(a), RunStatistics.sortedUnique(b)) == expected)
+    }
+  }
+
+  @Test func distinctAnswersAreCountedAsASetCountsThem() {
+    var generator = SeededGenerator(seed: 66)
+    // "é" written two ways is one answer, as String equality (and Set) has it.
+    let texts = ["a", "b", "Caf\u{E9}", "Cafe\u{301}", "", "a "]
+    for count in [0, 1, 2, 3, 5, 16, 17, 40] {
+      for _ in 0..<50 {
+        let answers = (0..<count).map { _ in texts.randomElement(using: &generator)! }
+        #expect(RunStatistics.distinctCount(answers) == Set(answers).count, "\(answers)")
+      }
     }
   }
 }
