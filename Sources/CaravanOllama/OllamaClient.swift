@@ -83,47 +83,19 @@ public struct OllamaClient: InferenceEngine {
   /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
   /// long generation shows progress and the time to the first token is measured. A failure in
   /// the middle of the stream (HTTP 200, then an `{"error": ...}` line) throws `.midStream`.
-  /// The whole exchange, stream included, must end within `requestTimeout`.
+  /// The whole exchange, stream included, must end within `requestTimeout`. The stream is read
+  /// on the connection's event loop (`StreamedExchange`).
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
-    try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
-  }
-
-  private func stream(_ item: WorkItem) async throws(OllamaError) -> Completion {
     let (path, body) = Self.requestBody(item, stream: true)
-    var request = HTTPClientRequest(url: baseURL + path)
-    request.method = .POST
-    request.headers.add(name: "Content-Type", value: "application/json")
-    do { request.body = .bytes(ByteBuffer(bytes: try JSONFormats.data(body))) } catch { throw .decoding("could not encode the request: \(error)") }
-    let started = ContinuousClock.now
-    var firstToken: Duration?
-    var text = ""
+    let request: HTTPClient.Request
     do {
-      let response = try await httpClient.execute(request, timeout: requestTimeout)
-      guard response.status == .ok else {
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView)))?["error"]?.stringValue
-        throw OllamaError.server(status: Int(response.status.code), message: message ?? String(buffer: bytes))
-      }
-      var splitter = LineSplitter()
-      for try await chunk in response.body {
-        for line in splitter.append(chunk) {
-          guard let object = OllamaStreamLine.object(line) else {
-            throw OllamaError.decoding("not JSON in the \(path) stream: \(String(decoding: line.prefix(200), as: UTF8.self))")
-          }
-          let parsed = OllamaStreamLine(object)
-          if let message = parsed.error { throw OllamaError.midStream(message) }
-          let piece = parsed.piece
-          if firstToken == nil, !piece.isEmpty { firstToken = ContinuousClock.now - started }
-          text += piece
-          if parsed.done == true {
-            var completion = Completion(ollama: object)
-            completion.response = text
-            completion.timeToFirstToken = firstToken
-            return completion
-          }
-        }
-      }
-      throw OllamaError.midStream("the stream ended before its final (done) line")
+      request = try HTTPClient.Request(
+        url: baseURL + path, method: .POST, headers: ["Content-Type": "application/json"], body: .bytes(try JSONFormats.data(body)))
+    } catch {
+      throw .decoding("could not encode the request: \(error)")
+    }
+    do {
+      return try await httpClient.stream(request, StreamedExchange(OllamaLines(path: path, started: .now)), within: requestTimeout)
     } catch {
       throw OllamaError.classify(error, timeout: requestTimeout)
     }
@@ -183,6 +155,43 @@ public struct OllamaClient: InferenceEngine {
 /// (JSONDecoder, into a JSONValue or even into a struct of these four keys, was a fifth to a
 /// third of the worker's CPU against a fast server); the final line's timings come from the
 /// same object.
+/// Ollama's NDJSON stream: pieces of text, then a line with `done: true` and the timings.
+struct OllamaLines: StreamedLines {
+  let path: String
+  let started: ContinuousClock.Instant
+  var text = ""
+  var firstToken: Duration?
+
+  init(path: String, started: ContinuousClock.Instant) {
+    (self.path, self.started) = (path, started)
+  }
+
+  mutating func read(_ line: Data, at now: ContinuousClock.Instant) throws(OllamaError) -> Completion? {
+    guard let object = OllamaStreamLine.object(line) else {
+      throw .decoding("not JSON in the \(path) stream: \(String(decoding: line.prefix(200), as: UTF8.self))")
+    }
+    let parsed = OllamaStreamLine(object)
+    if let message = parsed.error { throw .midStream(message) }
+    let piece = parsed.piece
+    if firstToken == nil, !piece.isEmpty { firstToken = now - started }
+    text += piece
+    guard parsed.done == true else { return nil }
+    var completion = Completion(ollama: object)
+    completion.response = text
+    completion.timeToFirstToken = firstToken
+    return completion
+  }
+
+  func end() throws(OllamaError) -> Completion {
+    throw .midStream("the stream ended before its final (done) line")
+  }
+
+  static func failure(status: Int, body: ByteBuffer) -> OllamaError {
+    let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))?["error"]?.stringValue
+    return .server(status: status, message: message ?? String(buffer: body))
+  }
+}
+
 struct OllamaStreamLine: Equatable {
   /// `message.content` (chat).
   var content: String?

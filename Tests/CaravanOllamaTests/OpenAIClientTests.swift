@@ -18,7 +18,7 @@ func parseStream(_ name: String) throws(OllamaError) -> Completion? {
   var stream = OpenAIStream(started: start)
   for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
     // Each event arrives a millisecond after the one before.
-    if let completion = try stream.consume(Data(line), at: start + .milliseconds(index + 1)) { return completion }
+    if let completion = try stream.read(Data(line), at: start + .milliseconds(index + 1)) { return completion }
   }
   return nil
 }
@@ -65,7 +65,7 @@ func parseStream(_ name: String) throws(OllamaError) -> Completion? {
     var stream = OpenAIStream(started: start)
     var completion: Completion?
     for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
-      completion = try stream.consume(Data(line), at: start + .milliseconds(10 * (index + 1))) ?? completion
+      completion = try stream.read(Data(line), at: start + .milliseconds(10 * (index + 1))) ?? completion
     }
     let done = try #require(completion)
     #expect(done.response == "Hi there" && done.doneReason == "stop")
@@ -91,7 +91,7 @@ func parseStream(_ name: String) throws(OllamaError) -> Completion? {
     var stream = OpenAIStream(started: start)
     var completion: Completion?
     for line in data.split(separator: UInt8(ascii: "\n")) {
-      completion = try stream.consume(Data(line), at: start + .milliseconds(5)) ?? completion
+      completion = try stream.read(Data(line), at: start + .milliseconds(5)) ?? completion
     }
     let done = try #require(completion)
     #expect(done.timings.promptEvalDuration == .max)
@@ -119,7 +119,7 @@ func parseStream(_ name: String) throws(OllamaError) -> Completion? {
   @Test func anErrorEventFailsTheRequestAsRetryable() {
     var stream = OpenAIStream(started: .now)
     #expect {
-      _ = try stream.consume(Data(#"data: {"error": {"message": "slot crashed", "code": 500}}"#.utf8), at: .now)
+      _ = try stream.read(Data(#"data: {"error": {"message": "slot crashed", "code": 500}}"#.utf8), at: .now)
     } throws: { error in
       (error as? OllamaError) == .midStream("slot crashed") && (error as? OllamaError)?.isRetryable == true
     }
