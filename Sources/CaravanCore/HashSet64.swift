@@ -28,19 +28,21 @@ public struct HashSet64: Sendable, Equatable {
     }
     // At most half full, so a probe always ends at a free slot.
     if (count + 1) * 2 > slots.count { grow() }
+    let index = slot(of: value)
+    guard slots[index] == 0 else { return false }
+    slots[index] = value &+ 1
+    count += 1
+    return true
+  }
+
+  /// Where `value` (not UInt64.max) is, or the free slot where it would go: slots are probed
+  /// from its multiply-shift place on.
+  private func slot(of value: UInt64) -> Int {
     let stored = value &+ 1
     var index = Int(truncatingIfNeeded: (value &* 0x9E37_79B9_7F4A_7C15) >> shift)
     let mask = slots.count - 1
-    while true {
-      let slot = slots[index]
-      if slot == stored { return false }
-      if slot == 0 {
-        slots[index] = stored
-        count += 1
-        return true
-      }
-      index = (index + 1) & mask
-    }
+    while slots[index] != stored, slots[index] != 0 { index = (index + 1) & mask }
+    return index
   }
 
   public mutating func formUnion<S: Sequence<UInt64>>(_ values: S) {
@@ -53,16 +55,7 @@ public struct HashSet64: Sendable, Equatable {
   }
 
   public func contains(_ value: UInt64) -> Bool {
-    if value == .max { return hasMax }
-    let stored = value &+ 1
-    var index = Int(truncatingIfNeeded: (value &* 0x9E37_79B9_7F4A_7C15) >> shift)
-    let mask = slots.count - 1
-    while true {
-      let slot = slots[index]
-      if slot == stored { return true }
-      if slot == 0 { return false }
-      index = (index + 1) & mask
-    }
+    value == .max ? hasMax : slots[slot(of: value)] != 0
   }
 
   private mutating func grow() {
