@@ -98,6 +98,27 @@ public struct Completion: Sendable, Equatable {
   }
 }
 
+/// Runs `operation`, and cancels it if `bound` passes first. AsyncHTTPClient's own deadline
+/// ends when the response head arrives, and a stream from a hung server may never end.
+func bounded<T: Sendable>(_ bound: TimeAmount, _ operation: @escaping @Sendable () async throws(OllamaError) -> T) async throws(OllamaError) -> T {
+  do {
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+      group.addTask { try await operation() }
+      group.addTask {
+        try await Task.sleep(for: .nanoseconds(bound.nanoseconds))
+        return nil
+      }
+      defer { group.cancelAll() }
+      guard let value = try await group.next() ?? nil else { throw OllamaError.timedOut(bound) }
+      return value
+    }
+  } catch let error as OllamaError {
+    throw error
+  } catch {
+    throw .transport(String(describing: error))
+  }
+}
+
 extension OllamaError {
   /// What a failed exchange means to the caller: an error of ours as it is, AsyncHTTPClient's
   /// deadline as a timeout, anything else (refused, reset, cut) as a transport failure.

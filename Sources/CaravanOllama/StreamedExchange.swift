@@ -17,8 +17,9 @@ protocol StreamedLines: Sendable {
 
 /// One streamed request read where AsyncHTTPClient reads it, on the connection's event loop:
 /// lines are cut and parsed as each part of the body arrives, and the caller's task wakes once,
-/// for the answer. Iterating the async response body woke it for every part instead, some 17
-/// context switches per 12-token answer, which were most of the worker's CPU per request.
+/// when the answer's last line has come (not when the body ends: a server may take a moment to
+/// end it, and the slot should be refilled at once). Iterating the async response body woke the
+/// task for every part instead.
 final class StreamedExchange<Lines: StreamedLines>: HTTPClientResponseDelegate, @unchecked Sendable {
   typealias Response = Lines.Answer
   // Touched only on the task's event loop, where AsyncHTTPClient calls every method.
@@ -26,19 +27,45 @@ final class StreamedExchange<Lines: StreamedLines>: HTTPClientResponseDelegate, 
   private var splitter = LineSplitter()
   private var status: HTTPResponseStatus?
   private var failureBody = ByteBuffer()
-  /// Set on the event loop before the task ends; read by the caller after it has ended.
-  private(set) var answer: Lines.Answer?
+  private var answer: Lines.Answer?
+  /// The caller's wait and the outcome, whichever comes first (under `lock`); the second
+  /// resumes the caller.
+  private let lock = NSLock()
+  private var waiter: CheckedContinuation<Lines.Answer, any Error>?
+  private var result: Result<Lines.Answer, any Error>?
 
   init(_ lines: Lines) {
     self.lines = lines
   }
 
-  /// How long a body may go on after its last line before the exchange ends without it (a
-  /// server that sends its last line and then holds the response open).
+  /// How long a body may go on after its last line before the exchange is ended (a server that
+  /// sends its last line and then holds the response open would otherwise hold a connection).
   static var bodyGrace: TimeAmount { .seconds(5) }
 
-  /// Ends a task whose answer is complete though its body has not ended.
+  /// Ends a task whose answer was given though its body had not ended.
   struct AnswerBeforeEnd: Error {}
+
+  /// Gives the caller its answer or error, once.
+  fileprivate func deliver(_ outcome: Result<Lines.Answer, any Error>) {
+    let waiting: CheckedContinuation<Lines.Answer, any Error>? = lock.withLock {
+      guard result == nil else { return nil }
+      result = outcome
+      defer { waiter = nil }
+      return waiter
+    }
+    waiting?.resume(with: outcome)
+  }
+
+  /// Waits for `deliver`.
+  fileprivate func wait() async throws -> Lines.Answer {
+    try await withCheckedThrowingContinuation { continuation in
+      let delivered: Result<Lines.Answer, any Error>? = lock.withLock {
+        if result == nil { waiter = continuation }
+        return result
+      }
+      if let delivered { continuation.resume(with: delivered) }
+    }
+  }
 
   func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
     status = head.status
@@ -57,6 +84,7 @@ final class StreamedExchange<Lines: StreamedLines>: HTTPClientResponseDelegate, 
       for line in splitter.append(buffer) {
         if let done = try lines.read(line, at: .now) {
           answer = done
+          deliver(.success(done))
           task.eventLoop.scheduleTask(in: Self.bodyGrace) { task.fail(reason: AnswerBeforeEnd()) }
           break
         }
@@ -75,17 +103,14 @@ final class StreamedExchange<Lines: StreamedLines>: HTTPClientResponseDelegate, 
 
 extension HTTPClient {
   /// Runs `request`, its response read by `exchange`, failed with `.timedOut(bound)` unless the
-  /// whole exchange, body included, ends within `bound`, and cancelled with the calling task.
+  /// answer comes within `bound`, and cancelled with the calling task.
   func stream<Lines: StreamedLines>(_ request: Request, _ exchange: StreamedExchange<Lines>, within bound: TimeAmount) async throws -> Lines.Answer {
     let task = execute(request: request, delegate: exchange)
     let timer = task.eventLoop.scheduleTask(in: bound) { task.fail(reason: OllamaError.timedOut(bound)) }
-    defer { timer.cancel() }
-    do {
-      return try await withTaskCancellationHandler { try await task.get() } onCancel: { task.cancel() }
-    } catch is StreamedExchange<Lines>.AnswerBeforeEnd {
-      // The task failed after the answer was set, on the event loop; get() saw that failure.
-      guard let answer = exchange.answer else { throw OllamaError.midStream("the stream held its response open") }
-      return answer
+    task.futureResult.whenComplete { result in
+      timer.cancel()
+      exchange.deliver(result)
     }
+    return try await withTaskCancellationHandler { try await exchange.wait() } onCancel: { task.cancel() }
   }
 }
