@@ -56,7 +56,8 @@ public enum FastJSON {
       self.names = names
       utf8 = names.map { Array($0.utf8) }
       words = utf8.flatMap { name in
-        name.count > 24 ? [0, 0, 0] : name.withUnsafeBytes { Self.words($0) }.map { [$0.0, $0.1, $0.2] } ?? []
+        let packed: (UInt64, UInt64, UInt64) = name.withUnsafeBytes { Self.words($0) } ?? (0, 0, 0)
+        return [packed.0, packed.1, packed.2]
       }
       let lengths = (utf8.map(\.count).max() ?? 0) + 1
       var byLength = [[Int]](repeating: [], count: lengths)
@@ -135,7 +136,7 @@ public enum FastJSON {
     return reader.index == bytes.count ? value : nil
   }
 
-  fileprivate struct Reader {
+  private struct Reader {
     let bytes: UnsafeRawBufferPointer
     var index = 0
 
@@ -178,7 +179,7 @@ public enum FastJSON {
     }
 
     /// A top-level object's members by `names`, without a dictionary: each key is matched by
-    /// its bytes, and one with an escape by its text.
+    /// its bytes, and one with an escape or beyond ASCII by its text.
     mutating func fields(_ names: FieldNames) -> [JSONValue?]? {
       skipSpace()
       guard take(UInt8(ascii: "{")) else { return nil }

@@ -320,7 +320,7 @@ extension WorkItem: FastJSON.Readable {
 struct FieldMismatch: Error {}
 
 /// Typed reads of a parsed object, with JSONDecoder's rules: a required key must be there with
-/// its type; an optional one may be missing or null. `Mismatch` where JSONDecoder would throw.
+/// its type; an optional one may be missing or null. `FieldMismatch` where JSONDecoder would throw.
 struct ParsedFields<Object: FieldLookup> {
   let object: Object
 

@@ -398,14 +398,14 @@ public struct RunStatistics: Sendable {
   /// of 40 words made 40 million Strings. Two words of 64-bit hashes collide with a chance of
   /// about n²/2⁶⁵, nothing next to the rounding of the ratios they feed.
   static func wordHashes(_ text: String) -> [UInt64] {
-    var text = text
-    return text.withUTF8 { utf8 -> [UInt64] in
+    var contiguous = text
+    return contiguous.withUTF8 { utf8 -> [UInt64] in
       let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325, prime: UInt64 = 0x0000_0100_0000_01B3
       var hashes: [UInt64] = []
       hashes.reserveCapacity(utf8.count / 4)
       var hash = offsetBasis, inWord = false
       for byte in utf8 {
-        if byte >= 0x80 { return lowercasedWords(String(decoding: utf8, as: UTF8.self)).map(stableHash) }
+        if byte >= 0x80 { return lowercasedWords(text).map(stableHash) }
         if byte == 0x20 || (0x09...0x0D).contains(byte) {
           if inWord { hashes.append(hash) }
           hash = offsetBasis

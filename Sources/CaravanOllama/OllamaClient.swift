@@ -151,10 +151,6 @@ public struct OllamaClient: InferenceEngine {
   }
 }
 
-/// What the worker reads from one line of an Ollama stream. A line is read with `FastJSON`
-/// (JSONDecoder, into a JSONValue or even into a struct of these four keys, was a fifth to a
-/// third of the worker's CPU against a fast server); the final line's timings come from the
-/// same object.
 /// Ollama's NDJSON stream: pieces of text, then a line with `done: true` and the timings.
 struct OllamaLines: StreamedLines {
   let path: String
@@ -192,6 +188,10 @@ struct OllamaLines: StreamedLines {
   }
 }
 
+/// What the worker reads from one line of an Ollama stream. A line is read with `FastJSON`
+/// (JSONDecoder, into a JSONValue or even into a struct of these four keys, was a fifth to a
+/// third of the worker's CPU against a fast server); the final line's timings come from the
+/// same object.
 struct OllamaStreamLine: Equatable {
   /// `message.content` (chat).
   var content: String?

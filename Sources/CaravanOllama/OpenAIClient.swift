@@ -64,10 +64,10 @@ public struct OpenAIClient: InferenceEngine {
   }
 
   /// Sends one item, streamed (server-sent events with a final usage chunk). A stream that ends
-  /// without `data: [DONE]`, or an event with an `error`, throws `.midStream`. Unlike Ollama's
-  /// stream this one is read by iterating the async body: read on the event loop
-  /// (`StreamedExchange`), llama.cpp's server gave 0.70-0.76 of the tokens per second with the
-  /// tiny model, against 1.04 this way (scripts/bench row 7, cause not found).
+  /// without `data: [DONE]`, or an event with an `error`, throws `.midStream`. This stream is read
+  /// by iterating the async body, not on the event loop as Ollama's is (`StreamedExchange`):
+  /// read that way, llama.cpp's server gave 0.70-0.76 of AsyncOpenAI's tokens per second with
+  /// the tiny model, against 1.04 this way (scripts/bench row 7; cause not found).
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
     try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
   }
@@ -157,8 +157,6 @@ public struct OpenAIClient: InferenceEngine {
 /// Chat chunks carry `choices[0].delta.content`, completion chunks `choices[0].text`; a chunk
 /// has `finish_reason`; the last one (or the finish chunk) has `usage` and, from llama.cpp,
 /// `timings` in milliseconds. Lines starting with `:` are keep-alive comments.
-/// An OpenAI-compatible server's event stream: `data:` events with pieces of text, a usage
-/// chunk, then `data: [DONE]`.
 struct OpenAIStream {
   let started: ContinuousClock.Instant
   var text = ""

@@ -9,7 +9,7 @@ protocol StreamedLines: Sendable {
   associatedtype Answer: Sendable
   /// Reads one line, which arrived at `now`.
   mutating func read(_ line: Data, at now: ContinuousClock.Instant) throws(OllamaError) -> Answer?
-  /// The answer when the body ended without a last line; nil makes that an error.
+  /// What a body that ended before its last line gives: an error, for Ollama's stream.
   func end() throws(OllamaError) -> Answer
   /// The error for a response that is not 200, from its body.
   static func failure(status: Int, body: ByteBuffer) -> OllamaError

@@ -33,9 +33,10 @@ struct PlannedKey: FastJSON.Readable {
 
 /// `caravan collect`: merges shard results into one file in plan order, plus summaries.
 ///
-/// The merge streams: a shard's results file is scanned once to note where the last record of
-/// each item starts, then the records are copied out in plan order. Memory per shard is two
-/// integers per item, whatever the size of the records.
+/// The merge streams: a shard's results files are scanned once to note where the kept record of
+/// each item starts (`ShardScan`, the next shard's while this one is merged), then the records
+/// are read in plan order on reading threads (`PlanOrderReads`) and counted and copied out here.
+/// Memory is a few integers per item of two shards, whatever the size of the records.
 public enum Collector {
   /// Output line format of `results.jsonl`.
   public enum Format: String, Sendable, CaseIterable {
