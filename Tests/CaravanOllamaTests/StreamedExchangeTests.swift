@@ -45,15 +45,15 @@ import Testing
   let item = WorkItem(seq: 0, id: "a", variant: "v", repeat: 1, model: "m", input: .prompt("hi"), options: [:])
 
   /// A server that sends its last line and then holds the response open: the answer is given
-  /// at its last line, not when the body ends (after the 5 s grace) nor at the request timeout.
+  /// at its last line. (Had it waited for the body, the 5 s grace would have ended the exchange
+  /// with an error, and the request timeout is later still: success alone shows it, with no
+  /// clock to read on a loaded machine, where this once took 12 s from the request's start.)
   @Test func anAnswerIsGivenAtItsLastLineThoughTheBodyNeverEnds() async throws {
     let body = Self.chunk(#"{"response":"Hel","done":false}"# + "\n") + Self.chunk(#"{"response":"lo","done":true,"eval_count":2}"# + "\n")
     let server = try RawServer(response: "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n" + body, hold: 60)
     let client = OllamaClient(baseURL: "http://127.0.0.1:\(server.port)", requestTimeout: .seconds(50))
-    let started = ContinuousClock.now
     let completion = try await client.complete(item)
     #expect(completion.response == "Hello" && completion.timings.evalCount == 2)
-    #expect(ContinuousClock.now - started < .seconds(4), "given at the done line, before the body's grace ends")
   }
 
   /// A stream that stops sending without ending is bounded by the request timeout.
