@@ -10,27 +10,30 @@ struct LineSplitter {
 
   /// The complete, non-empty lines the chunk finishes, without their newline (nor a `\r` before it).
   mutating func append(_ chunk: ByteBuffer) -> [Data] {
+    chunk.withUnsafeReadableBytes { append($0) }
+  }
+
+  /// The complete, non-empty lines `bytes` finishes, without their newline (nor a `\r` before it).
+  mutating func append(_ bytes: UnsafeRawBufferPointer) -> [Data] {
+    guard let raw = bytes.baseAddress else { return [] }
     var lines: [Data] = []
-    chunk.withUnsafeReadableBytes { bytes in
-      guard let raw = bytes.baseAddress else { return }
-      let base = raw.assumingMemoryBound(to: UInt8.self)
-      var start = 0
-      while start < bytes.count, let found = memchr(raw + start, Int32(UInt8(ascii: "\n")), bytes.count - start) {
-        let newline = raw.distance(to: UnsafeRawPointer(found))
-        var line: Data
-        if pending.isEmpty {
-          line = Data(bytes: base + start, count: newline - start)
-        } else {
-          pending.append(base + start, count: newline - start)
-          line = pending
-          pending = Data()
-        }
-        if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        if !line.isEmpty { lines.append(line) }
-        start = newline + 1
+    let base = raw.assumingMemoryBound(to: UInt8.self)
+    var start = 0
+    while start < bytes.count, let found = memchr(raw + start, Int32(UInt8(ascii: "\n")), bytes.count - start) {
+      let newline = raw.distance(to: UnsafeRawPointer(found))
+      var line: Data
+      if pending.isEmpty {
+        line = Data(bytes: base + start, count: newline - start)
+      } else {
+        pending.append(base + start, count: newline - start)
+        line = pending
+        pending = Data()
       }
-      if start < bytes.count { pending.append(base + start, count: bytes.count - start) }
+      if line.last == UInt8(ascii: "\r") { line.removeLast() }
+      if !line.isEmpty { lines.append(line) }
+      start = newline + 1
     }
+    if start < bytes.count { pending.append(base + start, count: bytes.count - start) }
     return lines
   }
 }

@@ -10,12 +10,15 @@ public struct OllamaClient: InferenceEngine {
   let httpClient: HTTPClient
   /// Longest one request may take, generation included (`engine.request_timeout`).
   public var requestTimeout: TimeAmount
+  /// Streamed requests go this way to an `http://` server (nil: through `httpClient`).
+  var plain: PlainHTTP?
 
   /// `requestTimeout` is the run's `engine.request_timeout`; clients outside a run take its default.
   public init(baseURL: String, requestTimeout: Duration = .seconds(JobSpec.Engine().requestTimeout), http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.requestTimeout = .nanoseconds(requestTimeout.nanoseconds)
     self.httpClient = http
+    self.plain = PlainHTTP(baseURL: self.baseURL)
   }
 
   /// `GET /`: Ollama answers 200 "Ollama is running" once it serves requests.
@@ -83,22 +86,15 @@ public struct OllamaClient: InferenceEngine {
   /// Sends one work item to `/api/chat` (messages) or `/api/generate` (prompt), streamed, so a
   /// long generation shows progress and the time to the first token is measured. A failure in
   /// the middle of the stream (HTTP 200, then an `{"error": ...}` line) throws `.midStream`.
-  /// The whole exchange, stream included, must end within `requestTimeout`. The stream is read
-  /// on the connection's event loop (`StreamedExchange`).
+  /// The whole exchange, stream included, must end within `requestTimeout`. The answer is given
+  /// at its `done` line (a server may end the body later).
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
     let (path, body) = Self.requestBody(item, stream: true)
-    let request: HTTPClient.Request
-    do {
-      request = try HTTPClient.Request(
-        url: baseURL + path, method: .POST, headers: ["Content-Type": "application/json"], body: .bytes(try JSONFormats.data(body)))
-    } catch {
-      throw .decoding("could not encode the request: \(error)")
-    }
-    do {
-      return try await httpClient.stream(request, StreamedExchange(OllamaLines(path: path, started: .now)), within: requestTimeout)
-    } catch {
-      throw OllamaError.classify(error, timeout: requestTimeout)
-    }
+    let data: Data
+    do { data = try JSONFormats.data(body) } catch { throw .decoding("could not encode the request: \(error)") }
+    let lines = OllamaLines(path: path, started: .now)
+    if let plain { return try await plain.stream(path: path, body: data, lines, within: requestTimeout) }
+    return try await httpClient.stream(url: baseURL + path, body: data, lines, within: requestTimeout)
   }
 
   /// The endpoint and body for an item: `/api/generate` for a prompt, `/api/chat` for messages.
@@ -182,9 +178,9 @@ struct OllamaLines: StreamedLines {
     throw .midStream("the stream ended before its final (done) line")
   }
 
-  static func failure(status: Int, body: ByteBuffer) -> OllamaError {
-    let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)))?["error"]?.stringValue
-    return .server(status: status, message: message ?? String(buffer: body))
+  static func failure(status: Int, body: Data) -> OllamaError {
+    let message = (try? JSONDecoder().decode(JSONValue.self, from: body))?["error"]?.stringValue
+    return .server(status: status, message: message ?? String(decoding: body, as: UTF8.self))
   }
 }
 

@@ -12,11 +12,14 @@ public struct OpenAIClient: InferenceEngine {
   let httpClient: HTTPClient
   /// Longest one request may take, generation included (`engine.request_timeout`).
   public var requestTimeout: TimeAmount
+  /// Streamed requests go this way to an `http://` server (nil: through `httpClient`).
+  var plain: PlainHTTP?
 
   public init(baseURL: String, requestTimeout: Duration, http: HTTPClient = .ollama) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.requestTimeout = .nanoseconds(requestTimeout.nanoseconds)
     self.httpClient = http
+    self.plain = PlainHTTP(baseURL: self.baseURL)
   }
 
   public func isReady() async -> Bool { await isReady(timeout: .seconds(2)) }
@@ -64,40 +67,14 @@ public struct OpenAIClient: InferenceEngine {
   }
 
   /// Sends one item, streamed (server-sent events with a final usage chunk). A stream that ends
-  /// without `data: [DONE]`, or an event with an `error`, throws `.midStream`. This stream is read
-  /// by iterating the async body, not on the event loop as Ollama's is (`StreamedExchange`):
-  /// read that way, llama.cpp's server gave 0.70-0.76 of AsyncOpenAI's tokens per second with
-  /// the tiny model, against 1.04 this way (scripts/bench row 7; cause not found).
+  /// without `data: [DONE]`, or an event with an `error`, throws `.midStream`.
   public func complete(_ item: WorkItem) async throws(OllamaError) -> Completion {
-    try await bounded(requestTimeout) { () async throws(OllamaError) -> Completion in try await self.stream(item) }
-  }
-
-  private func stream(_ item: WorkItem) async throws(OllamaError) -> Completion {
     let (path, body) = OpenAIRequest.body(for: item)
-    var request = HTTPClientRequest(url: baseURL + path)
-    request.method = .POST
-    request.headers.add(name: "Content-Type", value: "application/json")
-    request.headers.add(name: "Accept", value: "text/event-stream")
-    do { request.body = .bytes(ByteBuffer(bytes: try JSONFormats.data(body))) } catch { throw .decoding("could not encode the request: \(error)") }
-    let started = ContinuousClock.now
-    var events = OpenAIStream(started: started)
-    do {
-      let response = try await httpClient.execute(request, timeout: requestTimeout)
-      // Errors found before generation come back as plain JSON, even for a streamed request.
-      guard response.status == .ok else {
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        throw OllamaError.server(status: Int(response.status.code), message: Self.errorMessage(bytes))
-      }
-      var splitter = LineSplitter()
-      for try await chunk in response.body {
-        for line in splitter.append(chunk) {
-          if let completion = try events.read(line, at: ContinuousClock.now) { return completion }
-        }
-      }
-      throw OllamaError.midStream("the stream ended before data: [DONE]")
-    } catch {
-      throw OllamaError.classify(error, timeout: requestTimeout)
-    }
+    let data: Data
+    do { data = try JSONFormats.data(body) } catch { throw .decoding("could not encode the request: \(error)") }
+    let events = OpenAIStream(started: .now)
+    if let plain { return try await plain.stream(path: path, body: data, accept: "text/event-stream", events, within: requestTimeout) }
+    return try await httpClient.stream(url: baseURL + path, body: data, accept: "text/event-stream", events, within: requestTimeout)
   }
 
   /// `POST /v1/embeddings` with every input at once: `data[].embedding`, put in input order by
@@ -157,7 +134,7 @@ public struct OpenAIClient: InferenceEngine {
 /// Chat chunks carry `choices[0].delta.content`, completion chunks `choices[0].text`; a chunk
 /// has `finish_reason`; the last one (or the finish chunk) has `usage` and, from llama.cpp,
 /// `timings` in milliseconds. Lines starting with `:` are keep-alive comments.
-struct OpenAIStream {
+struct OpenAIStream: StreamedLines {
   let started: ContinuousClock.Instant
   var text = ""
   var firstToken: Duration?
@@ -187,6 +164,15 @@ struct OpenAIStream {
     if let value = event.usage { usage = value }
     if let value = event.timings { timings = value }
     return nil
+  }
+
+  func end() throws(OllamaError) -> Completion {
+    throw .midStream("the stream ended before data: [DONE]")
+  }
+
+  /// Errors found before generation come back as plain JSON, even for a streamed request.
+  static func failure(status: Int, body: Data) -> OllamaError {
+    .server(status: status, message: OpenAIClient.errorMessage(ByteBuffer(bytes: body)))
   }
 
   /// The answer with Ollama's timing fields filled: token counts from `usage`, durations from the
