@@ -42,6 +42,8 @@ let package = Package(
     .target(name: "CaravanRender", dependencies: ["CaravanCore"]),
     // prctl and a signal-recording handler in C (prctl is variadic, so Swift cannot call it).
     .target(name: "CProcessControl"),
+    // epoll and eventfd, for the worker's plain HTTP loop.
+    .target(name: "CEventPoll"),
     // Child processes: spawning with a clean signal state, process groups, timeouts, PATH, ports,
     // the orphan guard, and proving a pid is this task's own before signalling it.
     .target(name: "CaravanProcess", dependencies: ["CProcessControl"]),
@@ -51,7 +53,7 @@ let package = Package(
     .target(
       name: "CaravanOllama",
       dependencies: [
-        "CaravanCore", "CaravanProcess",
+        "CaravanCore", "CaravanProcess", "CEventPoll",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,34 +1,35 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One TCP connection to a server, written and read with blocking system calls by the thread
-/// that runs an exchange on it, through a read buffer of its own. Every call that may wait
-/// gives up at `deadline` (the socket's own timeouts are kept at or under the time left).
-final class PlainConnection {
+/// One TCP connection to a server, with a read buffer of its own. Its socket does not block
+/// (nor does its connect):
+/// `PlainLoop` reads it when epoll says bytes came, and a read that finds none sets
+/// `wouldBlock` and fails, leaving what it had not taken in the buffer for the next try.
+final class PlainConnection: @unchecked Sendable {
   let fd: Int32
+  /// The server it goes to ("host port"): where it waits while idle.
+  let server: String
   private let buffer: UnsafeMutableRawBufferPointer
   /// The buffered bytes not read yet: `buffer[start..<end]`.
   private var start = 0
   private var end = 0
-  /// When reads and writes give up, and the error they give up with.
-  private var deadline = ContinuousClock.now
-  private var expired = OllamaError.timedOut(.zero)
-  /// The timeout the socket has now (SO_RCVTIMEO and SO_SNDTIMEO), kept at or under the time left.
-  private var socketTimeout: Duration = .zero
-  /// Bytes received since `begin`: a connection used before that fails with none was closed by
-  /// the server while idle, and the request is sent again on a new one.
+  /// Bytes received since `begin`: a kept connection that fails with none was closed by the
+  /// server while idle, and the request is sent once more on a new one.
   private(set) var received = 0
-  /// When false, a read that would wait fails at once and sets `wouldBlock`.
-  var blocking = true
+  /// The last read found no bytes (nor the end of the stream): wait for epoll.
   private(set) var wouldBlock = false
 
   static let bufferSize = 64 << 10
+  /// The error a read that would block fails with (and `wouldBlock` says so).
+  static let noBytesYet = OllamaError.transport("no bytes have come yet")
 
-  private init(fd: Int32) {
+  private init(fd: Int32, server: String) {
     self.fd = fd
+    self.server = server
     buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
   }
 
@@ -37,9 +38,19 @@ final class PlainConnection {
     buffer.deallocate()
   }
 
-  /// Connects to `host`:`port` (a name or an address, the first of its addresses that takes
-  /// the connection), within 10 s or by `deadline`, whichever comes first.
-  static func open(host: String, port: Int, deadline: ContinuousClock.Instant, expired: OllamaError) throws(OllamaError) -> PlainConnection {
+  /// One address of a server, as getaddrinfo gave it.
+  struct Address: Sendable {
+    let family: Int32
+    let proto: Int32
+    let bytes: [UInt8]
+  }
+
+  /// The addresses of `host` (a name or an address), resolved once for the process: resolving
+  /// a name may wait on DNS, and it is done on the loop's thread. A server none of whose
+  /// addresses takes a connection is resolved again next time (`forget`).
+  static func addresses(host: String, port: Int) throws(OllamaError) -> [Address] {
+    let key = "\(host) \(port)"
+    if let known = resolved.withLock({ $0[key] }) { return known }
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -50,83 +61,88 @@ final class PlainConnection {
       throw .transport("cannot resolve \(host): \(String(cString: gai_strerror(looked)))")
     }
     defer { freeaddrinfo(first) }
-    var failure = "no address"
+    var addresses: [Address] = []
     var next: UnsafeMutablePointer<addrinfo>? = first
-    while let address = next {
-      next = address.pointee.ai_next
-      let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), address.pointee.ai_protocol)
-      guard fd >= 0 else {
-        failure = String(cString: strerror(errno))
-        continue
-      }
-      let connection = PlainConnection(fd: fd)
-      connection.begin(until: min(deadline, .now + .seconds(10)), expired: expired)
-      // Linux bounds a blocking connect by SO_SNDTIMEO (it fails with EINPROGRESS at the end).
-      guard connection.keepTimeoutUnderTimeLeft() else { throw expired }
-      if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 {
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return connection
-      }
-      failure = errno == EINPROGRESS ? "Connection timed out" : String(cString: strerror(errno))
+    while let entry = next {
+      next = entry.pointee.ai_next
+      guard let socketAddress = entry.pointee.ai_addr else { continue }
+      let bytes = Array(UnsafeRawBufferPointer(start: socketAddress, count: Int(entry.pointee.ai_addrlen)))
+      addresses.append(Address(family: entry.pointee.ai_family, proto: entry.pointee.ai_protocol, bytes: bytes))
     }
-    throw .transport("cannot connect to \(host):\(port): \(failure)")
+    resolved.withLock { $0[key] = addresses }
+    return addresses
   }
 
-  /// Starts an exchange that must be over by `deadline`, failing with `expired` after it.
-  func begin(until deadline: ContinuousClock.Instant, expired: OllamaError) {
-    self.deadline = deadline
-    self.expired = expired
+  static func forget(host: String, port: Int) {
+    _ = resolved.withLock { $0.removeValue(forKey: "\(host) \(port)") }
+  }
+
+  private static let resolved = Mutex<[String: [Address]]>([:])
+
+  /// Starts connecting to `address` without waiting: connected at once (true), or when the
+  /// socket turns writable (false; `connectError` then says how it went).
+  static func connect(to address: Address, server: String) throws(OllamaError) -> (PlainConnection, connected: Bool) {
+    let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), address.proto)
+    guard fd >= 0 else { throw .transport("cannot open a socket: \(String(cString: strerror(errno)))") }
+    let connection = PlainConnection(fd: fd, server: server)
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    let result = address.bytes.withUnsafeBytes {
+      Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
+    }
+    if result == 0 { return (connection, true) }
+    guard errno == EINPROGRESS else { throw .transport(String(cString: strerror(errno))) }
+    return (connection, false)
+  }
+
+  /// How a connect that did not finish at once ended: nil when it is connected, else why not.
+  var connectError: String? {
+    var error: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return String(cString: strerror(errno)) }
+    return error == 0 ? nil : String(cString: strerror(error))
+  }
+
+  /// Starts an exchange: counts the bytes it receives from zero.
+  func begin() {
     received = 0
     wouldBlock = false
-    blocking = true
   }
+
+  /// Before each round of reads: nothing has been found missing yet.
+  func resume() { wouldBlock = false }
 
   /// No bytes are buffered that a response has not read (a connection fit to be used again).
   var isIdle: Bool { start == end }
 
-  /// Keeps the socket's timeouts at or under the time left, give or take a sixteenth of it and
-  /// 10 ms (so most reads make no extra system call, and a bound is never overrun by more);
-  /// false once the time is up.
-  private func keepTimeoutUnderTimeLeft() -> Bool {
-    let left = deadline - .now
-    guard left > .zero else { return false }
-    if socketTimeout == .zero || socketTimeout > left + left / 16 + .milliseconds(10) {
-      let (seconds, attoseconds) = left.components
-      var value = timeval(tv_sec: Int(seconds), tv_usec: Int(max(1, attoseconds / 1_000_000_000_000)))
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-      socketTimeout = left
-    }
-    return true
-  }
-
-  /// Writes all of `bytes`.
-  func write(_ bytes: [UInt8]) throws(OllamaError) {
-    var sent = 0
+  /// Sends what it can of `bytes[offset...]` without waiting; returns the new offset.
+  func send(_ bytes: [UInt8], from offset: Int) throws(OllamaError) -> Int {
+    var sent = offset
     while sent < bytes.count {
-      guard keepTimeoutUnderTimeLeft() else { throw expired }
-      let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+      let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
       if count >= 0 {
         sent += count
-      } else if errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK {
-        throw .transport("cannot send the request: \(String(cString: strerror(errno)))")
+        continue
+      }
+      switch errno {
+      case EINTR: continue
+      case EAGAIN, EWOULDBLOCK: return sent
+      default: throw .transport("cannot send the request: \(String(cString: strerror(errno)))")
       }
     }
+    return sent
   }
 
-  /// Reads more into the buffer; false when the server closed the connection.
+  /// Reads what has come into the buffer; false when the server closed the connection.
   private func fill() throws(OllamaError) -> Bool {
     if start == end { (start, end) = (0, 0) }
     if end == buffer.count {
-      guard start > 0 else { throw .transport("a line or head longer than \(Self.bufferSize) bytes") }
-      (buffer.baseAddress! + 0).copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
+      guard start > 0 else { throw .transport("a line longer than \(Self.bufferSize) bytes") }
+      buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
       (start, end) = (0, end - start)
     }
     while true {
-      guard blocking || !wouldBlock else { throw .transport("no more bytes yet") }
-      guard keepTimeoutUnderTimeLeft() else { throw expired }
-      let count = recv(fd, buffer.baseAddress! + end, buffer.count - end, blocking ? 0 : Int32(MSG_DONTWAIT))
+      let count = recv(fd, buffer.baseAddress! + end, buffer.count - end, 0)
       if count > 0 {
         end += count
         received += count
@@ -136,7 +152,8 @@ final class PlainConnection {
       switch errno {
       case EINTR: continue
       case EAGAIN, EWOULDBLOCK:
-        if !blocking { wouldBlock = true }
+        wouldBlock = true
+        throw Self.noBytesYet
       default: throw .transport("cannot read the response: \(String(cString: strerror(errno)))")
       }
     }
@@ -154,6 +171,28 @@ final class PlainConnection {
     let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: count)
     start += count
     return try body(bytes)
+  }
+
+  /// Reads until a whole response head (up to its blank line) is buffered.
+  func bufferHead(limit: Int) throws(OllamaError) {
+    var searched = start
+    while true {
+      var from = searched
+      while let found = memchr(buffer.baseAddress! + from, Int32(UInt8(ascii: "\n")), end - from) {
+        let at = buffer.baseAddress!.distance(to: found)
+        // A line that is empty, or holds just "\r", ends the head.
+        if at == start || buffer[at - 1] == UInt8(ascii: "\n") || (buffer[at - 1] == UInt8(ascii: "\r") && (at - 1 == start || buffer[at - 2] == UInt8(ascii: "\n"))) {
+          return
+        }
+        from = at + 1
+      }
+      guard end - start <= limit else { throw .transport("a response head longer than \(limit) bytes") }
+      let scanned = end - start
+      guard try fill() else {
+        throw .transport(received == 0 ? "the server closed the connection without answering" : "the connection closed in the middle of the response head")
+      }
+      searched = start + scanned
+    }
   }
 
   /// The bytes up to the next `\n`, without it (nor a `\r` before it).

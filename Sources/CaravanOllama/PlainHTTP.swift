@@ -5,19 +5,22 @@ import NIOCore
 import Glibc
 #endif
 
-/// Streamed requests to an `http://` server, sent and read on plain sockets by threads that
-/// block in the kernel: a thread wakes when bytes arrive, cuts and parses the lines itself, and
-/// resumes the calling task once, with the answer. Connections are kept and used again.
+/// Streamed requests to an `http://` server over plain HTTP/1.1 sockets: the request is sent
+/// from the caller's thread, `PlainLoop` reads the answer as its bytes come, cuts and parses the
+/// lines itself, and resumes the calling task once, with the answer. Connections are kept and
+/// used again.
 ///
 /// This is the worker's hot path. Through AsyncHTTPClient, every part of a streamed body went
-/// through SwiftNIO's channel pipeline and HTTP parser and a hop between threads, and the
-/// worker spent a third of a Python client's CPU per request; the requests a run sends are all
-/// alike, and this path does only what they need. Other requests (readiness, `/api/create`,
+/// through SwiftNIO's channel pipeline and HTTP parser and hops between threads, and the worker
+/// spent a third of a Python client's CPU per request; the requests a run sends are all alike,
+/// and this path does only what they need. Other requests (readiness, `/api/create`,
 /// embeddings) and `https://` servers still go through AsyncHTTPClient.
 struct PlainHTTP: Sendable {
   /// The server's host (a name or an address, without brackets) and port.
   let host: String
   let port: Int
+  /// "host port": where its idle connections wait.
+  let server: String
   /// `Host:` as the request says it, and the base URL's path, which every request path follows.
   let hostHeader: String
   let pathPrefix: String
@@ -32,6 +35,7 @@ struct PlainHTTP: Sendable {
     guard (1...65535).contains(port) else { return nil }
     self.host = host
     self.port = port
+    server = "\(host) \(port)"
     let named = host.contains(":") ? "[\(host)]" : host
     hostHeader = parts.port == nil ? named : "\(named):\(port)"
     let path = parts.percentEncodedPath
@@ -49,199 +53,228 @@ struct PlainHTTP: Sendable {
   }
 
   /// POSTs `body` to `path` and reads the streamed answer with `lines`; the whole exchange must
-  /// end within `bound`, and it ends early when the calling task is cancelled.
+  /// end within `bound`, and it ends early when the calling task is cancelled. The request is
+  /// sent from this thread (its connect too, when no kept connection is idle); `PlainLoop`
+  /// reads the answer.
   func stream<Lines: StreamedLines>(path: String, body: Data, accept: String? = nil, _ lines: Lines, within bound: TimeAmount) async throws(OllamaError) -> Lines.Answer {
-    let exchange = PlainExchange(http: self, request: request(path: path, body: body, accept: accept), lines: lines, bound: bound)
-    do {
-      return try await withTaskCancellationHandler {
-        try await withUnsafeThrowingContinuation { continuation in
-          exchange.start(continuation)
+    let request = request(path: path, body: body, accept: accept)
+    let deadline = ContinuousClock.now + .nanoseconds(bound.nanoseconds)
+    var mayReuse = true
+    while true {
+      let exchange = PlainExchange(request: request, lines: lines, bound: bound, deadline: deadline)
+      do {
+        return try await withTaskCancellationHandler {
+          try await withUnsafeThrowingContinuation { continuation in
+            exchange.start(continuation, on: self, mayReuse: mayReuse)
+          }
+        } onCancel: {
+          exchange.cancel()
         }
-      } onCancel: {
-        exchange.cancel()
+      } catch is PlainExchange<Lines>.Stale {
+        // A kept connection its server had closed: once more, on a new one.
+        mayReuse = false
+      } catch let error as OllamaError {
+        throw error
+      } catch {
+        throw .transport(String(describing: error))
       }
-    } catch let error as OllamaError {
-      throw error
-    } catch {
-      throw .transport(String(describing: error))
     }
   }
 }
 
-/// One request on its way: run on an `ExchangeThreads` thread, and cancelled from any thread.
-final class PlainExchange<Lines: StreamedLines>: @unchecked Sendable {
-  private let http: PlainHTTP
-  private let request: [UInt8]
-  private var lines: Lines
-  private let bound: TimeAmount
-  /// `cancelled` and `socket` (the connection in use, which `cancel` shuts down) are under `lock`.
-  private let lock = NSLock()
-  private var cancelled = false
-  private var socket: Int32 = -1
+/// One request on its way: sent by its caller, read by `PlainLoop`, answered once.
+final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendable {
+  /// A kept connection failed before any byte of the response came: the server had closed it.
+  struct Stale: Error {}
 
-  /// How long a body may go on after the answer's last line before its connection is dropped
-  /// (a server that holds the response open would otherwise keep a thread reading).
+  private let request: [UInt8]
+  private let bound: TimeAmount
+  private let requestDeadline: ContinuousClock.Instant
+  /// When the loop ends it: the request's deadline, while connecting 10 s at most, and after the
+  /// answer the end of `bodyGrace`.
+  private(set) var deadline: ContinuousClock.Instant
+  /// The rest is set by `start` before the loop sees the exchange, and after that on the
+  /// loop's thread only.
+  private var lines: Lines
+  private var splitter = LineSplitter()
+  private var response: PlainResponse?
+  private var failureBody: Data?
+  private var answered = false
+  /// The connection in use: kept from an earlier request, or new.
+  private var connection: PlainConnection?
+  private var kept = false
+  /// A new connection's connect has not finished; the addresses to try, and why the last failed.
+  private var connecting = false
+  private var http: PlainHTTP?
+  private var addresses: [PlainConnection.Address] = []
+  private var nextAddress = 0
+  private var connectFailure = "no address"
+  /// How much of the request is sent (the loop sends the rest of one that did not fit).
+  private var written = 0
+  /// Under `lock`: the caller's wait, and whether it was cancelled.
+  private let lock = NSLock()
+  private var continuation: UnsafeContinuation<Lines.Answer, any Error>?
+  private var cancelled = false
+
+  /// How long a body may go on after the answer's last line before its connection is closed
+  /// (a server that holds the response open would otherwise hold the connection).
   static var bodyGrace: Duration { .seconds(5) }
 
-  init(http: PlainHTTP, request: [UInt8], lines: Lines, bound: TimeAmount) {
-    (self.http, self.request, self.lines, self.bound) = (http, request, lines, bound)
+  /// The longest a connect may take (a server on this node takes or refuses one at once).
+  static var connectBound: Duration { .seconds(10) }
+
+  init(request: [UInt8], lines: Lines, bound: TimeAmount, deadline: ContinuousClock.Instant) {
+    (self.request, self.lines, self.bound, self.requestDeadline, self.deadline) = (request, lines, bound, deadline, deadline)
   }
 
-  func start(_ continuation: UnsafeContinuation<Lines.Answer, any Error>) {
-    ExchangeThreads.shared.run { self.run(continuation) }
+  /// Sends the request on a kept connection, or connects a new one, for the loop to read the answer.
+  func start(_ continuation: UnsafeContinuation<Lines.Answer, any Error>, on http: PlainHTTP, mayReuse: Bool) {
+    let cancelledAlready = lock.withLock {
+      self.continuation = continuation
+      return cancelled
+    }
+    guard !cancelledAlready else { return finish(.failure(OllamaError.transport("cancelled"))) }
+    self.http = http
+    if mayReuse, let idle = PlainLoop.shared.attachIdle(self, server: http.server) {
+      kept = true
+      connection = idle
+      return send(idle)
+    }
+    do {
+      addresses = try PlainConnection.addresses(host: http.host, port: http.port)
+    } catch {
+      return finish(.failure(error))
+    }
+    connectNext()
+  }
+
+  /// Connects to the next address; after the last, fails.
+  private func connectNext() {
+    guard let http else { return }
+    while nextAddress < addresses.count {
+      let address = addresses[nextAddress]
+      nextAddress += 1
+      do {
+        let (opened, connected) = try PlainConnection.connect(to: address, server: http.server)
+        connection = opened
+        connecting = !connected
+        deadline = connected ? requestDeadline : min(requestDeadline, .now + Self.connectBound)
+        PlainLoop.shared.attach(self, opened, writable: !connected)
+        if connected { send(opened) }
+        return
+      } catch {
+        if case .transport(let message) = error { connectFailure = message }
+      }
+    }
+    PlainConnection.forget(host: http.host, port: http.port)
+    finish(.failure(OllamaError.transport("cannot connect to \(http.host):\(http.port): \(connectFailure)")))
+  }
+
+  /// Sends what it can of the request; the loop sends the rest when the socket takes more.
+  private func send(_ connection: PlainConnection) {
+    do {
+      written = try connection.send(request, from: written)
+      if written < request.count { PlainLoop.shared.wantsToWrite(connection, true) }
+    } catch {
+      PlainLoop.shared.drop(connection)
+      finish(.failure(kept ? Stale() : error))
+    }
   }
 
   func cancel() {
-    lock.withLock {
-      cancelled = true
-      if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+    lock.withLock { cancelled = true }
+    PlainLoop.shared.shutDown(self)
+  }
+
+  /// Gives the caller its answer or error, once.
+  private func finish(_ outcome: Result<Lines.Answer, any Error>) {
+    let (waiting, wasCancelled) = lock.withLock {
+      defer { continuation = nil }
+      return (continuation, cancelled)
+    }
+    guard let waiting else { return }
+    if wasCancelled, case .failure = outcome { return waiting.resume(throwing: OllamaError.transport("cancelled")) }
+    waiting.resume(with: outcome)
+  }
+
+  func expire() {
+    if connecting, let http {
+      finish(.failure(OllamaError.transport("cannot connect to \(http.host):\(http.port): Connection timed out")))
+    } else {
+      finish(.failure(OllamaError.timedOut(bound)))
     }
   }
 
-  /// Makes `connection` the one `cancel` shuts down; false when cancelled already.
-  private func use(_ connection: PlainConnection?) -> Bool {
-    lock.withLock {
-      socket = connection?.fd ?? -1
-      return !cancelled
-    }
-  }
-
-  private func run(_ continuation: UnsafeContinuation<Lines.Answer, any Error>) {
-    var resumed = false
-    let outcome = Result { () throws(OllamaError) -> Lines.Answer in
-      try attempt { answer in
-        resumed = true
-        continuation.resume(returning: answer)
+  func writable(_ connection: PlainConnection) -> PlainLoop.After? {
+    guard connection === self.connection else { return nil }
+    if connecting {
+      if let failure = connection.connectError {
+        PlainLoop.shared.drop(connection)
+        connectFailure = failure
+        connectNext()
+        return nil
       }
+      connecting = false
+      deadline = requestDeadline
     }
-    if !resumed { continuation.resume(with: outcome.mapError { lock.withLock { cancelled } ? OllamaError.transport("cancelled") : $0 }) }
-  }
-
-  /// Runs the exchange on a kept connection, or a new one. A kept connection that the server
-  /// closed while it was idle fails before any byte of the response; the request is then sent
-  /// once more, on a new connection.
-  private func attempt(early: (Lines.Answer) -> Void) throws(OllamaError) -> Lines.Answer {
-    let deadline = ContinuousClock.now + .nanoseconds(bound.nanoseconds)
-    var kept = IdleConnections.shared.take(http.host, http.port)
-    while true {
-      let connection: PlainConnection
-      if let kept { connection = kept } else { connection = try PlainConnection.open(host: http.host, port: http.port, deadline: deadline, expired: .timedOut(bound)) }
-      guard use(connection) else { throw .transport("cancelled") }
-      defer { _ = use(nil) }
-      connection.begin(until: deadline, expired: .timedOut(bound))
-      do {
-        return try exchange(on: connection, deadline: deadline, early: early)
-      } catch where kept != nil && connection.received == 0 && !lock.withLock({ cancelled }) {
-        kept = nil
-      }
+    do {
+      written = try connection.send(request, from: written)
+      if written == request.count { PlainLoop.shared.wantsToWrite(connection, false) }
+      return nil
+    } catch {
+      finish(.failure(error))
+      return .close
     }
   }
 
-  /// Sends the request and reads its response. The answer goes to `early` as soon as its last
-  /// line has come (then the rest of the body is read, for up to `bodyGrace`, so the connection
-  /// can be used again); an error status reads its body for the message.
-  private func exchange(on connection: PlainConnection, deadline: ContinuousClock.Instant, early: (Lines.Answer) -> Void) throws(OllamaError) -> Lines.Answer {
-    try connection.write(request)
-    var response = try PlainResponse(reading: connection)
-    guard response.status == 200 else {
-      var body = Data()
-      let ended = try response.read(from: connection) { bytes in
-        if body.count < 1 << 20 { body.append(contentsOf: bytes) }
-        return false
+  func readable(_ connection: PlainConnection) -> PlainLoop.After? {
+    guard connection === self.connection else { return nil }
+    // A connect that failed reports a hang-up: it is the writable event's to read.
+    if connecting { return writable(connection) }
+    connection.resume()
+    do {
+      if response == nil {
+        let head = try PlainResponse.head(from: connection)
+        response = head
+        if head.status != 200 { failureBody = Data() }
       }
-      keep(connection, if: ended && !response.closes)
-      throw Lines.failure(status: response.status, body: body)
-    }
-    var splitter = LineSplitter()
-    var answer: Lines.Answer?
-    _ = try response.read(from: connection) { bytes throws(OllamaError) in
-      for line in splitter.append(bytes) {
-        if let done = try lines.read(line, at: .now) {
-          answer = done
-          return true
+      if failureBody != nil {
+        // An error's body, kept up to 1 MiB for its message.
+        let ended = try response!.read(from: connection) { bytes in
+          if failureBody!.count < 1 << 20 { failureBody!.append(contentsOf: bytes) }
+          return false
         }
+        finish(.failure(Lines.failure(status: response!.status, body: failureBody!)))
+        return ended && !response!.closes ? .keep : .close
       }
-      return false
-    }
-    // Without an answer, the body ended (it stops early only at one).
-    guard let answer else { return try lines.end() }
-    // The body's end (Ollama's last chunk) is most often here already.
-    connection.blocking = false
-    if (try? response.read(from: connection) { _ in false }) == true {
-      keep(connection, if: !response.closes)
-      return answer
-    }
-    guard connection.wouldBlock else { return answer }
-    early(answer)
-    connection.begin(until: min(deadline, .now + Self.bodyGrace), expired: .timedOut(bound))
-    let drained = (try? response.read(from: connection) { _ in false }) ?? false
-    keep(connection, if: drained && !response.closes)
-    return answer
-  }
-
-  private func keep(_ connection: PlainConnection, if reusable: Bool) {
-    if reusable && connection.isIdle { IdleConnections.shared.put(connection, http.host, http.port) }
-  }
-}
-
-/// Connections to each server that are open and idle, newest last (the newest is taken first).
-final class IdleConnections: @unchecked Sendable {
-  static let shared = IdleConnections()
-  /// More idle connections to one server than this are closed.
-  static let limit = 256
-
-  private let lock = NSLock()
-  private var idle: [String: [PlainConnection]] = [:]
-
-  func take(_ host: String, _ port: Int) -> PlainConnection? {
-    lock.withLock { idle["\(host) \(port)"]?.popLast() }
-  }
-
-  func put(_ connection: PlainConnection, _ host: String, _ port: Int) {
-    lock.withLock {
-      let key = "\(host) \(port)"
-      if idle[key, default: []].count < Self.limit { idle[key, default: []].append(connection) }
-    }
-  }
-}
-
-/// Threads for work that blocks in the kernel, made as needed (one per request in flight at
-/// most) and kept: an idle one waits on a semaphore of its own, and the newest idle one takes
-/// the next job.
-final class ExchangeThreads: @unchecked Sendable {
-  static let shared = ExchangeThreads()
-
-  private final class Parked: @unchecked Sendable {
-    let wake = DispatchSemaphore(value: 0)
-    /// Set before `wake` is signalled, read after it is waited on.
-    var job: (@Sendable () -> Void)?
-  }
-
-  private let lock = NSLock()
-  private var idle: [Parked] = []
-
-  func run(_ job: @escaping @Sendable () -> Void) {
-    let parked = lock.withLock { idle.popLast() }
-    if let parked {
-      parked.job = job
-      parked.wake.signal()
-      return
-    }
-    let fresh = Parked()
-    fresh.job = job
-    let thread = Thread { [self] in loop(fresh) }
-    thread.name = "caravan-exchange"
-    thread.start()
-  }
-
-  private func loop(_ parked: Parked) {
-    while true {
-      if let job = parked.job {
-        parked.job = nil
-        job()
+      if !answered {
+        var answer: Lines.Answer?
+        let ended = try response!.read(from: connection) { bytes throws(OllamaError) in
+          for line in splitter.append(bytes) {
+            if let done = try lines.read(line, at: .now) {
+              answer = done
+              return true
+            }
+          }
+          return false
+        }
+        guard let answer else {
+          // The body ended before the answer's last line.
+          finish(Result { () throws(OllamaError) in try lines.end() }.mapError { $0 })
+          return ended && !response!.closes ? .keep : .close
+        }
+        answered = true
+        finish(.success(answer))
+        deadline = min(deadline, .now + Self.bodyGrace)
       }
-      lock.withLock { idle.append(parked) }
-      parked.wake.wait()
+      // The rest of the body (most often just its end), so the connection can carry another request.
+      let ended = try response!.read(from: connection) { _ in false }
+      return ended && !response!.closes ? .keep : .close
+    } catch where connection.wouldBlock {
+      return nil
+    } catch {
+      finish(.failure(kept && connection.received == 0 ? Stale() : error))
+      return .close
     }
   }
 }

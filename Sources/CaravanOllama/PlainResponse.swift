@@ -1,7 +1,9 @@
 import Foundation
 
-/// An HTTP/1.1 response read from a blocking socket, head first, then its body as its framing
-/// says (RFC 9112): chunked, a length, or until the server closes. Only what a streamed answer
+/// An HTTP/1.1 response read from a connection as its bytes come, head first, then its body as
+/// its framing says (RFC 9112): chunked, a length, or until the server closes. Every read that
+/// finds too few bytes fails with `PlainConnection.noBytesYet` and consumes nothing it needs
+/// later, so the same call is simply made again when more have come. Only what a streamed answer
 /// needs is kept from the head: the status, the framing and whether the connection may be
 /// used again.
 struct PlainResponse {
@@ -28,24 +30,22 @@ struct PlainResponse {
   /// The longest head and chunk-size or trailer line accepted.
   static let headLimit = 64 << 10
 
-  /// Reads the response head (passing over interim 1xx responses).
-  init(reading socket: PlainConnection) throws(OllamaError) {
+  /// The response head, once all of it has come (before, `noBytesYet`: the bytes stay
+  /// buffered); interim 1xx responses are passed over.
+  static func head(from socket: PlainConnection) throws(OllamaError) -> PlainResponse {
     while true {
-      var head: [[UInt8]] = []
-      var size = 0
-      while true {
-        let line = try socket.readLine(limit: Self.headLimit)
-        if line.isEmpty { break }
-        size += line.count
-        guard size <= Self.headLimit else { throw .transport("a response head longer than \(Self.headLimit) bytes") }
-        head.append(line)
-      }
-      let parsed = try Self.parse(head: head)
+      try socket.bufferHead(limit: headLimit)
+      var lines: [[UInt8]] = []
+      while case let line = try socket.readLine(limit: headLimit), !line.isEmpty { lines.append(line) }
+      let parsed = try parse(head: lines)
       // 100 Continue and other interim answers come before the real one (not 101: no upgrade is asked for).
       if (100..<200).contains(parsed.status), parsed.status != 101 { continue }
-      (status, framing, closes) = parsed
-      break
+      return PlainResponse(parsed)
     }
+  }
+
+  private init(_ head: (status: Int, framing: Framing, closes: Bool)) {
+    (status, framing, closes) = head
     switch framing {
     case .chunked: (step, remaining) = (.size, 0)
     case .length(let count): (step, remaining) = (count == 0 ? .done : .data, count)

@@ -108,52 +108,56 @@ public struct ShardWorker: Sendable {
     var outcome = Outcome(alreadyDone: items.count - todo.count, written: 0, errors: 0, stopped: false)
     // One item a request, or (embeddings) several of the same model and options.
     let requests = embedBatch.map { EmbedBatches.batches(todo, size: $0) } ?? todo.map { [$0] }
-    try await withThrowingTaskGroup(of: (Int, [ResultRecord]?).self) { group in
-      var next = requests.makeIterator()
-      var inFlight = 0
-      var perServer = [Int](repeating: 0, count: endpoints.count)
-      let clock = ContinuousClock.now
-      func dispatch(to server: Int) -> Bool {
-        guard !stop.isSet, let batch = next.next() else { return false }
-        let endpoint = endpoints[server]
-        if outcome.firstRequest == nil { outcome.firstRequest = Date() }
-        group.addTask { (server, try await self.send(batch, to: endpoint, stop: stop)) }
-        inFlight += 1
-        perServer[server] += 1
-        return true
-      }
-      // Every server up to the limit (`parallel`, or what `parallel: auto` has reached), one
-      // request a server at a time, so they fill evenly.
-      func fill() {
-        let limit = ramp?.limit ?? parallel
-        var sent = true
-        while sent {
-          sent = false
-          for server in endpoints.indices where perServer[server] < limit {
-            guard dispatch(to: server) else { return }
-            sent = true
+    // The requests run on the thread that reads their answers (plain HTTP's loop): an answer
+    // resumes its task there, with no other thread to wake.
+    try await withTaskExecutorPreference(PlainLoop.shared) {
+      try await withThrowingTaskGroup(of: (Int, [ResultRecord]?).self) { group in
+        var next = requests.makeIterator()
+        var inFlight = 0
+        var perServer = [Int](repeating: 0, count: endpoints.count)
+        let clock = ContinuousClock.now
+        func dispatch(to server: Int) -> Bool {
+          guard !stop.isSet, let batch = next.next() else { return false }
+          let endpoint = endpoints[server]
+          if outcome.firstRequest == nil { outcome.firstRequest = Date() }
+          group.addTask { (server, try await self.send(batch, to: endpoint, stop: stop)) }
+          inFlight += 1
+          perServer[server] += 1
+          return true
+        }
+        // Every server up to the limit (`parallel`, or what `parallel: auto` has reached), one
+        // request a server at a time, so they fill evenly.
+        func fill() {
+          let limit = ramp?.limit ?? parallel
+          var sent = true
+          while sent {
+            sent = false
+            for server in endpoints.indices where perServer[server] < limit {
+              guard dispatch(to: server) else { return }
+              sent = true
+            }
           }
         }
-      }
-      fill()
-      while inFlight > 0, let (server, answer) = try await group.next() {
-        inFlight -= 1
-        perServer[server] -= 1
-        // No records: the items were left to the next run during a drain.
-        guard let records = answer else { continue }
-        let tokens = records.reduce(0) { $0 + ($1.timings.evalCount ?? 0) }
-        ramp?.record(work: tokens > 0 ? Double(tokens) : Double(records.count), at: (ContinuousClock.now - clock).seconds)
-        // Refill first, so the server is not left a request short while the records are flushed.
         fill()
-        for var record in records {
-          record.attempts += earlierAttempts[record.key] ?? 0
-          try await output.append(record)
-          outcome.written += 1
-          if record.status == .error { outcome.errors += 1 }
+        while inFlight > 0, let (server, answer) = try await group.next() {
+          inFlight -= 1
+          perServer[server] -= 1
+          // No records: the items were left to the next run during a drain.
+          guard let records = answer else { continue }
+          let tokens = records.reduce(0) { $0 + ($1.timings.evalCount ?? 0) }
+          ramp?.record(work: tokens > 0 ? Double(tokens) : Double(records.count), at: (ContinuousClock.now - clock).seconds)
+          // Refill first, so the server is not left a request short while the records are flushed.
+          fill()
+          for var record in records {
+            record.attempts += earlierAttempts[record.key] ?? 0
+            try await output.append(record)
+            outcome.written += 1
+            if record.status == .error { outcome.errors += 1 }
+          }
+          outcome.lastAnswer = Date()
         }
-        outcome.lastAnswer = Date()
+        outcome.stopped = stop.isSet && outcome.alreadyDone + outcome.written < items.count
       }
-      outcome.stopped = stop.isSet && outcome.alreadyDone + outcome.written < items.count
     }
     return outcome
   }
