@@ -135,17 +135,18 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
     }
     guard !cancelledAlready else { return finish(.failure(OllamaError.transport("cancelled"))) }
     self.http = http
-    if mayReuse, let idle = PlainLoop.shared.attachIdle(self, server: http.server) {
-      kept = true
-      connection = idle
-      return send(idle)
-    }
+    if mayReuse, let idle = PlainLoop.shared.attachIdle(self, server: http.server) { return send(idle) }
     do {
       addresses = try PlainConnection.addresses(host: http.host, port: http.port)
     } catch {
       return finish(.failure(error))
     }
     connectNext()
+  }
+
+  func adopt(_ connection: PlainConnection, kept: Bool) {
+    self.connection = connection
+    self.kept = kept
   }
 
   /// Connects to the next address; after the last, fails.
@@ -156,7 +157,6 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       nextAddress += 1
       do {
         let (opened, connected) = try PlainConnection.connect(to: address, server: http.server)
-        connection = opened
         connecting = !connected
         deadline = connected ? requestDeadline : min(requestDeadline, .now + Self.connectBound)
         PlainLoop.shared.attach(self, opened, writable: !connected)

@@ -9,6 +9,9 @@ import Glibc
 protocol LoopExchange: AnyObject, Sendable {
   /// When the loop gives up on it.
   var deadline: ContinuousClock.Instant { get }
+  /// Takes `connection` for its request (under the loop's lock, before the loop reads it);
+  /// `kept`: an idle one, used before.
+  func adopt(_ connection: PlainConnection, kept: Bool)
   /// Reads what has come (on the loop's thread); nil to wait for more, else the exchange is
   /// over and says whether its connection may carry another request.
   func readable(_ connection: PlainConnection) -> PlainLoop.After?
@@ -61,7 +64,7 @@ public final class PlainLoop: @unchecked Sendable {
   func attachIdle(_ exchange: any LoopExchange, server: String) -> PlainConnection? {
     lock.withLock {
       guard let connection = idle[server]?.popLast() else { return nil }
-      attachLocked(exchange, connection)
+      attachLocked(exchange, connection, kept: true)
       return connection
     }
   }
@@ -72,13 +75,14 @@ public final class PlainLoop: @unchecked Sendable {
     lock.withLock {
       caravan_poll_add(epoll, connection.fd, Int32(CARAVAN_POLL_READABLE) | (writable ? Int32(CARAVAN_POLL_WRITABLE) : 0))
       connections[connection.fd] = connection
-      attachLocked(exchange, connection)
+      attachLocked(exchange, connection, kept: false)
     }
   }
 
-  private func attachLocked(_ exchange: any LoopExchange, _ connection: PlainConnection) {
+  private func attachLocked(_ exchange: any LoopExchange, _ connection: PlainConnection, kept: Bool) {
     exchanges[connection.fd] = exchange
     connection.begin()
+    exchange.adopt(connection, kept: kept)
     // The loop sleeps past this deadline: wake it to wait for the earlier one.
     if sleeping, sleepsUntil.map({ exchange.deadline < $0 }) ?? true { wakeLocked() }
   }
