@@ -36,4 +36,19 @@ struct LineSplitter {
     if start < bytes.count { pending.append(base + start, count: bytes.count - start) }
     return lines
   }
+
+  /// Bytes of a line whose newline has not come yet.
+  var pendingCount: Int { pending.count }
+
+  /// The longest line a stream may send (a final line carries the answer whole, and Ollama's
+  /// `context`): a body that sends more without a newline is not a stream of lines.
+  static let lineLimit = 64 << 20
+
+  /// At the body's end: its last line if no newline ended it (nil if there is none).
+  mutating func rest() -> Data? {
+    defer { pending = Data() }
+    var line = pending
+    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+    return line.isEmpty ? nil : line
+  }
 }

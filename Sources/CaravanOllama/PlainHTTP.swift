@@ -127,21 +127,35 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
     (self.request, self.lines, self.bound, self.requestDeadline, self.deadline) = (request, lines, bound, deadline, deadline)
   }
 
-  /// Sends the request on a kept connection, or connects a new one, for the loop to read the answer.
+  /// Takes a kept connection, or connects a new one, for the loop. On the loop's own thread
+  /// (the worker's requests run there) the request is sent at once; from any other thread the
+  /// loop sends it, so that only the loop's thread touches the exchange once it is attached.
   func start(_ continuation: UnsafeContinuation<Lines.Answer, any Error>, on http: PlainHTTP, mayReuse: Bool) {
-    let cancelledAlready = lock.withLock {
-      self.continuation = continuation
-      return cancelled
-    }
-    guard !cancelledAlready else { return finish(.failure(OllamaError.transport("cancelled"))) }
+    guard !isCancelled(setting: continuation) else { return finish(.failure(OllamaError.transport("cancelled"))) }
     self.http = http
-    if mayReuse, let idle = PlainLoop.shared.attachIdle(self, server: http.server) { return send(idle) }
+    let onLoop = PlainLoop.shared.isCurrent
+    if mayReuse, let idle = PlainLoop.shared.attachIdle(self, server: http.server, writable: !onLoop) {
+      return attached(idle, sendNow: onLoop)
+    }
     do {
       addresses = try PlainConnection.addresses(host: http.host, port: http.port)
     } catch {
       return finish(.failure(error))
     }
-    connectNext()
+    connectNext(onLoop: onLoop)
+  }
+
+  private func isCancelled(setting continuation: UnsafeContinuation<Lines.Answer, any Error>? = nil) -> Bool {
+    lock.withLock {
+      if let continuation { self.continuation = continuation }
+      return cancelled
+    }
+  }
+
+  /// The exchange has its connection: a cancel that came while it had none shuts it down now.
+  private func attached(_ connection: PlainConnection, sendNow: Bool) {
+    if isCancelled() { PlainLoop.shared.shutDown(self) }
+    if sendNow { send(connection) }
   }
 
   func adopt(_ connection: PlainConnection, kept: Bool) {
@@ -150,8 +164,9 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
   }
 
   /// Connects to the next address; after the last, fails.
-  private func connectNext() {
+  private func connectNext(onLoop: Bool) {
     guard let http else { return }
+    guard !isCancelled() else { return finish(.failure(OllamaError.transport("cancelled"))) }
     while nextAddress < addresses.count {
       let address = addresses[nextAddress]
       nextAddress += 1
@@ -159,8 +174,8 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
         let (opened, connected) = try PlainConnection.connect(to: address, server: http.server)
         connecting = !connected
         deadline = connected ? requestDeadline : min(requestDeadline, .now + Self.connectBound)
-        PlainLoop.shared.attach(self, opened, writable: !connected)
-        if connected { send(opened) }
+        PlainLoop.shared.attach(self, opened, writable: !connected || !onLoop)
+        attached(opened, sendNow: connected && onLoop)
         return
       } catch {
         if case .transport(let message) = error { connectFailure = message }
@@ -170,14 +185,15 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
     finish(.failure(OllamaError.transport("cannot connect to \(http.host):\(http.port): \(connectFailure)")))
   }
 
-  /// Sends what it can of the request; the loop sends the rest when the socket takes more.
+  /// Sends what it can of the request (on the loop's thread); the loop sends the rest when
+  /// the socket takes more.
   private func send(_ connection: PlainConnection) {
     do {
       written = try connection.send(request, from: written)
-      if written < request.count { PlainLoop.shared.wantsToWrite(connection, true) }
+      if written < request.count { PlainLoop.shared.wantsToWrite(connection, for: self, true) }
     } catch {
       PlainLoop.shared.drop(connection)
-      finish(.failure(kept ? Stale() : error))
+      finish(.failure(kept && connection.received == 0 ? Stale() : error))
     }
   }
 
@@ -198,7 +214,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
   }
 
   func expire() {
-    if connecting, let http {
+    if connecting, deadline < requestDeadline, let http {
       finish(.failure(OllamaError.transport("cannot connect to \(http.host):\(http.port): Connection timed out")))
     } else {
       finish(.failure(OllamaError.timedOut(bound)))
@@ -211,18 +227,23 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       if let failure = connection.connectError {
         PlainLoop.shared.drop(connection)
         connectFailure = failure
-        connectNext()
-        return nil
+        connectNext(onLoop: true)
+        // This connection is done with, whether another took its place or the exchange failed.
+        return .close
       }
       connecting = false
       deadline = requestDeadline
     }
+    guard written < request.count else {
+      PlainLoop.shared.wantsToWrite(connection, for: self, false)
+      return nil
+    }
     do {
       written = try connection.send(request, from: written)
-      if written == request.count { PlainLoop.shared.wantsToWrite(connection, false) }
+      if written == request.count { PlainLoop.shared.wantsToWrite(connection, for: self, false) }
       return nil
     } catch {
-      finish(.failure(error))
+      finish(.failure(kept && connection.received == 0 ? Stale() : error))
       return .close
     }
   }
@@ -245,7 +266,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
           return false
         }
         finish(.failure(Lines.failure(status: response!.status, body: failureBody!)))
-        return ended && !response!.closes ? .keep : .close
+        return ended && !response!.closes && written == request.count ? .keep : .close
       }
       if !answered {
         var answer: Lines.Answer?
@@ -256,12 +277,15 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
               return true
             }
           }
+          guard splitter.pendingCount <= LineSplitter.lineLimit else { throw .decoding("a line of the stream runs past \(LineSplitter.lineLimit >> 20) MiB") }
           return false
         }
+        // A last line without a newline still counts.
+        if answer == nil, ended, let last = splitter.rest() { answer = try lines.read(last, at: .now) }
         guard let answer else {
           // The body ended before the answer's last line.
           finish(Result { () throws(OllamaError) in try lines.end() }.mapError { $0 })
-          return ended && !response!.closes ? .keep : .close
+          return ended && !response!.closes && written == request.count ? .keep : .close
         }
         answered = true
         finish(.success(answer))
@@ -269,7 +293,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       }
       // The rest of the body (most often just its end), so the connection can carry another request.
       let ended = try response!.read(from: connection) { _ in false }
-      return ended && !response!.closes ? .keep : .close
+      return ended && !response!.closes && written == request.count ? .keep : .close
     } catch where connection.wouldBlock {
       return nil
     } catch {

@@ -1,5 +1,6 @@
 import CEventPoll
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -60,17 +61,23 @@ public final class PlainLoop: @unchecked Sendable {
     thread.start()
   }
 
-  /// Gives `exchange` an idle connection to `server`, if one is kept.
-  func attachIdle(_ exchange: any LoopExchange, server: String) -> PlainConnection? {
+  /// Whether the calling thread is the loop's.
+  var isCurrent: Bool { pthread_equal(pthread_self(), pthread_t(loopThread.load(ordering: .acquiring))) != 0 }
+  private let loopThread = Atomic<UInt>(0)
+
+  /// Gives `exchange` an idle connection to `server`, if one is kept (watched for room to
+  /// write too, when the loop is to send the request).
+  func attachIdle(_ exchange: any LoopExchange, server: String, writable: Bool) -> PlainConnection? {
     lock.withLock {
       guard let connection = idle[server]?.popLast() else { return nil }
+      if writable { caravan_poll_change(epoll, connection.fd, Int32(CARAVAN_POLL_READABLE) | Int32(CARAVAN_POLL_WRITABLE)) }
       attachLocked(exchange, connection, kept: true)
       return connection
     }
   }
 
   /// Watches `connection` (new) for `exchange`: for bytes, and also for room to write while
-  /// it connects.
+  /// it connects or when the loop is to send the request.
   func attach(_ exchange: any LoopExchange, _ connection: PlainConnection, writable: Bool) {
     lock.withLock {
       caravan_poll_add(epoll, connection.fd, Int32(CARAVAN_POLL_READABLE) | (writable ? Int32(CARAVAN_POLL_WRITABLE) : 0))
@@ -93,10 +100,10 @@ public final class PlainLoop: @unchecked Sendable {
     sleeping = false
   }
 
-  /// Asks the loop to send the rest of a request that did not fit in the socket's buffer.
-  func wantsToWrite(_ connection: PlainConnection, _ on: Bool) {
+  /// Asks the loop to send the rest of `exchange`'s request, or to stop (it is sent).
+  func wantsToWrite(_ connection: PlainConnection, for exchange: any LoopExchange, _ on: Bool) {
     lock.withLock {
-      guard connections[connection.fd] === connection else { return }
+      guard connections[connection.fd] === connection, exchanges[connection.fd] === exchange else { return }
       caravan_poll_change(epoll, connection.fd, Int32(CARAVAN_POLL_READABLE) | (on ? Int32(CARAVAN_POLL_WRITABLE) : 0))
     }
   }
@@ -110,13 +117,15 @@ public final class PlainLoop: @unchecked Sendable {
 
   /// Stops watching `connection` (it closes when the last reference to it goes).
   func drop(_ connection: PlainConnection) {
-    lock.withLock {
-      guard connections[connection.fd] === connection else { return }
-      connections[connection.fd] = nil
-      exchanges[connection.fd] = nil
-      if let index = idle[connection.server]?.firstIndex(where: { $0 === connection }) { idle[connection.server]?.remove(at: index) }
-      caravan_poll_remove(epoll, connection.fd)
-    }
+    lock.withLock { dropLocked(connection) }
+  }
+
+  private func dropLocked(_ connection: PlainConnection) {
+    guard connections[connection.fd] === connection else { return }
+    connections[connection.fd] = nil
+    exchanges[connection.fd] = nil
+    if let index = idle[connection.server]?.firstIndex(where: { $0 === connection }) { idle[connection.server]?.remove(at: index) }
+    caravan_poll_remove(epoll, connection.fd)
   }
 
   /// The exchange on `connection` is over: it waits for the next one, or is closed.
@@ -126,24 +135,33 @@ public final class PlainLoop: @unchecked Sendable {
         idle[connection.server, default: []].count < Self.idleLimit
       else { return false }
       exchanges[connection.fd] = nil
+      caravan_poll_change(epoll, connection.fd, Int32(CARAVAN_POLL_READABLE))
       idle[connection.server, default: []].append(connection)
       return true
     }
     if !kept { drop(connection) }
   }
 
+  /// Drops `connection` if it is still idle (a caller may have just taken it).
+  private func dropIdle(_ connection: PlainConnection) {
+    lock.withLock {
+      if exchanges[connection.fd] == nil, idle[connection.server]?.contains(where: { $0 === connection }) == true { dropLocked(connection) }
+    }
+  }
+
   private func run() {
+    loopThread.store(UInt(pthread_self()), ordering: .releasing)
     var fds = [Int32](repeating: 0, count: 64)
     var flags = [Int32](repeating: 0, count: 64)
     while true {
       // Exchanges whose time is up end; the next deadline bounds the wait (set in the same
       // locked step as `sleeping`, so an exchange attached after it wakes the loop if it must).
-      let now = ContinuousClock.now
       let ready = lock.withLock {
         defer { jobs.removeAll(keepingCapacity: true) }
         return jobs
       }
       for job in ready { job.runSynchronously(on: asUnownedTaskExecutor()) }
+      let now = ContinuousClock.now
       let (expired, next, busy): ([(PlainConnection, any LoopExchange)], ContinuousClock.Instant?, Bool) = lock.withLock {
         var expired: [(PlainConnection, any LoopExchange)] = []
         var next: ContinuousClock.Instant?
@@ -184,7 +202,7 @@ public final class PlainLoop: @unchecked Sendable {
         guard let connection else { continue }
         guard let exchange else {
           // An idle connection has news: its server closed it (or sent what nobody asked for).
-          drop(connection)
+          dropIdle(connection)
           continue
         }
         if flag & Int32(CARAVAN_POLL_WRITABLE) != 0, let after = exchange.writable(connection) {

@@ -53,8 +53,8 @@ struct PlainResponse {
     }
   }
 
-  /// The status line and the three headers that matter; `Transfer-Encoding` wins over
-  /// `Content-Length`, as RFC 9112 says. Read as bytes: a head is parsed for every request.
+  /// The status line and the three headers that matter, framed as RFC 9112 section 6 says:
+  /// `Transfer-Encoding` wins over `Content-Length`, and differing lengths are an error. Read as bytes: a head is parsed for every request.
   static func parse(head: [[UInt8]]) throws(OllamaError) -> (status: Int, framing: Framing, closes: Bool) {
     let statusLine = head.first ?? []
     // "HTTP/1.x NNN reason"
@@ -63,29 +63,39 @@ struct PlainResponse {
     else {
       throw .transport("not an HTTP/1.1 response: \(String(decoding: statusLine.prefix(100), as: UTF8.self))")
     }
-    var keepAlive = statusLine[7] != UInt8(ascii: "0")
-    var chunked = false
+    let http10 = statusLine[7] == UInt8(ascii: "0")
+    var keepAlive = !http10
+    var codings: [String]?
     var length: Int?
     for line in head.dropFirst() {
       guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
       let name = line[..<colon]
       guard let header = Self.headers.firstIndex(where: { Self.equalIgnoringCase(name, $0) }) else { continue }
       let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
-      let options = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      let options = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
       switch header {
-      case 0:  // transfer-encoding: the last coding is the framing
-        chunked = options.last == "chunked"
-      case 1:  // content-length
-        guard let count = Int(value), count >= 0 else { throw .transport("a Content-Length that is not a length: \(value.prefix(40))") }
+      case 0:  // transfer-encoding (a list, perhaps over several lines)
+        codings = (codings ?? []) + options
+      case 1:  // content-length: digits, or a list of the same digits
+        guard let first = options.first, options.allSatisfy({ $0 == first }), let count = Self.number(Array(first.utf8)[...], radix: 10),
+          length == nil || length == count
+        else { throw .transport("a Content-Length that is not one length: \(value.prefix(40))") }
         length = count
       default:  // connection
         if options.contains("close") { keepAlive = false }
         if options.contains("keep-alive") { keepAlive = true }
       }
     }
-    if chunked { return (status, .chunked, !keepAlive) }
-    if let length { return (status, .length(length), !keepAlive) }
+    // No body, whatever the head says.
     if status == 204 || status == 304 { return (status, .length(0), !keepAlive) }
+    if let codings {
+      // Chunked last: chunked. Any other last coding: the body runs to the end of the
+      // connection. Either way a Content-Length is ignored, and with it (or from an HTTP/1.0
+      // server) the connection is not used again.
+      let closes = !keepAlive || length != nil || http10
+      return codings.last == "chunked" ? (status, .chunked, closes) : (status, .untilClose, true)
+    }
+    if let length { return (status, .length(length), !keepAlive) }
     return (status, .untilClose, true)
   }
 

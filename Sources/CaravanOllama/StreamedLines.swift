@@ -36,7 +36,10 @@ extension HTTPClient {
           for line in splitter.append(chunk) {
             if let answer = try lines.read(line, at: .now) { return answer }
           }
+          guard splitter.pendingCount <= LineSplitter.lineLimit else { throw OllamaError.decoding("a line of the stream runs past \(LineSplitter.lineLimit >> 20) MiB") }
         }
+        // A last line without a newline still counts.
+        if let last = splitter.rest(), let answer = try lines.read(last, at: .now) { return answer }
         return try lines.end()
       } catch {
         throw OllamaError.classify(error, timeout: bound)

@@ -202,6 +202,72 @@ import Testing
     #expect(completion.response == String(try JSONFormats.data(body).count))
   }
 
+  /// Many requests at once, from the caller's threads and from the loop's own (as the worker
+  /// sends them), each get their own answer, while the server closes some connections after an
+  /// answer (said, or not) and the client keeps the others.
+  @Test func concurrentRequestsEachGetTheirOwnAnswer() async throws {
+    let server = try ScriptedServer { connection, number in
+      var served = 0
+      while let request = ScriptedServer.readRequest(connection) {
+        let prompt = (try? JSONDecoder().decode(JSONValue.self, from: Data(request.body)))?["prompt"]?.stringValue ?? "?"
+        served += 1
+        let closing = (number + served) % 3 == 0
+        let line = #"{"response":"\#(prompt)","done":true}"# + "\n"
+        ScriptedServer.write(connection, "HTTP/1.1 200 OK\r\n" + (closing && number % 2 == 0 ? "Connection: close\r\n" : "") + "Transfer-Encoding: chunked\r\n\r\n" + Self.chunk(line) + "0\r\n\r\n")
+        if closing { return }
+      }
+    }
+    let client = client(server)
+    func send(_ range: Range<Int>) async throws -> [Int: String] {
+      try await withThrowingTaskGroup(of: (Int, String).self) { group in
+        for index in range {
+          group.addTask {
+            let item = WorkItem(seq: index, id: "p\(index)", variant: "v", repeat: 1, model: "m", input: .prompt("prompt \(index)"), options: [:])
+            return (index, try await client.complete(item).response)
+          }
+        }
+        return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+      }
+    }
+    let fromAnyThread = try await send(0..<300)
+    let fromTheLoop = try await withTaskExecutorPreference(PlainLoop.shared) { try await send(300..<600) }
+    let answers = fromAnyThread.merging(fromTheLoop) { first, _ in first }
+    #expect(answers.count == 600)
+    #expect(answers.allSatisfy { $0.value == "prompt \($0.key)" })
+  }
+
+  /// A server may answer before it has read the whole request (a 413, say) and keep the
+  /// connection: the request's unsent rest would be the next request's start, so the connection
+  /// is not used again, and the next request goes on a new one.
+  @Test func aConnectionAnsweredBeforeItsRequestWasSentIsNotKept() async throws {
+    let server = try ScriptedServer { connection, number in
+      if number == 0 {
+        var head = [UInt8](repeating: 0, count: 4096)
+        _ = read(connection, &head, head.count)
+        let message = #"{"error":"request too large"}"#
+        ScriptedServer.write(connection, "HTTP/1.1 413 Content Too Large\r\nContent-Length: \(message.utf8.count)\r\n\r\n" + message)
+        // Held open, reading nothing: a request sent here would wait until its timeout.
+        Thread.sleep(forTimeInterval: 60)
+        return
+      }
+      while ScriptedServer.readRequest(connection) != nil { ScriptedServer.write(connection, Self.okHead + Self.answer) }
+    }
+    let client = client(server, timeout: .seconds(20))
+    let large = WorkItem(seq: 0, id: "a", variant: "v", repeat: 1, model: "m", input: .prompt(String(repeating: "word ", count: 4_000_000)), options: [:])
+    await #expect(throws: OllamaError.server(status: 413, message: "request too large")) { try await client.complete(large) }
+    #expect(try await client.complete(item).response == "Hello")
+    #expect(server.accepted == 2)
+  }
+
+  /// A last line that no newline ends still counts.
+  @Test func aLastLineWithoutANewlineCounts() async throws {
+    let server = try ScriptedServer { connection, _ in
+      _ = ScriptedServer.readRequest(connection)
+      ScriptedServer.write(connection, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + #"{"response":"Hel","done":false}"# + "\n" + #"{"response":"lo","done":true}"#)
+    }
+    #expect(try await client(server).complete(item).response == "Hello")
+  }
+
   /// Cancelling the task ends its exchange at once, though the server says nothing more.
   @Test func cancellingTheTaskEndsAStalledExchange() async throws {
     let server = try ScriptedServer { connection, _ in
@@ -253,9 +319,15 @@ import Testing
       let parsed = try PlainResponse.parse(head: lines.map { Array($0.utf8) })
       return (parsed.status, parsed.framing, parsed.closes)
     }
-    #expect(try parse("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Content-Length: 9") == (200, .chunked, false))
+    #expect(try parse("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Content-Length: 9") == (200, .chunked, true))
     #expect(try parse("HTTP/1.1 200", "transfer-encoding: gzip, CHUNKED") == (200, .chunked, false))
     #expect(try parse("HTTP/1.1 200 OK", "Transfer-Encoding: gzip") == (200, .untilClose, true))
+    #expect(try parse("HTTP/1.1 200 OK", "Transfer-Encoding: gzip", "Content-Length: 9") == (200, .untilClose, true))
+    #expect(try parse("HTTP/1.1 200 OK", "Transfer-Encoding: gzip", "Transfer-Encoding: chunked") == (200, .chunked, false))
+    #expect(try parse("HTTP/1.1 200 OK", "Content-Length: 7, 7", "Content-Length: 7") == (200, .length(7), false))
+    #expect(throws: OllamaError.self) { try parse("HTTP/1.1 200 OK", "Content-Length: 7", "Content-Length: 8") }
+    #expect(throws: OllamaError.self) { try parse("HTTP/1.1 200 OK", "Content-Length: +7") }
+    #expect(try parse("HTTP/1.1 304 Not Modified", "Content-Length: 70") == (304, .length(0), false))
     #expect(try parse("HTTP/1.1 404 Not Found", "Content-Length: 12", "Connection: close") == (404, .length(12), true))
     #expect(try parse("HTTP/1.0 200 OK", "Content-Length: 3") == (200, .length(3), true))
     #expect(try parse("HTTP/1.0 200 OK", "Content-Length: 3", "Connection: Keep-Alive") == (200, .length(3), false))
