@@ -80,7 +80,7 @@ final class PlainConnection: @unchecked Sendable {
   private static let resolved = Mutex<[String: [Address]]>([:])
 
   /// Starts connecting to `address` without waiting: connected at once (true), or when the
-  /// socket turns writable (false; `connectError` then says how it went).
+  /// socket turns writable (false; `connectState` then says how it went).
   static func connect(to address: Address, server: String) throws(OllamaError) -> (PlainConnection, connected: Bool) {
     let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), address.proto)
     guard fd >= 0 else { throw .transport("cannot open a socket: \(String(cString: strerror(errno)))") }
@@ -95,12 +95,23 @@ final class PlainConnection: @unchecked Sendable {
     return (connection, false)
   }
 
-  /// How a connect that did not finish at once ended: nil when it is connected, else why not.
-  var connectError: String? {
+  /// Where a connect that did not finish at once stands.
+  enum ConnectState: Equatable {
+    case connected
+    /// Not finished yet (an event for this socket came early).
+    case pending
+    case failed(String)
+  }
+
+  var connectState: ConnectState {
     var error: Int32 = 0
     var length = socklen_t(MemoryLayout<Int32>.size)
-    guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return String(cString: strerror(errno)) }
-    return error == 0 ? nil : String(cString: strerror(error))
+    guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return .failed(String(cString: strerror(errno))) }
+    guard error == 0 else { return .failed(String(cString: strerror(error))) }
+    var peer = sockaddr_storage()
+    var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let named = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peerLength) } }
+    return named == 0 ? .connected : .pending
   }
 
   /// Starts an exchange: counts the bytes it receives from zero.

@@ -224,14 +224,21 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
   func writable(_ connection: PlainConnection) -> PlainLoop.After? {
     guard connection === self.connection else { return nil }
     if connecting {
-      if let failure = connection.connectError {
+      switch connection.connectState {
+      case .pending:
+        // A cancel shut the socket down mid-connect: it will never connect.
+        guard isCancelled() else { return nil }
+        finish(.failure(OllamaError.transport("cancelled")))
+        return .close
+      case .failed(let failure):
         PlainLoop.shared.drop(connection)
         connectFailure = failure
         connectNext(onLoop: true)
         // This connection is done with, whether another took its place or the exchange failed.
         return .close
+      case .connected:
+        connecting = false
       }
-      connecting = false
       deadline = requestDeadline
     }
     guard written < request.count else {
