@@ -104,8 +104,21 @@ public final class SimulatorProcess: Sendable {
     child = ChildProcess(pid)
   }
 
-  /// Starts the simulator with extra arguments and waits until `GET /` answers.
+  /// Starts the simulator with extra arguments and waits until `GET /` answers. A port found
+  /// free can be taken before the simulator binds it (by another test's outgoing connection, as
+  /// an ephemeral port): a simulator that exits before it answers is started again, on another
+  /// port, up to three times.
   public static func start(arguments: [String] = [], log: URL? = nil) async throws -> SimulatorProcess {
+    for _ in 1..<3 {
+      do { return try await startOnce(arguments: arguments, log: log, last: false) } catch is SimulatorExited { continue }
+    }
+    return try await startOnce(arguments: arguments, log: log, last: true)
+  }
+
+  /// The simulator exited before it answered.
+  struct SimulatorExited: Error {}
+
+  private static func startOnce(arguments: [String], log: URL?, last: Bool) async throws -> SimulatorProcess {
     let binary = try TestPaths.binary("ollama-sim")
     let port = try freePort()
     let output = open(log?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
@@ -121,7 +134,9 @@ public final class SimulatorProcess: Sendable {
       if await httpGet(port: port, path: "/").contains("Ollama is running") { return simulator }
       try await Task.sleep(for: .milliseconds(50))
     }
+    let exited = !processIsAlive(pid)
     let status = await simulator.stop()
+    if exited && !last { throw SimulatorExited() }
     throw TestSupportError("ollama-sim \(arguments.joined(separator: " ")) did not become ready on port \(port) (exit status \(status))")
   }
 
