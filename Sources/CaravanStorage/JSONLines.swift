@@ -69,11 +69,15 @@ public struct JSONLinesError: Error, CustomStringConvertible {
 /// cost a refill of the server's slots up to an fsync's time each (milliseconds, far more on a
 /// busy parallel file system) and a system call's CPU per request.
 ///
-/// The actor runs on `BlockingIOExecutor`'s thread, not on Swift's cooperative pool: fsync(2)
-/// can block for long on a busy parallel file system, and a blocked pool thread would stall
-/// every other task of the worker (there is one per core).
-public actor AppendOnlyFile {
-  public nonisolated var unownedExecutor: UnownedSerialExecutor { BlockingIOExecutor.shared.asUnownedSerialExecutor() }
+/// The write runs on the caller's thread (a page-cache write; the worker's requests run on one
+/// thread, and a hop to another thread and back for every record was a third of its context
+/// switches). The fsync, which can block for long on a busy parallel file system, runs on a
+/// queue of its own, never on the caller's thread or Swift's cooperative pool.
+///
+/// `@unchecked Sendable`: the file's offset, the encoder and the sync state are used only under
+/// `lock`; fsync runs outside it (it may run while lines are written).
+public final class AppendOnlyFile: @unchecked Sendable {
+  private let lock = NSLock()
   private let handle: FileHandle
   private let encoder = JSONLines.lineEncoder()
   public let path: String
@@ -83,6 +87,8 @@ public actor AppendOnlyFile {
   private var syncScheduled = false
   /// A deferred fsync that failed: every later append fails with it, so the worker stops.
   private var syncFailure: WriteFailure?
+  /// Where deferred fsyncs run, one at a time.
+  private static let syncQueue = DispatchQueue(label: "caravan-fsync")
 
   /// Opens `path` for appending, first cutting off a torn last line left by a crash.
   public init(path: String, intactBytes: Int, syncDelay: Duration = .milliseconds(5)) throws {
@@ -101,39 +107,50 @@ public actor AppendOnlyFile {
   /// Appends one line. When the write fails (a full file system), the file is cut back to
   /// where the line began, so no torn line sits between records a later run appends, and the
   /// failure is a `WriteFailure`.
-  public func append<T: Encodable>(_ value: T) throws {
-    if let syncFailure { throw syncFailure }
-    var data = try JSONFormats.line(value, encoder: encoder)
-    data.append(UInt8(ascii: "\n"))
-    let start = try handle.offset()
-    do {
-      try handle.write(contentsOf: data)
-      if syncDelay == .zero { try handle.synchronize() }
-    } catch {
-      try? handle.truncate(atOffset: start)
-      throw WriteFailure(path: path, error: error)
-    }
-    if syncDelay > .zero, !syncScheduled {
+  public func append<T: Encodable>(_ value: T) async throws {
+    try appendLine(value)
+  }
+
+  private func appendLine<T: Encodable>(_ value: T) throws {
+    let scheduleSync: Bool = try lock.withLock {
+      if let syncFailure { throw syncFailure }
+      var data = try JSONFormats.line(value, encoder: encoder)
+      data.append(UInt8(ascii: "\n"))
+      let start = try handle.offset()
+      do {
+        try handle.write(contentsOf: data)
+        if syncDelay == .zero { try handle.synchronize() }
+      } catch {
+        try? handle.truncate(atOffset: start)
+        throw WriteFailure(path: path, error: error)
+      }
+      guard syncDelay > .zero, !syncScheduled else { return false }
       syncScheduled = true
-      // Holds the file until the fsync has run (at most syncDelay), never longer.
-      Task { await self.syncAfterDelay() }
+      return true
+    }
+    // Holds the file until the fsync has run (at most syncDelay), never longer.
+    if scheduleSync {
+      Self.syncQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(syncDelay.nanoseconds))) { try? self.syncNow() }
     }
   }
 
-  /// Makes every line written so far durable now.
-  public func sync() throws {
-    if let syncFailure { throw syncFailure }
-    syncScheduled = false
+  /// Makes every line written so far durable now (on the fsync queue).
+  public func sync() async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+      Self.syncQueue.async { continuation.resume(with: Result { try self.syncNow() }) }
+    }
+  }
+
+  private func syncNow() throws {
+    try lock.withLock {
+      if let syncFailure { throw syncFailure }
+      syncScheduled = false
+    }
     do { try handle.synchronize() } catch {
       let failure = WriteFailure(path: path, error: error)
-      syncFailure = failure
+      lock.withLock { syncFailure = failure }
       throw failure
     }
-  }
-
-  private func syncAfterDelay() async {
-    try? await Task.sleep(for: syncDelay)
-    try? sync()
   }
 
   deinit {
