@@ -5,10 +5,9 @@ import NIOCore
 import Glibc
 #endif
 
-/// Streamed requests to an `http://` server over plain HTTP/1.1 sockets: the request is sent
-/// from the caller's thread, `PlainLoop` reads the answer as its bytes come, cuts and parses the
-/// lines itself, and resumes the calling task once, with the answer. Connections are kept and
-/// used again.
+/// Streamed requests to an `http://` server over plain HTTP/1.1 sockets: `PlainLoop`'s thread
+/// sends the request, reads the answer as its bytes come, cuts and parses the lines itself, and
+/// resumes the calling task once, with the answer. Connections are kept and used again.
 ///
 /// This is the worker's hot path. Through AsyncHTTPClient, every part of a streamed body went
 /// through SwiftNIO's channel pipeline and HTTP parser and hops between threads, and the worker
@@ -53,9 +52,8 @@ struct PlainHTTP: Sendable {
   }
 
   /// POSTs `body` to `path` and reads the streamed answer with `lines`; the whole exchange must
-  /// end within `bound`, and it ends early when the calling task is cancelled. The request is
-  /// sent from this thread (its connect too, when no kept connection is idle); `PlainLoop`
-  /// reads the answer.
+  /// end within `bound`, and it ends early when the calling task is cancelled. A kept
+  /// connection that its server had closed is replaced once.
   func stream<Lines: StreamedLines>(path: String, body: Data, accept: String? = nil, _ lines: Lines, within bound: TimeAmount) async throws(OllamaError) -> Lines.Answer {
     let request = request(path: path, body: body, accept: accept)
     let deadline = ContinuousClock.now + .nanoseconds(bound.nanoseconds)
@@ -82,7 +80,8 @@ struct PlainHTTP: Sendable {
   }
 }
 
-/// One request on its way: sent by its caller, read by `PlainLoop`, answered once.
+/// One request on its way: given a connection by its caller, sent and read by `PlainLoop`'s
+/// thread, answered once.
 final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendable {
   /// A kept connection failed before any byte of the response came: the server had closed it.
   struct Stale: Error {}
@@ -193,8 +192,20 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       if written < request.count { PlainLoop.shared.wantsToWrite(connection, for: self, true) }
     } catch {
       PlainLoop.shared.drop(connection)
-      finish(.failure(kept && connection.received == 0 ? Stale() : error))
+      finish(.failure(failure(error, on: connection)))
     }
+  }
+
+  /// The error a failure ends with: on a kept connection before any byte of the answer, `Stale`
+  /// (the server had closed it, and the request goes again on a new one).
+  private func failure(_ error: OllamaError, on connection: PlainConnection) -> any Error {
+    kept && connection.received == 0 ? Stale() : error
+  }
+
+  /// What becomes of the connection at the end of an exchange: kept only when the whole request
+  /// went out and the whole response came in, and the server keeps it open.
+  private func after(ended: Bool) -> PlainLoop.After {
+    ended && response?.closes == false && written == request.count ? .keep : .close
   }
 
   func cancel() {
@@ -250,7 +261,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       if written == request.count { PlainLoop.shared.wantsToWrite(connection, for: self, false) }
       return nil
     } catch {
-      finish(.failure(kept && connection.received == 0 ? Stale() : error))
+      finish(.failure(failure(error, on: connection)))
       return .close
     }
   }
@@ -273,7 +284,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
           return false
         }
         finish(.failure(Lines.failure(status: response!.status, body: failureBody!)))
-        return ended && !response!.closes && written == request.count ? .keep : .close
+        return after(ended: ended)
       }
       if !answered {
         var answer: Lines.Answer?
@@ -292,7 +303,7 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
         guard let answer else {
           // The body ended before the answer's last line.
           finish(Result { () throws(OllamaError) in try lines.end() }.mapError { $0 })
-          return ended && !response!.closes && written == request.count ? .keep : .close
+          return after(ended: ended)
         }
         answered = true
         finish(.success(answer))
@@ -300,11 +311,11 @@ final class PlainExchange<Lines: StreamedLines>: LoopExchange, @unchecked Sendab
       }
       // The rest of the body (most often just its end), so the connection can carry another request.
       let ended = try response!.read(from: connection) { _ in false }
-      return ended && !response!.closes && written == request.count ? .keep : .close
+      return after(ended: ended)
     } catch where connection.wouldBlock {
       return nil
     } catch {
-      finish(.failure(kept && connection.received == 0 ? Stale() : error))
+      finish(.failure(failure(error, on: connection)))
       return .close
     }
   }

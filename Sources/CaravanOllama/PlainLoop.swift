@@ -19,15 +19,15 @@ protocol LoopExchange: AnyObject, Sendable {
   /// Sends what is left of the request (on the loop's thread); nil to go on, else the exchange
   /// is over (it failed).
   func writable(_ connection: PlainConnection) -> PlainLoop.After?
-  /// Its time is up, or its connection failed: it ends with an error (its connection is closed).
+  /// Its time is up: it ends with an error (its connection is closed).
   func expire()
 }
 
 /// One thread that reads every plain connection, with epoll: it sleeps only when no connection
 /// has bytes, so with many requests in flight one wake reads several answers' tokens (a thread
-/// per request woke once per token). A request is sent by its caller's thread, and its answer
-/// resumes the caller's task; the loop also holds the idle connections and closes one when its
-/// server does, and it ends exchanges whose time is up.
+/// per request woke once per token). It sends the requests and resumes each caller's task with
+/// its answer; it also holds the idle connections and closes one when its server does, and it
+/// ends exchanges whose time is up.
 public final class PlainLoop: @unchecked Sendable {
   public static let shared = PlainLoop()
 
@@ -154,13 +154,13 @@ public final class PlainLoop: @unchecked Sendable {
     var fds = [Int32](repeating: 0, count: 64)
     var flags = [Int32](repeating: 0, count: 64)
     while true {
-      // Exchanges whose time is up end; the next deadline bounds the wait (set in the same
-      // locked step as `sleeping`, so an exchange attached after it wakes the loop if it must).
       let ready = lock.withLock {
         defer { jobs.removeAll(keepingCapacity: true) }
         return jobs
       }
       for job in ready { job.runSynchronously(on: asUnownedTaskExecutor()) }
+      // Exchanges whose time is up end; the next deadline bounds the wait (set in the same
+      // locked step as `sleeping`, so an exchange attached after it wakes the loop if it must).
       let now = ContinuousClock.now
       let (expired, next, busy): ([(PlainConnection, any LoopExchange)], ContinuousClock.Instant?, Bool) = lock.withLock {
         var expired: [(PlainConnection, any LoopExchange)] = []

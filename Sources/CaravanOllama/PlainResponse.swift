@@ -162,7 +162,4 @@ struct PlainResponse {
       }
     }
   }
-
-  /// The body has been read to its end.
-  var isComplete: Bool { step == .done }
 }
