@@ -12,12 +12,10 @@ import Foundation
 /// - a key twice in one object; nesting deeper than 64;
 /// - anything that is not JSON.
 public enum FastJSON {
-  /// A type read from a `FastJSON` value as JSONDecoder reads it; `init(parsed:)` is nil where
-  /// JSONDecoder would fail or might decide otherwise, and the caller then decodes with it.
+  /// A type read from a line's bytes as JSONDecoder reads it: `read` is nil where JSONDecoder
+  /// would fail or might decide otherwise, and the caller then decodes with it. Types read in
+  /// bulk read their members with `Members`, the others `parse` the line.
   public protocol Readable: Decodable {
-    init?(parsed value: JSONValue)
-    /// The value in a line's bytes; by default `parse` then `init(parsed:)`. A type read in
-    /// bulk reads its members with `fields` instead, which makes no dictionary.
     static func read(_ bytes: UnsafeRawBufferPointer) -> Self?
   }
 
@@ -67,11 +65,37 @@ public enum FastJSON {
       table = byLength.flatMap { $0 + [Int](repeating: -1, count: width - $0.count) }
     }
 
+    /// Loaded with overlapping unaligned loads, not copied into memory: loading words just
+    /// written byte by byte stalls the CPU (no store forwarding), and that stall was half of a
+    /// lookup's time.
     private static func words(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64)? {
-      guard bytes.count <= 24 else { return nil }
-      var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-      withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
-      return words
+      let count = bytes.count
+      guard count > 0 else { return (0, 0, 0) }
+      guard count <= 24, let base = bytes.baseAddress else { return nil }
+      return (
+        word(base, count: min(count, 8)),
+        count > 8 ? word(base + 8, count: min(count - 8, 8)) : 0,
+        count > 16 ? word(base + 16, count: count - 16) : 0
+      )
+    }
+
+    /// The `count` (1...8) bytes at `base` as a little-endian word, zero above them: two loads
+    /// that overlap in the middle, whose common bytes agree.
+    private static func word(_ base: UnsafeRawPointer, count: Int) -> UInt64 {
+      switch count {
+      case 8:
+        return UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+      case 4...7:
+        let low = UInt64(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
+        let high = UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)))
+        return low | high << UInt64(8 * (count - 4))
+      case 2...3:
+        let low = UInt64(UInt16(littleEndian: base.loadUnaligned(as: UInt16.self)))
+        let high = UInt64(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: count - 2, as: UInt16.self)))
+        return low | high << UInt64(8 * (count - 2))
+      default:
+        return UInt64(base.load(as: UInt8.self))
+      }
     }
 
     /// Keys are short: compared as three words, a match costs about three loads.
@@ -99,25 +123,144 @@ public enum FastJSON {
     }
   }
 
-  /// The members of an object whose keys a `FieldNames` lists, by their place in it.
-  public struct Fields: FieldLookup {
-    public let names: FieldNames
-    var values: [JSONValue?]
+  /// A top-level object read member by member, each value read as the caller's type needs it:
+  /// no dictionary, and no `JSONValue` for a member read as text or a number. The types read in
+  /// bulk (collect's records and plan lines) read themselves this way.
+  ///
+  /// `next()` gives each member's place in `names`, and the caller then reads its value once,
+  /// with one of the typed reads or `skip()`. Every read is nil where `parse` would be nil or
+  /// where JSONDecoder would not give that type; the caller then gives up and decodes with
+  /// JSONDecoder, which also words the error. So a type read this way is read as JSONDecoder
+  /// reads it, or not at all.
+  public struct Members {
+    private var reader: Reader
+    private let names: FieldNames
+    private var seen: [Bool]
+    /// Keys not in `names` met so far: a key twice is refused, as `parse` refuses it.
+    private var others: [String] = []
+    private var started = false
+    /// True once `next()` found the end of a well-formed object with nothing after it.
+    public private(set) var isComplete = false
 
-    /// The value of `key`; nil when the key is absent or not in `names`.
-    public subscript(_ key: String) -> JSONValue? {
-      names.index(of: key).flatMap { values[$0] }
+    public init(_ bytes: UnsafeRawBufferPointer, _ names: FieldNames) {
+      reader = Reader(bytes: bytes)
+      self.names = names
+      seen = [Bool](repeating: false, count: names.names.count)
     }
-  }
 
-  /// The object in `bytes` as `parse` reads it, keeping only the members `names` lists, with
-  /// no dictionary: nil wherever `parse` is nil (the other members' values are still read,
-  /// and a key twice is still nil).
-  public static func fields(_ bytes: UnsafeRawBufferPointer, _ names: FieldNames) -> Fields? {
-    var reader = Reader(bytes: bytes)
-    guard let values = reader.fields(names) else { return nil }
-    reader.skipSpace()
-    return reader.index == bytes.count ? Fields(names: names, values: values) : nil
+    /// The next member's place in `names`, or -1 for another key (pass its value with `skip`);
+    /// nil after the last member (`isComplete`) or where the text is not an object that
+    /// `parse` reads, a key twice included.
+    public mutating func next() -> Int? {
+      reader.skipSpace()
+      if !started {
+        started = true
+        guard reader.take(UInt8(ascii: "{")) else { return nil }
+        reader.skipSpace()
+        if reader.take(UInt8(ascii: "}")) { return end() }
+      } else {
+        if reader.take(UInt8(ascii: "}")) { return end() }
+        guard reader.take(UInt8(ascii: ",")) else { return nil }
+        reader.skipSpace()
+      }
+      guard let slot = key() else { return nil }
+      reader.skipSpace()
+      guard reader.take(UInt8(ascii: ":")) else { return nil }
+      return slot
+    }
+
+    private mutating func end() -> Int? {
+      reader.skipSpace()
+      isComplete = reader.index == reader.bytes.count
+      return nil
+    }
+
+    /// The key at the reader, matched by its bytes; one with an escape or beyond ASCII by its
+    /// text (a dictionary compares keys as Unicode text). Nil for a key met before.
+    private mutating func key() -> Int? {
+      let bytes = reader.bytes
+      guard reader.index < bytes.count, bytes[reader.index] == UInt8(ascii: "\"") else { return nil }
+      let start = reader.index + 1
+      var end = start
+      while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20, bytes[end] < 0x80 { end += 1 }
+      let slot: Int
+      if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+        reader.index = end + 1
+        guard let found = names.index(of: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) else {
+          return other(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+        }
+        slot = found
+      } else {
+        guard let text = reader.string() else { return nil }
+        guard let found = names.index(of: text) else { return other(text) }
+        slot = found
+      }
+      guard !seen[slot] else { return nil }
+      seen[slot] = true
+      return slot
+    }
+
+    private mutating func other(_ key: String) -> Int? {
+      guard !others.contains(key) else { return nil }
+      others.append(key)
+      return -1
+    }
+
+    /// Any value, as `parse` reads it.
+    public mutating func value() -> JSONValue? { reader.value(depth: 1) }
+
+    /// Passes over a value; false where `parse` would refuse it.
+    public mutating func skip() -> Bool { reader.skip(depth: 1) }
+
+    /// Whether the value is `null`, which it then passes over (another value is not).
+    public mutating func isNull() -> Bool {
+      reader.skipSpace()
+      return reader.literal("null")
+    }
+
+    /// Text; nil for null or another type.
+    public mutating func string() -> String? {
+      reader.skipSpace()
+      guard reader.index < reader.bytes.count, reader.bytes[reader.index] == UInt8(ascii: "\"") else { return nil }
+      return reader.string()
+    }
+
+    /// Text or null (`.some(nil)`); nil for another type.
+    public mutating func optionalString() -> String?? {
+      isNull() ? .some(nil) : string().map { $0 }
+    }
+
+    /// A whole number in Int's range, written without a fraction or exponent.
+    public mutating func int() -> Int? {
+      reader.skipSpace()
+      guard case .int(let number)? = reader.number() else { return nil }
+      return number
+    }
+
+    public mutating func optionalInt() -> Int?? {
+      isNull() ? .some(nil) : int().map { $0 }
+    }
+
+    /// A number as a Double (JSONDecoder reads a whole number as one too).
+    public mutating func double() -> Double? {
+      reader.skipSpace()
+      switch reader.number() {
+      case .int(let number)?: return Double(number)
+      case .double(let number)?: return number
+      default: return nil
+      }
+    }
+
+    public mutating func optionalDouble() -> Double?? {
+      isNull() ? .some(nil) : double().map { $0 }
+    }
+
+    public mutating func optionalBool() -> Bool?? {
+      if isNull() { return .some(nil) }
+      if reader.literal("true") { return true }
+      if reader.literal("false") { return false }
+      return nil
+    }
   }
 
   public static func parse(_ data: Data) -> JSONValue? {
@@ -175,40 +318,6 @@ public enum FastJSON {
         skipSpace()
         if take(UInt8(ascii: ",")) { continue }
         return take(UInt8(ascii: "}")) ? .object(object) : nil
-      }
-    }
-
-    /// A top-level object's members by `names`, without a dictionary: each key is matched by
-    /// its bytes, and one with an escape or beyond ASCII by its text.
-    mutating func fields(_ names: FieldNames) -> [JSONValue?]? {
-      skipSpace()
-      guard take(UInt8(ascii: "{")) else { return nil }
-      var values = [JSONValue?](repeating: nil, count: names.names.count)
-      var others: [String] = []
-      skipSpace()
-      if take(UInt8(ascii: "}")) { return values }
-      while true {
-        skipSpace()
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
-        let start = index + 1
-        guard let key = string() else { return nil }
-        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index - 1])
-        // A key with an escape spells its name in other bytes, and one beyond ASCII may equal a
-        // name as Unicode text (as a dictionary compares keys): match those by their text.
-        let plain = raw.count == key.utf8.count && !raw.contains { $0 >= 0x80 }
-        let slot = plain ? names.index(of: raw) : names.index(of: key)
-        skipSpace()
-        guard take(UInt8(ascii: ":")) else { return nil }
-        if let slot {
-          guard values[slot] == nil, let value = value(depth: 1) else { return nil }
-          values[slot] = value
-        } else {
-          guard !others.contains(key), skip(depth: 1) else { return nil }
-          others.append(key)
-        }
-        skipSpace()
-        if take(UInt8(ascii: ",")) { continue }
-        return take(UInt8(ascii: "}")) ? values : nil
       }
     }
 
@@ -289,7 +398,7 @@ public enum FastJSON {
     }
 
     /// A string; `index` is at its opening quote.
-    private mutating func string() -> String? {
+    mutating func string() -> String? {
       index += 1
       let start = index
       var ascii = true
@@ -380,7 +489,7 @@ public enum FastJSON {
     /// A number as JSONValue's decoding types it: a whole number in Int's range is an Int;
     /// a fraction or exponent whose value is not whole is a Double; the rest is left to
     /// JSONDecoder.
-    private mutating func number() -> JSONValue? {
+    mutating func number() -> JSONValue? {
       let start = index
       var whole = true
       _ = take(UInt8(ascii: "-"))
@@ -412,16 +521,57 @@ public enum FastJSON {
         }
         return .int(value)
       }
-      // strtod reads the token (JSON's number grammar is a subset of its own) and rounds
-      // correctly, as JSONDecoder does.
-      guard token.count < 64 else { return nil }
-      let double = withUnsafeTemporaryAllocation(of: CChar.self, capacity: token.count + 1) { buffer -> Double in
-        for (offset, byte) in token.enumerated() { buffer[offset] = CChar(bitPattern: byte) }
-        buffer[token.count] = 0
-        return strtod(buffer.baseAddress!, nil)
+      let double: Double
+      if let exact = Self.exactDouble(token) {
+        double = exact
+      } else {
+        // strtod reads the token (JSON's number grammar is a subset of its own) and rounds
+        // correctly, as JSONDecoder does.
+        guard token.count < 64 else { return nil }
+        double = withUnsafeTemporaryAllocation(of: CChar.self, capacity: token.count + 1) { buffer -> Double in
+          for (offset, byte) in token.enumerated() { buffer[offset] = CChar(bitPattern: byte) }
+          buffer[token.count] = 0
+          return strtod(buffer.baseAddress!, nil)
+        }
       }
       guard double.isFinite, double.rounded(.towardZero) != double else { return nil }
       return .double(double)
+    }
+
+    /// Powers of ten a Double holds exactly.
+    private static let powersOfTen: [Double] = [
+      1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ]
+
+    /// A number token's value without strtod, where one multiplication or division of two
+    /// exact Doubles gives it (digits below 2^53 and a power of ten up to 22: Clinger's fast
+    /// path), which IEEE arithmetic rounds correctly; nil otherwise. Timings such as `1.5`
+    /// are read this way.
+    static func exactDouble(_ token: UnsafeRawBufferPointer) -> Double? {
+      var digits: UInt64 = 0, scale = 0, exponent = 0, exponentSign = 1, negative = false
+      var inFraction = false, inExponent = false
+      for byte in token {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+          let digit = UInt64(byte - UInt8(ascii: "0"))
+          if inExponent {
+            exponent = exponent * 10 + Int(digit)
+            guard exponent < 1000 else { return nil }
+          } else {
+            digits = digits * 10 + digit
+            guard digits < 1 << 53 else { return nil }
+            if inFraction { scale -= 1 }
+          }
+        case UInt8(ascii: "."): inFraction = true
+        case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
+        case UInt8(ascii: "-"): if inExponent { exponentSign = -1 } else { negative = true }
+        default: break  // "+"
+        }
+      }
+      let power = scale + exponentSign * exponent
+      guard (-22...22).contains(power) else { return nil }
+      let magnitude = power < 0 ? Double(digits) / powersOfTen[-power] : Double(digits) * powersOfTen[power]
+      return negative ? -magnitude : magnitude
     }
 
     private mutating func digits() -> Int {
@@ -430,7 +580,7 @@ public enum FastJSON {
       return index - start
     }
 
-    private mutating func literal(_ word: StaticString) -> Bool {
+    mutating func literal(_ word: StaticString) -> Bool {
       let count = word.utf8CodeUnitCount
       guard index + count <= bytes.count else { return false }
       for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
@@ -438,7 +588,7 @@ public enum FastJSON {
       return true
     }
 
-    private mutating func take(_ byte: UInt8) -> Bool {
+    mutating func take(_ byte: UInt8) -> Bool {
       guard index < bytes.count, bytes[index] == byte else { return false }
       index += 1
       return true
@@ -452,18 +602,5 @@ public enum FastJSON {
         }
       }
     }
-  }
-}
-
-/// Where typed reads find a parsed object's members: a dictionary, or `FastJSON.Fields`.
-public protocol FieldLookup {
-  subscript(_ key: String) -> JSONValue? { get }
-}
-
-extension Dictionary: FieldLookup where Key == String, Value == JSONValue {}
-
-extension FastJSON.Readable {
-  public static func read(_ bytes: UnsafeRawBufferPointer) -> Self? {
-    FastJSON.parse(bytes).flatMap(Self.init(parsed:))
   }
 }

@@ -154,75 +154,109 @@ public struct ResultRecord: Sendable, Equatable, Codable {
 }
 
 extension ResultRecord: FastJSON.Readable {
-  /// Every key a record line may have: `read` keeps these members and no dictionary.
-  static let fieldNames = FastJSON.FieldNames(CodingKeys.allCases.map(\.rawValue) + ServerTimings.CodingKeys.allCases.map(\.rawValue))
+  /// A record line's members: every key a record may have.
+  private enum Member {
+    case record(CodingKeys)
+    case timing(ServerTimings.CodingKeys)
+  }
 
-  /// The record in a line's bytes, with its members read by `FastJSON.fields` (collect reads a
-  /// million of them, and building a dictionary per line was a third of its time).
+  private static let members = CodingKeys.allCases.map(Member.record) + ServerTimings.CodingKeys.allCases.map(Member.timing)
+
+  static let fieldNames = FastJSON.FieldNames(
+    members.map { member in
+      switch member {
+      case .record(let key): key.rawValue
+      case .timing(let key): key.rawValue
+      }
+    })
+
+  /// The record in a line's bytes, each member read straight into its field (collect reads a
+  /// million of them: building a dictionary per line was a third of its time, and a `JSONValue`
+  /// per member a quarter of what was left). Nil where JSONDecoder might read the line
+  /// otherwise, or fails; and for a record with an embedding (Float conversion is
+  /// JSONDecoder's). The caller then decodes with JSONDecoder, which also words the error.
   public static func read(_ bytes: UnsafeRawBufferPointer) -> ResultRecord? {
-    FastJSON.fields(bytes, fieldNames).flatMap(ResultRecord.init(fields:))
-  }
-
-  /// The record in a line read by `FastJSON`, as JSONDecoder makes it; nil where JSONDecoder
-  /// would fail (a missing key, a value of the wrong type) or where the record has an embedding
-  /// (Float conversion is JSONDecoder's), so the caller decodes with it and gets its error.
-  public init?(parsed value: JSONValue) {
-    guard case .object(let object) = value else { return nil }
-    self.init(fields: object)
-  }
-
-  init?<Object: FieldLookup>(fields object: Object) {
-    let fields = ParsedFields(object: object)
-    do {
-      guard case .object(let options)? = object["options"], let status = Status(rawValue: try fields.string("status")) else { return nil }
-      guard fields.isAbsent("embedding") else { return nil }
-      seq = try fields.int("seq")
-      id = try fields.string("id")
-      variant = try fields.string("variant")
-      `repeat` = try fields.int("repeat")
-      model = try fields.string("model")
-      self.options = options
-      self.status = status
-      response = try fields.optionalString("response")
-      error = try fields.optionalString("error")
-      doneReason = try fields.optionalString("done_reason")
-      timings.totalDuration = try fields.optionalInt("total_duration")
-      timings.loadDuration = try fields.optionalInt("load_duration")
-      timings.promptEvalCount = try fields.optionalInt("prompt_eval_count")
-      timings.promptEvalDuration = try fields.optionalInt("prompt_eval_duration")
-      timings.evalCount = try fields.optionalInt("eval_count")
-      timings.evalDuration = try fields.optionalInt("eval_duration")
-      if let source = try fields.optionalString("timing_source") {
-        guard let known = ServerTimings.Source(rawValue: source) else { return nil }
-        timings.source = known
+    var line = FastJSON.Members(bytes, fieldNames)
+    var seq: Int?, id: String?, variant: String?, `repeat`: Int?, model: String?, options: [String: JSONValue]?
+    var status: Status?, wallMs: Double?, node: String?, shard: Int?, attempts: Int?, finishedAt: String?
+    var record = ResultRecord(
+      seq: 0, id: "", variant: "", repeat: 0, model: "", options: [:], status: .ok, wallMs: 0, node: "", shard: 0, attempts: 0, finishedAt: "")
+    while let slot = line.next() {
+      guard slot >= 0 else {
+        guard line.skip() else { return nil }
+        continue
       }
-      wallMs = try fields.double("wall_ms")
-      ttftMs = try fields.optionalDouble("ttft_ms")
-      queueMs = try fields.optionalDouble("queue_ms")
-      node = try fields.string("node")
-      shard = try fields.int("shard")
-      server = try fields.optionalInt("server")
-      gpu = try fields.optionalString("gpu")
-      attempts = try fields.int("attempts")
-      jobId = try fields.optionalString("job_id")
-      finishedAt = try fields.string("finished_at")
-      meta = fields.optionalValue("meta")
-      parsed = fields.optionalValue("parsed")
-      switch object["schema_valid"] {
-      case nil, .null?: schemaValid = nil
-      case .bool(let valid)?: schemaValid = valid
-      default: return nil
-      }
-      if let errors = fields.optionalValue("schema_errors") {
-        guard case .array(let list) = errors else { return nil }
-        schemaErrors = try list.map { item in
-          guard case .string(let text) = item else { throw FieldMismatch() }
-          return text
+      switch members[slot] {
+      case .record(.seq): seq = line.int()
+      case .record(.id): id = line.string()
+      case .record(.variant): variant = line.string()
+      case .record(.repeat): `repeat` = line.int()
+      case .record(.model): model = line.string()
+      case .record(.options):
+        guard case .object(let object)? = line.value() else { return nil }
+        options = object
+      case .record(.status): status = line.string().flatMap(Status.init(rawValue:))
+      case .record(.response): guard let value = line.optionalString() else { return nil }; record.response = value
+      case .record(.error): guard let value = line.optionalString() else { return nil }; record.error = value
+      case .record(.doneReason): guard let value = line.optionalString() else { return nil }; record.doneReason = value
+      case .record(.wallMs): wallMs = line.double()
+      case .record(.ttftMs): guard let value = line.optionalDouble() else { return nil }; record.ttftMs = value
+      case .record(.queueMs): guard let value = line.optionalDouble() else { return nil }; record.queueMs = value
+      case .record(.node): node = line.string()
+      case .record(.shard): shard = line.int()
+      case .record(.server): guard let value = line.optionalInt() else { return nil }; record.server = value
+      case .record(.gpu): guard let value = line.optionalString() else { return nil }; record.gpu = value
+      case .record(.attempts): attempts = line.int()
+      case .record(.jobId): guard let value = line.optionalString() else { return nil }; record.jobId = value
+      case .record(.finishedAt): finishedAt = line.string()
+      case .record(.meta): guard let value = line.value() else { return nil }; record.meta = value == .null ? nil : value
+      case .record(.parsed): guard let value = line.value() else { return nil }; record.parsed = value == .null ? nil : value
+      case .record(.schemaValid): guard let value = line.optionalBool() else { return nil }; record.schemaValid = value
+      case .record(.schemaErrors):
+        guard let value = line.value() else { return nil }
+        switch value {
+        case .null: record.schemaErrors = nil
+        case .array(let list):
+          var texts: [String] = []
+          for item in list {
+            guard case .string(let text) = item else { return nil }
+            texts.append(text)
+          }
+          record.schemaErrors = texts
+        default: return nil
+        }
+      case .record(.embedding):
+        // A vector is left to JSONDecoder; null is no vector.
+        guard line.isNull() else { return nil }
+      case .timing(.totalDuration): guard let value = line.optionalInt() else { return nil }; record.timings.totalDuration = value
+      case .timing(.loadDuration): guard let value = line.optionalInt() else { return nil }; record.timings.loadDuration = value
+      case .timing(.promptEvalCount): guard let value = line.optionalInt() else { return nil }; record.timings.promptEvalCount = value
+      case .timing(.promptEvalDuration): guard let value = line.optionalInt() else { return nil }; record.timings.promptEvalDuration = value
+      case .timing(.evalCount): guard let value = line.optionalInt() else { return nil }; record.timings.evalCount = value
+      case .timing(.evalDuration): guard let value = line.optionalInt() else { return nil }; record.timings.evalDuration = value
+      case .timing(.source):
+        guard let value = line.optionalString() else { return nil }
+        if let value {
+          guard let known = ServerTimings.Source(rawValue: value) else { return nil }
+          record.timings.source = known
         }
       }
-    } catch {
-      return nil
     }
+    guard line.isComplete, let seq, let id, let variant, let `repeat`, let model, let options, let status, let wallMs, let node, let shard,
+      let attempts, let finishedAt
+    else { return nil }
+    (record.seq, record.id, record.variant, record.repeat, record.model, record.options) = (seq, id, variant, `repeat`, model, options)
+    (record.status, record.wallMs, record.node, record.shard, record.attempts, record.finishedAt) = (status, wallMs, node, shard, attempts, finishedAt)
+    return record
+  }
+
+  /// A record with the required members given and the others unknown.
+  private init(
+    seq: Int, id: String, variant: String, repeat: Int, model: String, options: Options, status: Status, wallMs: Double, node: String,
+    shard: Int, attempts: Int, finishedAt: String
+  ) {
+    (self.seq, self.id, self.variant, self.repeat, self.model, self.options) = (seq, id, variant, `repeat`, model, options)
+    (self.status, self.wallMs, self.node, self.shard, self.attempts, self.finishedAt) = (status, wallMs, node, shard, attempts, finishedAt)
   }
 }
 
@@ -289,6 +323,10 @@ extension ResultRecord: JSONFormats.Writable {
 }
 
 extension WorkItem: FastJSON.Readable {
+  public static func read(_ bytes: UnsafeRawBufferPointer) -> WorkItem? {
+    FastJSON.parse(bytes).flatMap(WorkItem.init(parsed:))
+  }
+
   /// A shard line read by `FastJSON`, as JSONDecoder makes it (nil where it would fail).
   public init?(parsed value: JSONValue) {
     guard case .object(let object) = value, case .object(let options)? = object["options"], case .object(let input)? = object["input"] else { return nil }
@@ -304,7 +342,7 @@ extension WorkItem: FastJSON.Readable {
   }
 
   /// `{"prompt": ...}`, or `{"messages": [...]}` when there is no prompt (or it is null).
-  private static func input(_ fields: ParsedFields<[String: JSONValue]>) throws -> PromptInput {
+  private static func input(_ fields: ParsedFields) throws -> PromptInput {
     if let prompt = try fields.optionalString("prompt") { return .prompt(prompt) }
     guard case .array(let list)? = fields.object["messages"] else { throw FieldMismatch() }
     return .messages(
@@ -321,8 +359,8 @@ struct FieldMismatch: Error {}
 
 /// Typed reads of a parsed object, with JSONDecoder's rules: a required key must be there with
 /// its type; an optional one may be missing or null. `FieldMismatch` where JSONDecoder would throw.
-struct ParsedFields<Object: FieldLookup> {
-  let object: Object
+struct ParsedFields {
+  let object: [String: JSONValue]
 
   func isAbsent(_ key: String) -> Bool {
     switch object[key] {

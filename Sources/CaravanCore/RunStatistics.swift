@@ -273,14 +273,16 @@ public struct RunStatistics: Sendable {
     sweep[position].responses += 1
     sweep[position].lengthSum += Double(words.count)
     sweep[position].lengthSquareSum += Double(words.count) * Double(words.count)
-    sweep[position].unigrams.formUnion(words)
     sweep[position].unigramCount += words.count
     if words.count > 1 {
       for i in 1..<words.count { sweep[position].bigrams.insert(Self.pairHash(words[i - 1], words[i])) }
       sweep[position].bigramCount += words.count - 1
     }
-    // The answer's word set, for its repeats' similarity: the same array, sorted in place.
-    group?.wordSets.append(Self.sortedUnique(consume words))
+    // The answer's word set, for its repeats' similarity: the same array, sorted in place. Its
+    // words go into the variant's distinct words once each.
+    let wordSet = Self.sortedUnique(consume words)
+    sweep[position].unigrams.formUnion(wordSet)
+    group?.wordSets.append(wordSet)
   }
 
   private mutating func countError(_ message: String?) {
@@ -424,12 +426,48 @@ public struct RunStatistics: Sendable {
   /// `values` sorted, each once: a word set that two sets' intersection and union merge.
   static func sortedUnique(_ values: consuming [UInt64]) -> [UInt64] {
     var sorted = values
-    sorted.sort()
     guard sorted.count > 1 else { return sorted }
-    var kept = 1
-    for index in 1..<sorted.count where sorted[index] != sorted[kept - 1] {
-      sorted[kept] = sorted[index]
-      kept += 1
+    guard sorted.count <= 64 else {
+      sorted.sort()
+      var kept = 1
+      for index in 1..<sorted.count where sorted[index] != sorted[kept - 1] {
+        sorted[kept] = sorted[index]
+        kept += 1
+      }
+      sorted.removeLast(sorted.count - kept)
+      return sorted
+    }
+    // An answer's few dozen words: repeats dropped through a small table, then the distinct
+    // ones sorted by insertion, in place (`sort` allocates a buffer for its merges, and
+    // sorting every repeat of a word first was a twentieth of collect's time).
+    let kept = sorted.withUnsafeMutableBufferPointer { buffer in
+      withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { table -> Int in
+        table.initialize(repeating: 0)
+        var kept = 0, sawZero = false
+        for value in buffer {
+          if value == 0 {
+            // 0 marks an empty slot; the word whose hash it is counts once all the same.
+            if !sawZero { (sawZero, buffer[kept], kept) = (true, 0, kept + 1) }
+            continue
+          }
+          var slot = Int(truncatingIfNeeded: (value &* 0x9E37_79B9_7F4A_7C15) >> 57)
+          while table[slot] != 0, table[slot] != value { slot = (slot + 1) & 127 }
+          guard table[slot] == 0 else { continue }
+          table[slot] = value
+          buffer[kept] = value
+          kept += 1
+        }
+        for index in 1..<max(kept, 1) {
+          let value = buffer[index]
+          var hole = index
+          while hole > 0, buffer[hole - 1] > value {
+            buffer[hole] = buffer[hole - 1]
+            hole -= 1
+          }
+          buffer[hole] = value
+        }
+        return kept
+      }
     }
     sorted.removeLast(sorted.count - kept)
     return sorted

@@ -15,19 +15,19 @@ struct PlannedKey: FastJSON.Readable {
   static let fieldNames = FastJSON.FieldNames(["seq", "id", "variant", "repeat"])
 
   static func read(_ bytes: UnsafeRawBufferPointer) -> PlannedKey? {
-    FastJSON.fields(bytes, fieldNames).flatMap(PlannedKey.init(fields:))
-  }
-
-  init?(parsed value: JSONValue) {
-    guard case .object(let object) = value else { return nil }
-    self.init(fields: object)
-  }
-
-  init?<Object: FieldLookup>(fields: Object) {
-    guard case .int(let seq)? = fields["seq"], case .string(let id)? = fields["id"],
-      case .string(let variant)? = fields["variant"], case .int(let `repeat`)? = fields["repeat"]
-    else { return nil }
-    (self.seq, self.id, self.variant, self.repeat) = (seq, id, variant, `repeat`)
+    var line = FastJSON.Members(bytes, fieldNames)
+    var seq: Int?, id: String?, variant: String?, `repeat`: Int?
+    while let slot = line.next() {
+      switch slot {
+      case 0: seq = line.int()
+      case 1: id = line.string()
+      case 2: variant = line.string()
+      case 3: `repeat` = line.int()
+      default: guard line.skip() else { return nil }
+      }
+    }
+    guard line.isComplete, let seq, let id, let variant, let `repeat` else { return nil }
+    return PlannedKey(seq: seq, id: id, variant: variant, repeat: `repeat`)
   }
 }
 
