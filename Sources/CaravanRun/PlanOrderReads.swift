@@ -30,7 +30,6 @@ final class PlanOrderReads {
   private let lanes: [Lane]
   private let batchSize: Int
   private var batch = Batch(reads: [], failure: nil)
-  private var position = 0
   private var batchNumber = 0
   private var ended = false
 
@@ -55,17 +54,17 @@ final class PlanOrderReads {
 
   /// The next item in plan order; nil after the last one.
   func next() throws -> PlannedRead? {
-    while position == batch.reads.count {
+    // A batch's reads are kept in reverse, so that each is moved out of it, not copied.
+    while batch.reads.isEmpty {
       if let failure = batch.failure { throw failure }
       // A batch shorter than the rest is the shard's last.
       guard !ended else { return nil }
       batch = lanes[batchNumber % lanes.count].take()
       batchNumber += 1
-      position = 0
       ended = batch.reads.count < batchSize
+      batch.reads.reverse()
     }
-    defer { position += 1 }
-    return batch.reads[position]
+    return batch.reads.popLast()
   }
 
   /// The reads of one thread: the batches `batches` picks, each put into `lane` in turn,
@@ -76,34 +75,86 @@ final class PlanOrderReads {
     defer { lane.finish() }
     let decoder = JSONDecoder()
     let results = kept.resultFiles.map { LineAt(path: $0) }
-    var reads: [PlannedRead] = []
-    reads.reserveCapacity(batchSize)
     var lines = LineReader(path: shardFile)
-    var position = 0
-    do {
-      while position < items {
-        // Lines of the other threads' batches are passed over without a copy.
-        let mine = batches(position / batchSize)
-        var mineLine: Data?
-        guard lines.nextLine({ _, bytes in mineLine = mine ? Data(bytes) : nil }) else { break }
-        defer { position += 1 }
-        guard let line = mineLine else { continue }
-        let item = try FastJSON.decode(PlannedKey.self, from: line, decoder: decoder)
-        var read = PlannedRead(item: item)
-        if kept.offsets[position] >= 0, let file = results[Int(kept.fileOf[position])] {
-          let data = try file.read(offset: kept.offsets[position], length: Int(kept.lengths[position]))
-          read.found = (data, try FastJSON.decode(ResultRecord.self, from: data, decoder: decoder))
+    var keys: [PlannedKey] = []
+    keys.reserveCapacity(batchSize)
+    var position = 0, linesEnded = false
+    while position < items, !linesEnded {
+      let first = position
+      let mine = batches(first / batchSize)
+      keys.removeAll(keepingCapacity: true)
+      var failure: (any Error)?
+      // The batch's plan lines; those of the other threads' batches are passed over unread.
+      while position < min(items, first + batchSize), failure == nil {
+        let more = lines.nextLine { _, bytes in
+          guard mine else { return }
+          do {
+            keys.append(try PlannedKey.read(bytes) ?? decoder.decode(PlannedKey.self, from: Data(bytes)))
+          } catch {
+            failure = error
+          }
         }
-        reads.append(read)
-        if reads.count == batchSize {
-          guard lane.put(Batch(reads: reads, failure: nil)) else { return }
-          reads.removeAll(keepingCapacity: true)
+        guard more else {
+          linesEnded = true
+          break
+        }
+        position += 1
+      }
+      guard mine else { continue }
+      let batch = Self.batch(keys, first: first, kept: kept, results: results, decoder: decoder, failure: failure)
+      guard lane.put(batch), batch.reads.count == batchSize, batch.failure == nil else { return }
+    }
+    lane.put(Batch(reads: [], failure: nil))
+  }
+
+  /// The items `keys` (from plan position `first` on) with their kept records: read into one
+  /// buffer (one allocation a batch, not one a record) and decoded. A record that cannot be
+  /// read or decoded ends the batch before it, with its error; else `failure` (a plan line's)
+  /// ends it.
+  private static func batch(
+    _ keys: [PlannedKey], first: Int, kept: KeptRecords, results: [LineAt?], decoder: JSONDecoder, failure: (any Error)?
+  ) -> Batch {
+    // Per item: where its record is, and where it goes in the buffer.
+    var places: [(file: LineAt, offset: Int, range: Range<Int>)?] = []
+    places.reserveCapacity(keys.count)
+    var size = 0
+    for position in first..<first + keys.count {
+      guard kept.offsets[position] >= 0, let file = results[Int(kept.fileOf[position])] else {
+        places.append(nil)
+        continue
+      }
+      places.append((file, kept.offsets[position], size..<size + Int(kept.lengths[position])))
+      size += Int(kept.lengths[position])
+    }
+    var bytes = Data(count: size)
+    var readable = keys.count, batchFailure = failure
+    bytes.withUnsafeMutableBytes { buffer in
+      for (index, place) in places.enumerated() {
+        guard let place else { continue }
+        do {
+          try place.file.read(offset: place.offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[place.range]))
+        } catch {
+          (readable, batchFailure) = (index, error)
+          return
         }
       }
-      lane.put(Batch(reads: reads, failure: nil))
-    } catch {
-      lane.put(Batch(reads: reads, failure: error))
     }
+    var reads: [PlannedRead] = []
+    reads.reserveCapacity(readable)
+    for (key, place) in zip(keys, places).prefix(readable) {
+      var read = PlannedRead(item: key)
+      if let range = place?.range {
+        // A slice shares the batch's buffer.
+        let line = bytes[range]
+        do {
+          read.found = (line, try FastJSON.decode(ResultRecord.self, from: line, decoder: decoder))
+        } catch {
+          return Batch(reads: reads, failure: error)
+        }
+      }
+      reads.append(read)
+    }
+    return Batch(reads: reads, failure: batchFailure)
   }
 
   /// Up to `batchSize` items in plan order; a failure ends the shard after them.

@@ -70,6 +70,36 @@ import Testing
     #expect(seen == Array(0..<17))
   }
 
+  /// A record that ends past the end of its file (one cut short after pass 1 found it: a
+  /// short read), and a plan line that is not JSON: each fails after the items before it,
+  /// never with a record of another.
+  @Test(arguments: [1, 2, 3])
+  func aShortReadOrADamagedPlanLineFailsAfterTheItemsBeforeIt(readers: Int) throws {
+    var (shardFile, kept) = try shard(count: 40)
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: kept.resultFiles[0])[.size] as? Int)
+    kept.lengths[31] = Int32(size)
+    let reads = PlanOrderReads(shardFile: shardFile, items: 40, kept: kept, readers: readers, batchSize: 4)
+    var seen: [Int] = []
+    #expect(throws: (any Error).self) {
+      while let read = try reads.next() { seen.append(read.item.seq) }
+    }
+    #expect(seen == Array(0..<31))
+
+    let (otherShard, otherKept) = try shard(count: 40)
+    var lines = try String(contentsOfFile: otherShard, encoding: .utf8).split(separator: "\n").map(String.init)
+    lines[13] = #"{"id":"p13","seq":13"#
+    try (lines.joined(separator: "\n") + "\n").write(toFile: otherShard, atomically: true, encoding: .utf8)
+    let damaged = PlanOrderReads(shardFile: otherShard, items: 40, kept: otherKept, readers: readers, batchSize: 4)
+    seen = []
+    #expect(throws: (any Error).self) {
+      while let read = try damaged.next() {
+        #expect(read.found?.record.seq == read.item.seq)
+        seen.append(read.item.seq)
+      }
+    }
+    #expect(seen == Array(0..<13))
+  }
+
   /// Stopping early (collect failing on a write) ends the threads: deinit waits for them.
   @Test func stoppingEarlyEndsTheThreads() throws {
     let (shardFile, kept) = try shard(count: 400)
