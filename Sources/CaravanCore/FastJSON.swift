@@ -37,7 +37,7 @@ public enum FastJSON {
     return try decoder.decode(type, from: line)
   }
 
-  /// The keys a `fields` read keeps, grouped by length so that a key in the text is matched
+  /// The keys a `Members` read keeps, grouped by length so that a key in the text is matched
   /// by its bytes, without a String or a hash.
   public struct FieldNames: Sendable {
     let names: [String]
@@ -49,6 +49,11 @@ public enum FastJSON {
     /// the last. Flat arrays, so a lookup retains nothing.
     private let table: [Int]
     private let width: Int
+    /// The name that sorts first by its bytes, and after each name the one that sorts next (-1
+    /// after the last): the order of the keys of a line that a JSON encoder wrote with its keys
+    /// sorted, as Caravan's records and plan lines are.
+    let firstInOrder: Int
+    let nextInOrder: [Int]
 
     public init(_ names: [String]) {
       self.names = names
@@ -63,6 +68,23 @@ public enum FastJSON {
       let width = max(1, byLength.map(\.count).max() ?? 1)
       self.width = width
       table = byLength.flatMap { $0 + [Int](repeating: -1, count: width - $0.count) }
+      let bytes = utf8
+      let order = bytes.indices.sorted { bytes[$0].lexicographicallyPrecedes(bytes[$1]) }
+      var next = [Int](repeating: -1, count: names.count)
+      for (place, name) in order.enumerated().dropLast() { next[name] = order[place + 1] }
+      (firstInOrder, nextInOrder) = (order.first ?? -1, next)
+    }
+
+    func utf8Count(_ slot: Int) -> Int { utf8[slot].count }
+
+    /// Whether the name `slot` is written in `bytes` at `start`, followed by its closing quote.
+    func isWritten(_ slot: Int, at start: Int, in bytes: UnsafeRawBufferPointer) -> Bool {
+      let count = utf8[slot].count
+      guard count <= 24, start + count < bytes.count, bytes[start + count] == UInt8(ascii: "\""), let base = bytes.baseAddress else { return false }
+      let key = base + start
+      return words[3 * slot] == key.littleEndianWord(count: min(count, 8))
+        && words[3 * slot + 1] == (count > 8 ? (key + 8).littleEndianWord(count: min(count - 8, 8)) : 0)
+        && words[3 * slot + 2] == (count > 16 ? (key + 16).littleEndianWord(count: count - 16) : 0)
     }
 
     /// Loaded with overlapping unaligned loads, not copied into memory: loading words just
@@ -73,29 +95,10 @@ public enum FastJSON {
       guard count > 0 else { return (0, 0, 0) }
       guard count <= 24, let base = bytes.baseAddress else { return nil }
       return (
-        word(base, count: min(count, 8)),
-        count > 8 ? word(base + 8, count: min(count - 8, 8)) : 0,
-        count > 16 ? word(base + 16, count: count - 16) : 0
+        base.littleEndianWord(count: min(count, 8)),
+        count > 8 ? (base + 8).littleEndianWord(count: min(count - 8, 8)) : 0,
+        count > 16 ? (base + 16).littleEndianWord(count: count - 16) : 0
       )
-    }
-
-    /// The `count` (1...8) bytes at `base` as a little-endian word, zero above them: two loads
-    /// that overlap in the middle, whose common bytes agree.
-    private static func word(_ base: UnsafeRawPointer, count: Int) -> UInt64 {
-      switch count {
-      case 8:
-        return UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
-      case 4...7:
-        let low = UInt64(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
-        let high = UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)))
-        return low | high << UInt64(8 * (count - 4))
-      case 2...3:
-        let low = UInt64(UInt16(littleEndian: base.loadUnaligned(as: UInt16.self)))
-        let high = UInt64(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: count - 2, as: UInt16.self)))
-        return low | high << UInt64(8 * (count - 2))
-      default:
-        return UInt64(base.load(as: UInt8.self))
-      }
     }
 
     /// Keys are short: compared as three words, a match costs about three loads.
@@ -139,6 +142,8 @@ public enum FastJSON {
     /// Keys not in `names` met so far: a key twice is refused, as `parse` refuses it.
     private var others: [String] = []
     private var started = false
+    /// The name the next key most likely is: the one after the last key, in sorted order.
+    private var expected: Int
     /// True once `next()` found the end of a well-formed object with nothing after it.
     public private(set) var isComplete = false
 
@@ -146,6 +151,7 @@ public enum FastJSON {
       reader = Reader(bytes: bytes)
       self.names = names
       seen = [Bool](repeating: false, count: names.names.count)
+      expected = names.firstInOrder
     }
 
     /// The next member's place in `names`, or -1 for another key (pass its value with `skip`);
@@ -181,6 +187,15 @@ public enum FastJSON {
       let bytes = reader.bytes
       guard reader.index < bytes.count, bytes[reader.index] == UInt8(ascii: "\"") else { return nil }
       let start = reader.index + 1
+      // Keys written in sorted order (as Caravan writes its lines) are matched at a glance.
+      if expected >= 0, names.isWritten(expected, at: start, in: bytes) {
+        let slot = expected
+        reader.index = start + names.utf8Count(slot) + 1
+        guard !seen[slot] else { return nil }
+        seen[slot] = true
+        expected = names.nextInOrder[slot]
+        return slot
+      }
       var end = start
       while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20, bytes[end] < 0x80 { end += 1 }
       let slot: Int
@@ -197,6 +212,7 @@ public enum FastJSON {
       }
       guard !seen[slot] else { return nil }
       seen[slot] = true
+      expected = names.nextInOrder[slot]
       return slot
     }
 

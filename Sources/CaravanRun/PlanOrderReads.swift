@@ -7,6 +7,9 @@ struct PlannedRead: Sendable {
   var item: PlannedKey
   /// The kept record's line and the record read from it; nil when the item has none.
   var found: (line: Data, record: ResultRecord)?
+
+  /// What is left in a batch where a read was moved out.
+  static let taken = PlannedRead(item: PlannedKey(seq: -1, id: "", variant: "", repeat: 0))
 }
 
 /// Where a shard's kept records are: pass 1 of collect finds them, pass 2 reads them.
@@ -30,6 +33,7 @@ final class PlanOrderReads {
   private let lanes: [Lane]
   private let batchSize: Int
   private var batch = Batch(reads: [], failure: nil)
+  private var position = 0
   private var batchNumber = 0
   private var ended = false
 
@@ -54,17 +58,20 @@ final class PlanOrderReads {
 
   /// The next item in plan order; nil after the last one.
   func next() throws -> PlannedRead? {
-    // A batch's reads are kept in reverse, so that each is moved out of it, not copied.
-    while batch.reads.isEmpty {
+    while position == batch.reads.count {
       if let failure = batch.failure { throw failure }
       // A batch shorter than the rest is the shard's last.
       guard !ended else { return nil }
       batch = lanes[batchNumber % lanes.count].take()
       batchNumber += 1
+      position = 0
       ended = batch.reads.count < batchSize
-      batch.reads.reverse()
     }
-    return batch.reads.popLast()
+    // Moved out of the batch, not copied (a copy retained each of its strings and buffers).
+    var read = PlannedRead.taken
+    swap(&read, &batch.reads[position])
+    position += 1
+    return read
   }
 
   /// The reads of one thread: the batches `batches` picks, each put into `lane` in turn,

@@ -8,11 +8,32 @@ import Testing
   func fastWordsMatchTheUnicodeSplit(text: String) {
     let reference = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
     #expect(RunStatistics.lowercasedWords(text) == reference)
-    #expect(RunStatistics.wordHashes(text) == reference.map { stableHash(String($0)) })
+    #expect(RunStatistics.wordHashes(text) == reference.map { RunStatistics.wordHash(String($0)) })
+  }
+
+  /// Words of every length up to 40, in any case: the hash takes capitals as small letters, and
+  /// no two different words hash alike.
+  @Test func wordHashesTakeCapitalsAsSmallLettersAndKeepWordsApart() {
+    var generator = SeededGenerator(seed: 20261207)
+    let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@[`{-'é")
+    var seen: [UInt64: String] = [:]
+    for _ in 0..<20000 {
+      let word = String((0..<Int.random(in: 1...40, using: &generator)).map { _ in letters.randomElement(using: &generator)! })
+      let hash = RunStatistics.wordHash(word)
+      #expect(hash == RunStatistics.wordHash(word.lowercased()), "\(word)")
+      let lowered = String(word.map { $0.isASCII ? Character($0.lowercased()) : $0 })
+      if let earlier = seen[hash] { #expect(earlier == lowered, "\(earlier) and \(lowered) collide") }
+      seen[hash] = lowered
+    }
+    // Every byte: only A-Z change.
+    for byte in UInt64(0)...255 {
+      let expected = (0x41...0x5A).contains(byte) ? byte + 0x20 : byte
+      #expect(RunStatistics.lowercasedASCII(byte << 16 | 0x4100_005A) == expected << 16 | 0x6100_007A)
+    }
   }
 
   @Test func pairsOfWordsHashApart() {
-    let words = ["the", "cat", "sat", "on", "mat"].map(stableHash)
+    let words = ["the", "cat", "sat", "on", "mat"].map { RunStatistics.wordHash($0) }
     var pairs: Set<UInt64> = []
     for a in words { for b in words { pairs.insert(RunStatistics.pairHash(a, b)) } }
     #expect(pairs.count == 25, "(a, b) and (b, a) differ, and no two pairs collide")
