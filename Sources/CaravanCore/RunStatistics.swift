@@ -402,19 +402,43 @@ public struct RunStatistics: Sendable {
   static func wordHashes(_ text: String) -> [UInt64] {
     var contiguous = text
     return contiguous.withUTF8 { utf8 -> [UInt64] in
+      let bytes = UnsafeRawBufferPointer(utf8)
+      guard let base = bytes.baseAddress else { return [] }
       var hashes: [UInt64] = []
-      hashes.reserveCapacity(utf8.count / 4)
+      hashes.reserveCapacity(bytes.count / 4)
       var start = 0
-      for (index, byte) in utf8.enumerated() {
-        if byte >= 0x80 { return lowercasedWords(text).map { word in wordHash(word) } }
-        if byte == 0x20 || (0x09...0x0D).contains(byte) {
-          if index > start { hashes.append(wordHash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[start..<index]))) }
-          start = index + 1
-        }
+      func endWord(at end: Int) {
+        if end > start { hashes.append(wordHash(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))) }
+        start = end + 1
       }
-      if utf8.count > start { hashes.append(wordHash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[start...]))) }
+      // Eight bytes at a time: their separators found at once, as a mask of top bits.
+      var chunk = 0
+      while chunk < bytes.count {
+        let count = min(8, bytes.count - chunk)
+        let word = (base + chunk).littleEndianWord(count: count)
+        if word & 0x8080_8080_8080_8080 != 0 { return lowercasedWords(text).map { word in wordHash(word) } }
+        var separators = asciiSeparators(word) & (count == 8 ? ~0 : (1 << UInt64(8 * count)) - 1)
+        while separators != 0 {
+          endWord(at: chunk + separators.trailingZeroBitCount / 8)
+          separators &= separators - 1
+        }
+        chunk += 8
+      }
+      endWord(at: bytes.count)
       return hashes
     }
+  }
+
+  /// The top bit of each byte of `bytes` (all ASCII) that is a space, a tab, a line feed, a
+  /// vertical tab, a form feed or a carriage return: `Character.isWhitespace` within ASCII.
+  static func asciiSeparators(_ bytes: UInt64) -> UInt64 {
+    let ones: UInt64 = 0x0101_0101_0101_0101, tops = ones &* 0x80
+    // Where a byte is zero, exactly (no borrow from a neighbour): the space's bytes, XORed.
+    let spaces = bytes ^ (ones &* 0x20)
+    let isSpace = ~(((spaces & (ones &* 0x7F)) &+ ones &* 0x7F) | spaces) & tops
+    // 0x09 through 0x0D: at least 0x09 and not at least 0x0E.
+    let controls = (bytes &+ ones &* (0x80 - 0x09)) & ~(bytes &+ ones &* (0x80 - 0x0E)) & tops
+    return isSpace | controls
   }
 
   static func wordHash(_ word: String) -> UInt64 {

@@ -385,7 +385,7 @@ final class OutputFile: @unchecked Sendable {
   /// Writes the buffers, in order; `handle` is used only on it until `close`.
   private let queue = DispatchQueue(label: "caravan-collect-write")
   private let pending = DispatchSemaphore(value: OutputFile.pendingLimit)
-  private static let pendingLimit = 4
+  private static let pendingLimit = 2
   private let lock = NSLock()
   private var failure: WriteFailure?
 
@@ -400,15 +400,18 @@ final class OutputFile: @unchecked Sendable {
   func write(line: Data) throws {
     buffer.append(line)
     buffer.append(UInt8(ascii: "\n"))
-    if buffer.count > 1 << 20 { try flush() }
+    if buffer.count > Self.chunkSize { try flush() }
   }
+
+  private static let chunkSize = 1 << 20
 
   /// Hands the buffer to the queue.
   private func flush() throws {
     if let failure = lock.withLock({ failure }) { throw failure }
     guard !buffer.isEmpty else { return }
     let chunk = buffer
-    buffer = Data()
+    // Room for a MiB and the line that passes it, so that appending never doubles a buffer.
+    buffer = Data(capacity: Self.chunkSize + 64 << 10)
     pending.wait()
     queue.async { [self] in
       defer { pending.signal() }

@@ -4,7 +4,10 @@ import Testing
 
 /// The sweep statistics' word splitter: the ASCII fast path gives what the Unicode path gives.
 @Suite struct AnswerWordsTests {
-  @Test(arguments: ["Hello  World\tand\nMORE\r\n words ", "", "   ", "Ünïcode Wörds\u{00A0}here", "a\u{2003}B c", "ONE"])
+  @Test(arguments: [
+    "Hello  World\tand\nMORE\r\n words ", "", "   ", "Ünïcode Wörds\u{00A0}here", "a\u{2003}B c", "ONE", "exactly8 chars16 ", "\u{0B}\u{0C}x\u{1C}y",
+    "a b c d e f g h i j k l m n o p", "ThisIsOneWordOfMoreThanTwentyFourBytes, then\tanother.",
+  ])
   func fastWordsMatchTheUnicodeSplit(text: String) {
     let reference = text.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
     #expect(RunStatistics.lowercasedWords(text) == reference)
@@ -24,6 +27,14 @@ import Testing
       let lowered = String(word.map { $0.isASCII ? Character($0.lowercased()) : $0 })
       if let earlier = seen[hash] { #expect(earlier == lowered, "\(earlier) and \(lowered) collide") }
       seen[hash] = lowered
+    }
+    // Every ASCII byte at every place of a word: separators are the ASCII whitespace.
+    for byte in UInt64(0)...127 {
+      let isSeparator = byte == 0x20 || (0x09...0x0D).contains(byte)
+      for place in UInt64(0)..<8 {
+        let mask = RunStatistics.asciiSeparators(byte << (8 * place) | (place == 0 ? 0x4100 : 0x41))
+        #expect(mask == (isSeparator ? 0x80 << (8 * place) : 0), "byte \(byte) at \(place)")
+      }
     }
     // Every byte: only A-Z change.
     for byte in UInt64(0)...255 {
