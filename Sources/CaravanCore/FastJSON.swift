@@ -54,10 +54,15 @@ public enum FastJSON {
     /// sorted, as Caravan's records and plan lines are.
     let firstInOrder: Int
     let nextInOrder: [Int]
+    /// Each name's length in bytes.
+    let lengths: [Int]
 
+    /// At most 64 names (a `Members` read keeps one bit per name).
     public init(_ names: [String]) {
+      precondition(names.count <= 64, "FieldNames holds at most 64 names")
       self.names = names
       utf8 = names.map { Array($0.utf8) }
+      lengths = utf8.map(\.count)
       words = utf8.flatMap { name in
         let packed: (UInt64, UInt64, UInt64) = name.withUnsafeBytes { Self.words($0) } ?? (0, 0, 0)
         return [packed.0, packed.1, packed.2]
@@ -75,11 +80,9 @@ public enum FastJSON {
       (firstInOrder, nextInOrder) = (order.first ?? -1, next)
     }
 
-    func utf8Count(_ slot: Int) -> Int { utf8[slot].count }
-
     /// Whether the name `slot` is written in `bytes` at `start`, followed by its closing quote.
     func isWritten(_ slot: Int, at start: Int, in bytes: UnsafeRawBufferPointer) -> Bool {
-      let count = utf8[slot].count
+      let count = lengths[slot]
       guard count <= 24, start + count < bytes.count, bytes[start + count] == UInt8(ascii: "\""), let base = bytes.baseAddress else { return false }
       let key = base + start
       return words[3 * slot] == key.littleEndianWord(count: min(count, 8))
@@ -138,7 +141,8 @@ public enum FastJSON {
   public struct Members {
     private var reader: Reader
     private let names: FieldNames
-    private var seen: [Bool]
+    /// The names met so far, a bit each (a line per record: no array to allocate).
+    private var seen: UInt64 = 0
     /// Keys not in `names` met so far: a key twice is refused, as `parse` refuses it.
     private var others: [String] = []
     private var started = false
@@ -150,7 +154,6 @@ public enum FastJSON {
     public init(_ bytes: UnsafeRawBufferPointer, _ names: FieldNames) {
       reader = Reader(bytes: bytes)
       self.names = names
-      seen = [Bool](repeating: false, count: names.names.count)
       expected = names.firstInOrder
     }
 
@@ -190,11 +193,8 @@ public enum FastJSON {
       // Keys written in sorted order (as Caravan writes its lines) are matched at a glance.
       if expected >= 0, names.isWritten(expected, at: start, in: bytes) {
         let slot = expected
-        reader.index = start + names.utf8Count(slot) + 1
-        guard !seen[slot] else { return nil }
-        seen[slot] = true
-        expected = names.nextInOrder[slot]
-        return slot
+        reader.index = start + names.lengths[slot] + 1
+        return met(slot)
       }
       var end = start
       while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20, bytes[end] < 0x80 { end += 1 }
@@ -210,8 +210,14 @@ public enum FastJSON {
         guard let found = names.index(of: text) else { return other(text) }
         slot = found
       }
-      guard !seen[slot] else { return nil }
-      seen[slot] = true
+      return met(slot)
+    }
+
+    /// `slot`, now met; nil when it was met before (a key twice).
+    private mutating func met(_ slot: Int) -> Int? {
+      let bit: UInt64 = 1 << UInt64(slot)
+      guard seen & bit == 0 else { return nil }
+      seen |= bit
       expected = names.nextInOrder[slot]
       return slot
     }
