@@ -55,6 +55,8 @@ public struct AnswerSample: Sendable, Equatable {
   public private(set) var keptPrompts: [String] = []
   private var rowIndex: [String: [String: Int]] = [:]
   private var lastPrompt: String?
+  /// Whether `lastPrompt`'s rows are kept.
+  private var lastIsKept = false
 
   public init(promptLimit: Int = 20, repeatLimit: Int = 5, characterLimit: Int = 300, lineLimit: Int = 4) {
     self.promptLimit = promptLimit
@@ -66,18 +68,20 @@ public struct AnswerSample: Sendable, Equatable {
   /// Adds a record; records come in plan order, so a prompt's records arrive together and a new
   /// id is a new prompt (counted without remembering every id).
   public mutating func add(_ record: ResultRecord) {
-    let kept = rowIndex[record.id] != nil
+    // A prompt's records come together: its id is looked up once, at its first record.
     if record.id != lastPrompt {
       lastPrompt = record.id
-      if !kept {
+      lastIsKept = rowIndex[record.id] != nil
+      if !lastIsKept {
         promptCount += 1
         if keptPrompts.count < promptLimit {
           keptPrompts.append(record.id)
           rowIndex[record.id] = [:]
+          lastIsKept = true
         }
       }
     }
-    guard rowIndex[record.id] != nil else { return }
+    guard lastIsKept else { return }
     let row: Int
     if let existing = rowIndex[record.id]?[record.variant] {
       row = existing

@@ -158,6 +158,8 @@ public struct RunStatistics: Sendable {
   private var serverDevices: [String: [String: [GPUInfo]]] = [:]
   private var labels: [String: [String: String]] = [:]
   private var index: [String: Int]
+  /// The variant of the last record, and its place in `sweep`.
+  private var lastVariant: (name: String, position: Int?) = ("", nil)
   /// The repeats of one (prompt, variant), which plan order keeps together.
   /// The answers of the prompt and variant being read, and each one's set of lowercased words.
   /// Word sets are sorted arrays without repeats (`sortedUnique`), compared by merging.
@@ -197,6 +199,7 @@ public struct RunStatistics: Sendable {
       return VariantSweep(variant: variant.name, options: options)
     }
     index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($0.element.name, $0.offset) })
+    lastVariant = ("", index[""])
   }
 
   /// Adds one line of a shard's timing file.
@@ -262,7 +265,9 @@ public struct RunStatistics: Sendable {
     embeddings.add(record)
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, [], []) }
-    guard let position = index[record.variant] else { return }
+    // Plan order keeps a variant's records together: its place is looked up once a run of them.
+    if record.variant != lastVariant.name { lastVariant = (record.variant, index[record.variant]) }
+    guard let position = lastVariant.position else { return }
     if record.status == .error {
       sweep[position].errors += 1
       return
@@ -448,12 +453,14 @@ public struct RunStatistics: Sendable {
 
   /// A word's hash, ASCII capitals taken as small letters: its UTF-8 mixed 8 bytes at a time
   /// (a multiplication per 8 bytes, where a byte-wise hash such as FNV-1a takes one per byte).
+  /// Both steps of the mix can be undone, so two words of at most 8 bytes never share a hash.
   static func wordHash(_ word: UnsafeRawBufferPointer) -> UInt64 {
     guard let base = word.baseAddress else { return 0 }
     var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(word.count)
     var offset = 0
     while offset < word.count {
-      hash = pairHash(hash, lowercasedASCII(base.advanced(by: offset).littleEndianWord(count: word.count - offset)))
+      hash = (hash ^ lowercasedASCII(base.advanced(by: offset).littleEndianWord(count: word.count - offset))) &* 0xBF58_476D_1CE4_E5B9
+      hash ^= hash >> 29
       offset += 8
     }
     return hash
