@@ -39,7 +39,7 @@ public enum FastJSON {
 
   /// The keys a `Members` read keeps, grouped by length so that a key in the text is matched
   /// by its bytes, without a String or a hash.
-  public struct FieldNames: Sendable {
+  public final class FieldNames: Sendable {
     let names: [String]
     private let utf8: [[UInt8]]
     /// Each name's bytes as three words (zero past its end; names of more than 24 bytes are
@@ -424,7 +424,19 @@ public enum FastJSON {
       index += 1
       let start = index
       var ascii = true
-      // Most text has no escapes: find the closing quote and make the String from the bytes.
+      // Most text has no escapes: find the closing quote and make the String from the bytes,
+      // passing over eight bytes at a time while none of them is a quote, a backslash or a
+      // control character.
+      if let base = bytes.baseAddress {
+        var high: UInt64 = 0
+        while index + 8 <= bytes.count {
+          let word = (base + index).littleEndianWord(count: 8)
+          guard Self.specialBytes(word) == 0 else { break }
+          high |= word
+          index += 8
+        }
+        ascii = high & 0x8080_8080_8080_8080 == 0
+      }
       while index < bytes.count {
         let byte = bytes[index]
         if byte == UInt8(ascii: "\"") {
@@ -467,6 +479,15 @@ public enum FastJSON {
         }
       }
       return nil
+    }
+
+    /// The top bit of each byte of `word` that is a quote, a backslash or below 0x20: the bytes
+    /// that end the plain run of a JSON text.
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+      let ones: UInt64 = 0x0101_0101_0101_0101, low7 = ones &* 0x7F, tops = ones &* 0x80
+      func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low7) &+ low7) | x) & tops }
+      let control = ~(((word & low7) &+ ones &* 0x60) | word) & tops
+      return zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C)) | control
     }
 
     private static func text(_ bytes: UnsafeRawBufferPointer, ascii: Bool) -> String? {

@@ -55,6 +55,26 @@ import Testing
     }
   }
 
+  /// Texts are passed over eight bytes at a time: every ASCII byte at every place of a longer
+  /// text ends that run where it must (a quote, a backslash, a control character), and texts
+  /// with letters beyond ASCII anywhere read as JSONDecoder reads them.
+  @Test func longTextsMatchJSONDecoderWhateverByteComesWhere() throws {
+    for byte in UInt8(0)..<0x80 {
+      for place in 0..<20 {
+        var text = [UInt8](repeating: UInt8(ascii: "a"), count: 24)
+        text[place] = byte
+        let data = Data([UInt8(ascii: "\"")] + text + [UInt8(ascii: "\"")])
+        #expect(FastJSON.parse(data) == (try? JSONDecoder().decode(JSONValue.self, from: data)), "byte \(byte) at \(place)")
+      }
+    }
+    var generator = SeededGenerator(seed: 20261208)
+    let pieces = ["plain words ", "é", "日本", "😀", "\\\"", "\\n", "\\u00e9", "x"]
+    for _ in 0..<2000 {
+      let text = "\"" + (0..<Int.random(in: 0...30, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() + "\""
+      #expect(FastJSON.parse(text) == decoded(text), "\(text)")
+    }
+  }
+
   @Test func invalidUTF8IsLeftToJSONDecoder() {
     #expect(FastJSON.parse(Data([0x22, 0xC3, 0x28, 0x22])) == nil)
     #expect(FastJSON.parse(Data([0x22, 0xC3, 0xA9, 0x22])) == .string("é"))
