@@ -180,7 +180,7 @@ public enum Collector {
       guard let scanned = nextScan?.value() else { break }
       nextScan = scan(number + 1, firstSeq: firstSeq + shard.items)
       report.unexpected += scanned.unexpected
-      let counts = scanned.counts
+      let extraRecords = scanned.extraRecords
       // Pass 2: the plan's items in order, each with its latest record, read and decoded on a
       // thread of their own while this one counts and writes.
       let reads = PlanOrderReads(shardFile: layout.shardFile(shard.index), items: shard.items, kept: scanned.kept)
@@ -201,9 +201,9 @@ public enum Collector {
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
         }
-        if counts[position] > 1 {
-          report.duplicatesSent += Int(counts[position]) - 1
-          if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: Int(counts[position]))) }
+        if extraRecords[position] > 0 {
+          report.duplicatesSent += Int(extraRecords[position])
+          if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: Int(extraRecords[position]) + 1)) }
         }
         report.recorded += 1
         if record.status == .ok { report.ok += 1 } else { report.errors += 1 }

@@ -14,11 +14,20 @@ struct PlannedRead: Sendable {
 
 /// Where a shard's kept records are: pass 1 of collect finds them, pass 2 reads them.
 struct KeptRecords: Sendable {
-  /// Per item of the shard: the byte offset of its kept record (-1: none), its length, and
-  /// which of the shard's results files holds it.
-  var offsets: [Int]
-  var lengths: [Int32]
-  var fileOf: [UInt16]
+  /// Where one item's kept record is. One value per item, so that pass 1, which meets the items
+  /// in the order their records were written, touches one place in memory per record.
+  struct Place: Sendable {
+    /// Its byte offset; -1 when the item has no record.
+    var offset: Int
+    var length: Int32
+    /// Which of the shard's results files holds it.
+    var file: UInt16
+
+    static let none = Place(offset: -1, length: 0, file: 0)
+  }
+
+  /// Per item of the shard.
+  var places: [Place]
   var resultFiles: [String]
 }
 
@@ -125,13 +134,13 @@ final class PlanOrderReads {
     var places: [(file: LineAt, offset: Int, range: Range<Int>)?] = []
     places.reserveCapacity(keys.count)
     var size = 0
-    for position in first..<first + keys.count {
-      guard kept.offsets[position] >= 0, let file = results[Int(kept.fileOf[position])] else {
+    for place in kept.places[first..<first + keys.count] {
+      guard place.offset >= 0, let file = results[Int(place.file)] else {
         places.append(nil)
         continue
       }
-      places.append((file, kept.offsets[position], size..<size + Int(kept.lengths[position])))
-      size += Int(kept.lengths[position])
+      places.append((file, place.offset, size..<size + Int(place.length)))
+      size += Int(place.length)
     }
     var bytes = Data(count: size)
     var readable = keys.count, batchFailure = failure

@@ -8,42 +8,43 @@ import Foundation
 /// per item, whatever the size of the records.
 struct ShardScan: Sendable {
   var kept: KeptRecords
-  /// Per item: how many records count towards it. Records of an item after an ok one are work
-  /// done twice (the newest ok one is kept); a record after an error one is a retry (`caravan
-  /// resume --retry-errors`), which replaces it.
-  var counts: [UInt16]
+  /// Per item: how many records count towards it beyond the first. Records of an item after an
+  /// ok one are work done twice (the newest ok one is kept); a record after an error one is a
+  /// retry (`caravan resume --retry-errors`), which replaces it.
+  var extraRecords: [UInt16]
   /// Lines whose `seq` is not one of this shard's items (a damaged or foreign results file).
   var unexpected: Int
 
   init(items: Int, firstSeq: Int, resultFiles paths: [String]) {
-    var kept = KeptRecords(
-      offsets: [Int](repeating: -1, count: items), lengths: [Int32](repeating: 0, count: items),
-      fileOf: [UInt16](repeating: 0, count: items), resultFiles: paths)
-    var counts = [UInt16](repeating: 0, count: items)
+    var places = [KeptRecords.Place](repeating: .none, count: items)
+    // Touched only by an item's second record (or an error record): most items never are, so
+    // these cost no memory traffic.
+    var extra = [UInt16](repeating: 0, count: items)
     var latestIsError = [Bool](repeating: false, count: items)
     var unexpected = 0
-    func note(_ offset: Int, _ line: UnsafeRawBufferPointer, inFile fileIndex: Int) {
-      // A line too long for the table cannot be a record Caravan wrote.
-      let (seq, isError) = Self.seqAndStatus(in: line)
-      guard let seq, seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count) else {
-        unexpected += 1
-        return
-      }
-      let index = seq - firstSeq
-      if kept.offsets[index] < 0 || !latestIsError[index], counts[index] < .max { counts[index] += 1 }
-      // An error never replaces an ok record (another generation's holder may have failed
-      // where the first succeeded).
-      if isError, kept.offsets[index] >= 0, !latestIsError[index] { return }
-      kept.offsets[index] = offset
-      kept.lengths[index] = length
-      kept.fileOf[index] = UInt16(fileIndex)
-      latestIsError[index] = isError
-    }
     for (fileIndex, path) in paths.enumerated() {
       var reader = LineReader(path: path)
-      while reader.nextLine({ note($0, $1, inFile: fileIndex) }) {}
+      while reader.nextLine({ offset, line in
+        // A line too long for the table cannot be a record Caravan wrote.
+        let (seq, isError) = Self.seqAndStatus(in: line)
+        guard let seq, seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count) else {
+          unexpected += 1
+          return
+        }
+        let index = seq - firstSeq
+        if places[index].offset >= 0 {
+          if !latestIsError[index], extra[index] < .max - 1 { extra[index] += 1 }
+          // An error never replaces an ok record (another generation's holder may have failed
+          // where the first succeeded).
+          if isError, !latestIsError[index] { return }
+          latestIsError[index] = isError
+        } else if isError {
+          latestIsError[index] = true
+        }
+        places[index] = KeptRecords.Place(offset: offset, length: length, file: UInt16(fileIndex))
+      }) {}
     }
-    (self.kept, self.counts, self.unexpected) = (kept, counts, unexpected)
+    (kept, extraRecords, self.unexpected) = (KeptRecords(places: places, resultFiles: paths), extra, unexpected)
   }
 
   /// A record line's top-level `seq` and whether its top-level `status` is "error", read from

@@ -15,9 +15,7 @@ import Testing
     let shardFile = folder.appendingPathComponent("shard.jsonl").path
     let resultsFile = folder.appendingPathComponent("results.jsonl").path
     var shardText = "", resultsText = ""
-    var kept = KeptRecords(
-      offsets: [Int](repeating: -1, count: count), lengths: [Int32](repeating: 0, count: count),
-      fileOf: [UInt16](repeating: 0, count: count), resultFiles: [resultsFile])
+    var kept = KeptRecords(places: [KeptRecords.Place](repeating: .none, count: count), resultFiles: [resultsFile])
     for seq in 0..<count {
       shardText += #"{"id":"p\#(seq)","input":{"messages":[{"content":"hello \#(seq)","role":"user"}]},"model":"m","options":{},"repeat":1,"seq":\#(seq),"variant":"v"}"# + "\n"
     }
@@ -25,8 +23,7 @@ import Testing
       let line = seq == damaged
         ? #"{"seq":\#(seq),"status":"ok","torn"#
         : #"{"attempts":1,"error":null,"finished_at":"2026-12-03T10:00:00Z","id":"p\#(seq)","model":"m","node":"n1","options":{},"repeat":1,"response":"answer \#(seq)","seq":\#(seq),"shard":0,"status":"ok","variant":"v","wall_ms":2.5}"#
-      kept.offsets[seq] = resultsText.utf8.count
-      kept.lengths[seq] = Int32(line.utf8.count)
+      kept.places[seq] = KeptRecords.Place(offset: resultsText.utf8.count, length: Int32(line.utf8.count), file: 0)
       resultsText += line + "\n"
     }
     try shardText.write(toFile: shardFile, atomically: true, encoding: .utf8)
@@ -77,7 +74,7 @@ import Testing
   func aShortReadOrADamagedPlanLineFailsAfterTheItemsBeforeIt(readers: Int) throws {
     var (shardFile, kept) = try shard(count: 40)
     let size = try #require(try FileManager.default.attributesOfItem(atPath: kept.resultFiles[0])[.size] as? Int)
-    kept.lengths[31] = Int32(size)
+    kept.places[31].length = Int32(size)
     let reads = PlanOrderReads(shardFile: shardFile, items: 40, kept: kept, readers: readers, batchSize: 4)
     var seen: [Int] = []
     #expect(throws: (any Error).self) {
