@@ -180,7 +180,7 @@ public enum Collector {
       guard let scanned = nextScan?.value() else { break }
       nextScan = scan(number + 1, firstSeq: firstSeq + shard.items)
       report.unexpected += scanned.unexpected
-      let extraRecords = scanned.extraRecords
+      let extraRecords = scanned.extraRecords, anyExtra = !scanned.extraRecords.isEmpty
       // Pass 2: the plan's items in order, each with its latest record, read and decoded on a
       // thread of their own while this one counts and writes.
       let reads = PlanOrderReads(shardFile: layout.shardFile(shard.index), items: shard.items, kept: scanned.kept)
@@ -201,9 +201,9 @@ public enum Collector {
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
         }
-        if extraRecords[position] > 0 {
-          report.duplicatesSent += Int(extraRecords[position])
-          if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: Int(extraRecords[position]) + 1)) }
+        if anyExtra, let extra = extraRecords[position] {
+          report.duplicatesSent += extra
+          if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: extra + 1)) }
         }
         report.recorded += 1
         if record.status == .ok { report.ok += 1 } else { report.errors += 1 }
@@ -374,8 +374,8 @@ private func write(_ data: Data, to path: String) throws {
 ///
 /// Full buffers are written on a queue of their own while collect goes on: the kernel's copy of
 /// the merged records into the page cache was a fifth of collect's time, and all of it on
-/// collect's own thread. At most `pendingLimit` buffers (a MiB each) wait to be written; the
-/// first write that fails fails the next `write` or `close`.
+/// collect's own thread. One buffer (a MiB) is written while the next fills; the first write
+/// that fails fails the next `write` or `close`.
 final class OutputFile: @unchecked Sendable {
   private let path: String
   private let partial: String
@@ -385,7 +385,7 @@ final class OutputFile: @unchecked Sendable {
   /// Writes the buffers, in order; `handle` is used only on it until `close`.
   private let queue = DispatchQueue(label: "caravan-collect-write")
   private let pending = DispatchSemaphore(value: OutputFile.pendingLimit)
-  private static let pendingLimit = 2
+  private static let pendingLimit = 1
   private let lock = NSLock()
   private var failure: WriteFailure?
 

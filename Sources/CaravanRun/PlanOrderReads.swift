@@ -47,7 +47,7 @@ final class PlanOrderReads {
   private var ended = false
 
   /// Reads at most `items` lines of `shardFile`.
-  init(shardFile: String, items: Int, kept: KeptRecords, readers: Int = 2, batchSize: Int = 512) {
+  init(shardFile: String, items: Int, kept: KeptRecords, readers: Int = 2, batchSize: Int = 256) {
     self.batchSize = batchSize
     lanes = (0..<max(1, readers)).map { _ in Lane() }
     for (number, lane) in lanes.enumerated() {
@@ -91,7 +91,7 @@ final class PlanOrderReads {
     defer { lane.finish() }
     let decoder = JSONDecoder()
     let results = kept.resultFiles.map { LineAt(path: $0) }
-    var lines = LineReader(path: shardFile)
+    var lines = LineReader(path: shardFile, chunkSize: 256 << 10)
     var keys: [PlannedKey] = []
     keys.reserveCapacity(batchSize)
     var position = 0, linesEnded = false

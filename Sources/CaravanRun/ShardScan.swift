@@ -8,19 +8,20 @@ import Foundation
 /// per item, whatever the size of the records.
 struct ShardScan: Sendable {
   var kept: KeptRecords
-  /// Per item: how many records count towards it beyond the first. Records of an item after an
-  /// ok one are work done twice (the newest ok one is kept); a record after an error one is a
-  /// retry (`caravan resume --retry-errors`), which replaces it.
-  var extraRecords: [UInt16]
+  /// By item (its place in the shard), for the items that have them: how many records count
+  /// towards it beyond the first. Records of an item after an ok one are work done twice (the
+  /// newest ok one is kept); a record after an error one is a retry (`caravan resume
+  /// --retry-errors`), which replaces it.
+  var extraRecords: [Int: Int]
   /// Lines whose `seq` is not one of this shard's items (a damaged or foreign results file).
   var unexpected: Int
 
   init(items: Int, firstSeq: Int, resultFiles paths: [String]) {
     var places = [KeptRecords.Place](repeating: .none, count: items)
-    // Touched only by an item's second record (or an error record): most items never are, so
-    // these cost no memory traffic.
-    var extra = [UInt16](repeating: 0, count: items)
-    var latestIsError = [Bool](repeating: false, count: items)
+    // Only the items with an error record or a second record have an entry: a few, so they
+    // cost no memory per item.
+    var latestIsError: [Int: Bool] = [:]
+    var extra: [Int: Int] = [:]
     var unexpected = 0
     for (fileIndex, path) in paths.enumerated() {
       var reader = LineReader(path: path)
@@ -33,10 +34,11 @@ struct ShardScan: Sendable {
         }
         let index = seq - firstSeq
         if places[index].offset >= 0 {
-          if !latestIsError[index], extra[index] < .max - 1 { extra[index] += 1 }
+          let replacesAnError = latestIsError[index] ?? false
+          if !replacesAnError { extra[index, default: 0] += 1 }
           // An error never replaces an ok record (another generation's holder may have failed
           // where the first succeeded).
-          if isError, !latestIsError[index] { return }
+          if isError, !replacesAnError { return }
           latestIsError[index] = isError
         } else if isError {
           latestIsError[index] = true
