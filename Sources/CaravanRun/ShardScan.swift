@@ -26,9 +26,11 @@ struct ShardScan: Sendable {
     for (fileIndex, path) in paths.enumerated() {
       var reader = LineReader(path: path)
       while reader.nextLine({ offset, line in
-        // A line too long for the table cannot be a record Caravan wrote.
+        // A line too long for the table (or too far into its file) cannot be a record Caravan wrote.
         let (seq, isError) = Self.seqAndStatus(in: line)
-        guard let seq, seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count) else {
+        guard let seq, seq >= firstSeq, seq - firstSeq < items, let length = Int32(exactly: line.count),
+          let place = KeptRecords.Place(offset: offset, length: length, file: UInt16(fileIndex))
+        else {
           unexpected += 1
           return
         }
@@ -43,7 +45,7 @@ struct ShardScan: Sendable {
         } else if isError {
           latestIsError[index] = true
         }
-        places[index] = KeptRecords.Place(offset: offset, length: length, file: UInt16(fileIndex))
+        places[index] = place
       }) {}
     }
     (kept, extraRecords, self.unexpected) = (KeptRecords(places: places, resultFiles: paths), extra, unexpected)

@@ -23,7 +23,7 @@ import Testing
       let line = seq == damaged
         ? #"{"seq":\#(seq),"status":"ok","torn"#
         : #"{"attempts":1,"error":null,"finished_at":"2026-12-03T10:00:00Z","id":"p\#(seq)","model":"m","node":"n1","options":{},"repeat":1,"response":"answer \#(seq)","seq":\#(seq),"shard":0,"status":"ok","variant":"v","wall_ms":2.5}"#
-      kept.places[seq] = KeptRecords.Place(offset: resultsText.utf8.count, length: Int32(line.utf8.count), file: 0)
+      kept.places[seq] = try #require(KeptRecords.Place(offset: resultsText.utf8.count, length: Int32(line.utf8.count), file: 0))
       resultsText += line + "\n"
     }
     try shardText.write(toFile: shardFile, atomically: true, encoding: .utf8)
@@ -95,6 +95,17 @@ import Testing
       }
     }
     #expect(seen == Array(0..<13))
+  }
+
+  @Test func aPlaceHoldsOffsetsUpTo256TiB() throws {
+    for offset in [0, 1, 4095, 1 << 32 - 1, 1 << 32, 1 << 40 + 12345, 1 << 48 - 1] {
+      let place = try #require(KeptRecords.Place(offset: offset, length: 7, file: 3))
+      #expect(place.offset == offset && place.length == 7 && place.file == 3)
+    }
+    #expect(KeptRecords.Place(offset: 1 << 48, length: 7, file: 0) == nil)
+    #expect(KeptRecords.Place(offset: -1, length: 7, file: 0) == nil)
+    #expect(KeptRecords.Place.none.offset == -1)
+    #expect(MemoryLayout<KeptRecords.Place>.stride == 12)
   }
 
   /// Stopping early (collect failing on a write) ends the threads: deinit waits for them.
