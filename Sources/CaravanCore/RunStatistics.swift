@@ -412,9 +412,26 @@ public struct RunStatistics: Sendable {
       var hashes: [UInt64] = []
       hashes.reserveCapacity(bytes.count / 4)
       var start = 0
+      // `wordHash` of each word, with whole 8-byte loads masked to the word where the text
+      // goes on past them (a load of the word's own length branched on it, and mispredicted).
       func endWord(at end: Int) {
-        if end > start { hashes.append(wordHash(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))) }
-        start = end + 1
+        defer { start = end + 1 }
+        guard end > start else { return }
+        var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(end - start)
+        var offset = start
+        while offset < end {
+          let count = end - offset
+          var chunk: UInt64
+          if offset + 8 <= bytes.count {
+            chunk = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
+            if count < 8 { chunk &= (1 << UInt64(8 * count)) &- 1 }
+          } else {
+            chunk = (base + offset).littleEndianWord(count: count)
+          }
+          hash = mixWord(hash, chunk)
+          offset += 8
+        }
+        hashes.append(hash)
       }
       // Eight bytes at a time: their separators found at once, as a mask of top bits.
       var chunk = 0
@@ -459,11 +476,17 @@ public struct RunStatistics: Sendable {
     var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(word.count)
     var offset = 0
     while offset < word.count {
-      hash = (hash ^ lowercasedASCII(base.advanced(by: offset).littleEndianWord(count: word.count - offset))) &* 0xBF58_476D_1CE4_E5B9
-      hash ^= hash >> 29
+      hash = mixWord(hash, base.advanced(by: offset).littleEndianWord(count: word.count - offset))
       offset += 8
     }
     return hash
+  }
+
+  /// One step of `wordHash`: 8 bytes of a word (zero past its end) mixed into `hash`.
+  @inline(__always)
+  static func mixWord(_ hash: UInt64, _ chunk: UInt64) -> UInt64 {
+    let mixed = (hash ^ lowercasedASCII(chunk)) &* 0xBF58_476D_1CE4_E5B9
+    return mixed ^ mixed >> 29
   }
 
   /// `bytes` with each of its bytes that is an ASCII capital made small (0x20 added), all eight
