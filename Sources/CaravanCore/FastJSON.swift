@@ -82,12 +82,14 @@ public enum FastJSON {
 
     /// Whether the name `slot` is written in `bytes` at `start`, followed by its closing quote.
     func isWritten(_ slot: Int, at start: Int, in bytes: UnsafeRawBufferPointer) -> Bool {
-      let count = lengths[slot]
-      guard count <= 24, start + count < bytes.count, bytes[start + count] == UInt8(ascii: "\""), let base = bytes.baseAddress else { return false }
-      let key = base + start
-      return words[3 * slot] == key.littleEndianWord(count: min(count, 8))
-        && words[3 * slot + 1] == (count > 8 ? (key + 8).littleEndianWord(count: min(count - 8, 8)) : 0)
-        && words[3 * slot + 2] == (count > 16 ? (key + 16).littleEndianWord(count: count - 16) : 0)
+      let end = start + lengths[slot]
+      guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), let keyWords = Self.words(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+      else { return false }
+      return matches(slot, keyWords)
+    }
+
+    private func matches(_ name: Int, _ keyWords: (UInt64, UInt64, UInt64)) -> Bool {
+      words[3 * name] == keyWords.0 && words[3 * name + 1] == keyWords.1 && words[3 * name + 2] == keyWords.2
     }
 
     /// Loaded with overlapping unaligned loads, not copied into memory: loading words just
@@ -114,7 +116,7 @@ public enum FastJSON {
       for slot in first..<first + width {
         let name = table[slot]
         guard name >= 0 else { return nil }
-        if words[3 * name] == keyWords.0, words[3 * name + 1] == keyWords.1, words[3 * name + 2] == keyWords.2 { return name }
+        if matches(name, keyWords) { return name }
       }
       return nil
     }

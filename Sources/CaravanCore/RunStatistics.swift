@@ -159,7 +159,7 @@ public struct RunStatistics: Sendable {
   private var labels: [String: [String: String]] = [:]
   private var index: [String: Int]
   /// The variant of the last record, and its place in `sweep`.
-  private var lastVariant: (name: String, position: Int?) = ("", nil)
+  private var lastVariant: (name: String, position: Int?)?
   /// The repeats of one (prompt, variant), which plan order keeps together.
   /// The answers of the prompt and variant being read, and each one's set of lowercased words.
   /// Word sets are sorted arrays without repeats (`sortedUnique`), compared by merging.
@@ -199,7 +199,6 @@ public struct RunStatistics: Sendable {
       return VariantSweep(variant: variant.name, options: options)
     }
     index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($0.element.name, $0.offset) })
-    lastVariant = ("", index[""])
   }
 
   /// Adds one line of a shard's timing file.
@@ -266,8 +265,8 @@ public struct RunStatistics: Sendable {
     if group?.id != record.id || group?.variant != record.variant { closeGroup() }
     if group == nil { group = (record.id, record.variant, [], []) }
     // Plan order keeps a variant's records together: its place is looked up once a run of them.
-    if record.variant != lastVariant.name { lastVariant = (record.variant, index[record.variant]) }
-    guard let position = lastVariant.position else { return }
+    if record.variant != lastVariant?.name { lastVariant = (record.variant, index[record.variant]) }
+    guard let position = lastVariant?.position else { return }
     if record.status == .error {
       sweep[position].errors += 1
       return
@@ -412,26 +411,9 @@ public struct RunStatistics: Sendable {
       var hashes: [UInt64] = []
       hashes.reserveCapacity(bytes.count / 4)
       var start = 0
-      // `wordHash` of each word, with whole 8-byte loads masked to the word where the text
-      // goes on past them (a load of the word's own length branched on it, and mispredicted).
       func endWord(at end: Int) {
-        defer { start = end + 1 }
-        guard end > start else { return }
-        var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(end - start)
-        var offset = start
-        while offset < end {
-          let count = end - offset
-          var chunk: UInt64
-          if offset + 8 <= bytes.count {
-            chunk = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
-            if count < 8 { chunk &= (1 << UInt64(8 * count)) &- 1 }
-          } else {
-            chunk = (base + offset).littleEndianWord(count: count)
-          }
-          hash = mixWord(hash, chunk)
-          offset += 8
-        }
-        hashes.append(hash)
+        if end > start { hashes.append(wordHash(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))) }
+        start = end + 1
       }
       // Eight bytes at a time: their separators found at once, as a mask of top bits.
       var chunk = 0
@@ -476,18 +458,13 @@ public struct RunStatistics: Sendable {
     var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(word.count)
     var offset = 0
     while offset < word.count {
-      hash = mixWord(hash, base.advanced(by: offset).littleEndianWord(count: word.count - offset))
+      let mixed = (hash ^ lowercasedASCII(base.advanced(by: offset).littleEndianWord(count: word.count - offset))) &* 0xBF58_476D_1CE4_E5B9
+      hash = mixed ^ mixed >> 29
       offset += 8
     }
     return hash
   }
 
-  /// One step of `wordHash`: 8 bytes of a word (zero past its end) mixed into `hash`.
-  @inline(__always)
-  static func mixWord(_ hash: UInt64, _ chunk: UInt64) -> UInt64 {
-    let mixed = (hash ^ lowercasedASCII(chunk)) &* 0xBF58_476D_1CE4_E5B9
-    return mixed ^ mixed >> 29
-  }
 
   /// `bytes` with each of its bytes that is an ASCII capital made small (0x20 added), all eight
   /// at once; other bytes, those beyond ASCII included, stay as they are.

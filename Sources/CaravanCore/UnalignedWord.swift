@@ -1,7 +1,7 @@
 extension UnsafeRawPointer {
-  /// The `count` (1...8) bytes here as a little-endian word, zero above them, with no load past
-  /// them: two loads that overlap in the middle, whose common bytes agree. (Copying the bytes
-  /// into a word in memory and loading it stalls the CPU: no store forwarding.)
+  /// The first `min(count, 8)` bytes here as a little-endian word, zero above them, with no
+  /// load past them: two loads that overlap in the middle, whose common bytes agree. (Copying
+  /// the bytes into a word in memory and loading it stalls the CPU: no store forwarding.)
   @inline(__always)
   func littleEndianWord(count: Int) -> UInt64 {
     switch count {

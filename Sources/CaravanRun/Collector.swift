@@ -180,7 +180,7 @@ public enum Collector {
       guard let scanned = nextScan?.value() else { break }
       nextScan = scan(number + 1, firstSeq: firstSeq + shard.items)
       report.unexpected += scanned.unexpected
-      let extraRecords = scanned.extraRecords, anyExtra = !scanned.extraRecords.isEmpty
+      let extraRecords = scanned.extraRecords
       // Pass 2: the plan's items in order, each with its latest record, read and decoded on a
       // thread of their own while this one counts and writes.
       let reads = PlanOrderReads(shardFile: layout.shardFile(shard.index), items: shard.items, kept: scanned.kept)
@@ -201,7 +201,7 @@ public enum Collector {
           if report.missing.count < 1000 { report.missing.append(item.key) }
           continue
         }
-        if anyExtra, let extra = extraRecords[position] {
+        if let extra = extraRecords[position] {
           report.duplicatesSent += extra
           if report.repeated.count < 1000 { report.repeated.append(.init(key: item.key, records: extra + 1)) }
         }
@@ -384,8 +384,8 @@ final class OutputFile: @unchecked Sendable {
   private var buffer = Data()
   /// Writes the buffers, in order; `handle` is used only on it until `close`.
   private let queue = DispatchQueue(label: "caravan-collect-write")
-  private let pending = DispatchSemaphore(value: OutputFile.pendingLimit)
-  private static let pendingLimit = 1
+  /// One buffer at a time in the queue's hands.
+  private let pending = DispatchSemaphore(value: 1)
   private let lock = NSLock()
   private var failure: WriteFailure?
 
